@@ -1,0 +1,1 @@
+"""Policies: diffusion (DDPM/DDIM), implicit EBM (IBC), explicit ensemble BC."""
