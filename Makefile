@@ -1,0 +1,34 @@
+# The README's two commands are `make demo` and `make test`; both set the workspace up first
+# (scripts/setup.sh is idempotent: seconds when nothing changed).
+SHELL := /bin/bash
+ENV := source scripts/env.sh &&
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-fast lint bench eval eval-quick clean
+
+setup:
+	bash scripts/setup.sh
+
+demo: setup
+	$(ENV) python -m hitl_bringup.demo $(DEMO_ARGS)
+
+test: setup
+	$(ENV) bash scripts/run_tests.sh $(PYTEST_ARGS)
+
+test-fast: setup
+	$(ENV) bash scripts/run_tests.sh -m "not slow" $(PYTEST_ARGS)
+
+lint: setup
+	.venv/bin/ruff check .
+
+bench: setup
+	$(ENV) python bench/uncertainty.py && python bench/sim.py
+
+eval: setup
+	$(ENV) python -m hitl_bringup.eval
+
+eval-quick: setup
+	$(ENV) python -m hitl_bringup.eval --quick
+
+clean:
+	rm -rf build install log .setup-stamps
