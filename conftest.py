@@ -9,18 +9,24 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 _ROS_WORDS = ("hitl_msgs", "rclpy", "ROS")
 
 
-def _is_ros_skip(report) -> bool:
-    return report.skipped and any(w in str(report.longrepr) for w in _ROS_WORDS)
-
-
-def pytest_collectreport(report):
-    if os.environ.get("HITL_REQUIRE_ROS") == "1" and _is_ros_skip(report):
+def _fail_ros_skip(report) -> None:
+    if (os.environ.get("HITL_REQUIRE_ROS") == "1" and report.skipped
+            and any(w in str(report.longrepr) for w in _ROS_WORDS)):
         report.outcome = "failed"
 
 
-def pytest_runtest_logreport(report):
-    if os.environ.get("HITL_REQUIRE_ROS") == "1" and _is_ros_skip(report):
-        report.outcome = "failed"
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield
+    _fail_ros_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _fail_ros_skip(outcome.get_result())
