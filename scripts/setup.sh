@@ -29,7 +29,7 @@ if [ ! -x .venv/bin/python ]; then
   log "creating .venv with $("$PYTHON" --version)"
   "$PYTHON" -m venv .venv
 fi
-PIP_HASH=$(hash_of requirements/requirements.txt requirements/constraints.txt <(.venv/bin/python --version))
+PIP_HASH=$(hash_of requirements/*.txt <(.venv/bin/python --version))
 if [ "$(cat "$STAMPS/pip" 2>/dev/null)" != "$PIP_HASH" ]; then
   log "installing Python packages (pinned in requirements/constraints.txt)"
   export PIP_DISABLE_PIP_VERSION_CHECK=1
