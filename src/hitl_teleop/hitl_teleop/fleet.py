@@ -1,0 +1,135 @@
+"""Fleet-DAgger allocation of M human operators to N robots, and return on human effort (IIFL Eq. 3).
+
+Pure logic; times are in whatever unit the caller uses for `now`, `min_intervention` (t_T) and
+`hard_reset_time` (t_R): seconds in the ROS node, timesteps in a synchronous simulation.
+
+Allocation rule (Fleet-DAgger, U.C. priority as used by IIFL): robots that need a hard reset come
+first (configurable), then robots by uncertainty priority; only robots whose priority passes the
+threshold are served. An assignment is locked for t_T (t_R for a hard reset); after that the
+operator stays only while the robot is still among the M highest-priority requesters, otherwise
+the operator is released and goes to the next robot in line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class RobotRequest:
+    robot_id: str
+    priority: float = 0.0  # e.g. the uncertainty score
+    hard_reset: bool = False  # constraint violation: needs a hard reset
+    active: bool = True  # false: the robot does not ask for help
+
+
+@dataclass
+class Assignment:
+    operator_id: str
+    robot_id: str
+    start: float
+    priority: float
+    hard_reset: bool = False
+
+    def min_duration(self, cfg: FleetConfig) -> float:
+        return cfg.hard_reset_time if self.hard_reset else cfg.min_intervention
+
+
+@dataclass
+class FleetConfig:
+    operator_ids: list[str]
+    threshold: float = 0.0  # a robot is served only when priority > threshold (or hard reset)
+    min_intervention: float = 5.0  # t_T
+    hard_reset_time: float = 5.0  # t_R
+    hard_reset_first: bool = (
+        True  # hard resets above every uncertainty (the brief; IIFL's text lists them after)
+    )
+
+    def __post_init__(self) -> None:
+        if not self.operator_ids:
+            raise ValueError("the fleet needs at least one operator")
+        if len(set(self.operator_ids)) != len(self.operator_ids):
+            raise ValueError(f"operator ids must be unique: {self.operator_ids}")
+        if self.min_intervention < 0 or self.hard_reset_time < 0:
+            raise ValueError("min_intervention and hard_reset_time must be >= 0")
+
+
+@dataclass
+class Allocation:
+    assignments: list[Assignment]
+    started: list[Assignment] = field(default_factory=list)
+    released: list[Assignment] = field(default_factory=list)
+    waiting: list[str] = field(default_factory=list)  # requesting robots with no operator free
+
+
+class FleetAllocator:
+    """Keeps the current assignments; `update` computes the next ones from the robots' requests."""
+
+    def __init__(self, config: FleetConfig):
+        self.config = config
+        self.assignments: dict[str, Assignment] = {}  # by robot id
+
+    def _key(self, req: RobotRequest) -> tuple:
+        reset_tier = 1 if (req.hard_reset and self.config.hard_reset_first) else 0
+        kept = 0 if req.robot_id in self.assignments else 1  # on a tie, stay: no switching for nothing
+        return (-reset_tier, -req.priority, kept, req.robot_id)
+
+    def _eligible(self, req: RobotRequest) -> bool:
+        return req.active and (req.hard_reset or req.priority > self.config.threshold)
+
+    def update(self, requests: dict[str, RobotRequest] | list[RobotRequest], now: float) -> Allocation:
+        reqs = {r.robot_id: r for r in requests} if isinstance(requests, list) else dict(requests)
+        cfg = self.config
+        locked = {rid: a for rid, a in self.assignments.items() if now - a.start < a.min_duration(cfg) - 1e-9}
+        candidates = sorted(
+            (r for rid, r in reqs.items() if rid not in locked and self._eligible(r)), key=self._key
+        )
+        chosen = candidates[: max(0, len(cfg.operator_ids) - len(locked))]
+        chosen_ids = {r.robot_id for r in chosen}
+        released = [a for rid, a in self.assignments.items() if rid not in locked and rid not in chosen_ids]
+        new_map = dict(locked)
+        for r in chosen:  # continuing assignments keep their operator and start time
+            if r.robot_id in self.assignments:
+                a = self.assignments[r.robot_id]
+                a.priority = r.priority
+                new_map[r.robot_id] = a
+        busy = {a.operator_id for a in new_map.values()}
+        free = [op for op in cfg.operator_ids if op not in busy]
+        started = []
+        for r in chosen:
+            if r.robot_id in new_map:
+                continue
+            a = Assignment(free.pop(0), r.robot_id, now, r.priority, r.hard_reset)
+            new_map[r.robot_id] = a
+            started.append(a)
+        self.assignments = new_map
+        waiting = [r.robot_id for r in candidates if r.robot_id not in chosen_ids]
+        ordered = sorted(new_map.values(), key=lambda a: cfg.operator_ids.index(a.operator_id))
+        return Allocation(ordered, started, released, waiting)
+
+    def operator_of(self, robot_id: str) -> str | None:
+        a = self.assignments.get(robot_id)
+        return a.operator_id if a else None
+
+
+def rohe(rewards: np.ndarray, human_actions: np.ndarray, num_humans: int, reduce: str = "sum") -> float:
+    """Return on human effort, IIFL Eq. 3: (M / N) * sum_t rbar_t / (1 + sum_t ||alpha_t||_F^2).
+
+    rewards: (T, N) per-step rewards of the N robots; human_actions: (T, N) true where a human
+    supervised (teleoperated or hard-reset) that robot at that step, so ||alpha_t||_F^2 is the
+    number of busy humans at t. rbar_t is the fleet's reward at t: summed over robots ("sum",
+    Fleet-DAgger's fleet reward) or averaged ("mean").
+    """
+    r = np.atleast_2d(np.asarray(rewards, float))
+    h = np.atleast_2d(np.asarray(human_actions, bool))
+    if r.shape != h.shape:
+        raise ValueError(f"rewards {r.shape} and human_actions {h.shape} must have the same (T, N) shape")
+    if num_humans < 1:
+        raise ValueError(f"num_humans must be >= 1, got {num_humans}")
+    if reduce not in ("sum", "mean"):
+        raise ValueError(f"reduce must be 'sum' or 'mean', got {reduce!r}")
+    n_robots = r.shape[1]
+    rbar = r.sum(axis=1) if reduce == "sum" else r.mean(axis=1)
+    return float(num_humans / n_robots * rbar.sum() / (1.0 + h.sum()))

@@ -1,0 +1,203 @@
+"""arbiter_node: the only node that commands the arm (thin ROS adapter over hitl_teleop.arbiter).
+
+Ticks at the control rate (publishes ``arm_command`` and ``control_state`` every tick, and
+``help_request`` while help is requested) and runs a faster watchdog timer that publishes a hold
+as soon as the policy, the observations or the device go stale.
+"""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """usage: arbiter_node [--help] [--ros-args -p name:=value ...]
+
+The only node that commands the arm: policy vs human vs hold, with watchdogs and safety limits.
+
+parameters:
+  arm                   (string, 'franka')  arm profile (workspace/speed limits, control rate)
+  robot_id              (string, '')        robot id in ControlState/HelpRequest (default: the namespace)
+  gating                (string, 'both')    robot | human | both
+  threshold             (double, -1.0)      help threshold; <= 0: use each Uncertainty message's threshold
+  release_ratio         (double, 0.8)       back to the policy below threshold * release_ratio ...
+  release_ticks         (int, 3)            ... for this many consecutive uncertainty messages
+  min_intervention_s    (double, 0.0)       minimum intervention time t_T (never less than one chunk)
+  policy_timeout_s      (double, 0.15)      stale action_chunk -> hold (STALE_POLICY)
+  observation_timeout_s (double, 0.3)       stale observation -> hold (STALE_OBSERVATION)
+  device_timeout_s      (double, 0.3)       stale teleop while HUMAN -> hold (STALE_DEVICE)
+  require_deadman       (bool, true)        HUMAN needs teleop.engaged, else hold (DEADMAN_RELEASED)
+  rate_hz               (double, 0.0)       control rate; <= 0: the arm profile's
+  watchdog_hz           (double, 50.0)      watchdog check rate
+  frame_id              (string, '')        frame of arm_command (default: the profile's base frame)
+topics: sub observation, action_chunk, uncertainty, teleop, episode_event;
+        pub arm_command, control_state, help_request
+services: set_control_mode (server), reset_episode (client, hard=true on a reset request)
+"""
+
+
+def wants_help(argv: list[str]) -> bool:
+    head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
+    if "--help" in head or "-h" in head:
+        print(USAGE)
+        return True
+    return False
+
+
+def main(args: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if args is None else args)
+    if wants_help(argv):
+        return 0
+
+    import rclpy
+    from hitl_sim.arms import load_arm_profile
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.node import Node
+
+    from hitl_msgs.msg import (
+        ActionChunk,
+        ArmCommand,
+        ControlState,
+        EpisodeEvent,
+        HelpRequest,
+        Observation,
+        TeleopCommand,
+        Uncertainty,
+    )
+    from hitl_msgs.srv import ResetEpisode, SetControlMode
+    from hitl_teleop import ros_conversions as rc
+    from hitl_teleop.arbiter import Arbiter, ArbiterConfig, Source
+
+    class ArbiterNode(Node):
+        def __init__(self) -> None:
+            super().__init__("arbiter")
+            p = self.declare_parameter
+            self.profile = load_arm_profile(p("arm", "franka").value)
+            robot_id = p("robot_id", "").value or self.get_namespace().strip("/")
+            threshold = float(p("threshold", -1.0).value)
+            rate = float(p("rate_hz", 0.0).value) or self.profile.control_rate_hz
+            cfg = ArbiterConfig(
+                robot_id=robot_id,
+                threshold=threshold if threshold > 0 else None,
+                release_ratio=float(p("release_ratio", 0.8).value),
+                release_ticks=int(p("release_ticks", 3).value),
+                min_intervention_s=float(p("min_intervention_s", 0.0).value),
+                policy_timeout_s=float(p("policy_timeout_s", 0.15).value),
+                observation_timeout_s=float(p("observation_timeout_s", 0.3).value),
+                device_timeout_s=float(p("device_timeout_s", 0.3).value),
+                gating=str(p("gating", "both").value),
+                require_deadman=bool(p("require_deadman", True).value),
+                rate_hz=rate,
+            )
+            watchdog_hz = float(p("watchdog_hz", 50.0).value)
+            self.frame_id = p("frame_id", "").value or self.profile.base_frame
+            self.arbiter = Arbiter(cfg, self.profile)
+            self.pub_cmd = self.create_publisher(ArmCommand, "arm_command", 10)
+            self.pub_state = self.create_publisher(ControlState, "control_state", 10)
+            self.pub_help = self.create_publisher(HelpRequest, "help_request", 10)
+            self.create_subscription(Observation, "observation", self.on_observation, 10)
+            self.create_subscription(ActionChunk, "action_chunk", self.on_chunk, 10)
+            self.create_subscription(Uncertainty, "uncertainty", self.on_uncertainty, 10)
+            self.create_subscription(TeleopCommand, "teleop", self.on_teleop, 10)
+            self.create_subscription(EpisodeEvent, "episode_event", self.on_event, 10)
+            self.create_service(SetControlMode, "set_control_mode", self.on_set_mode)
+            self.reset_client = self.create_client(ResetEpisode, "reset_episode")
+            self.create_timer(1.0 / rate, self.on_tick)
+            self.create_timer(1.0 / watchdog_hz, self.on_watchdog)
+            self.bad_obs_warned = False
+            self.get_logger().info(
+                f"arbiter for {robot_id or '(no id)'} on {self.profile.name}: gating {cfg.gating}, "
+                f"threshold {cfg.threshold if cfg.threshold else 'from uncertainty'}, {rate:g} Hz, "
+                f"watchdog {watchdog_hz:g} Hz"
+            )
+
+        def now(self) -> float:
+            return self.get_clock().now().nanoseconds * 1e-9
+
+        def on_observation(self, msg: Observation) -> None:
+            try:
+                self.arbiter.on_observation(rc.observation_in(msg, self.profile.n_arms, self.now()))
+            except ValueError as exc:
+                if not self.bad_obs_warned:
+                    self.get_logger().error(f"observation ignored: {exc}")
+                    self.bad_obs_warned = True
+
+        def on_chunk(self, msg: ActionChunk) -> None:
+            self.arbiter.on_action_chunk(rc.chunk_in(msg, self.now()))
+
+        def on_uncertainty(self, msg: Uncertainty) -> None:
+            self.arbiter.on_uncertainty(rc.uncertainty_in(msg, self.now()))
+
+        def on_teleop(self, msg: TeleopCommand) -> None:
+            self.arbiter.on_teleop(rc.teleop_in(msg, self.now()))
+
+        def on_event(self, msg: EpisodeEvent) -> None:
+            self.arbiter.on_episode_event(rc.episode_event_in(msg, self.now()))
+
+        def on_set_mode(self, req, resp):
+            try:
+                prev = self.arbiter.request_source(Source(req.source), req.operator_id, req.reason)
+            except ValueError as exc:
+                resp.success, resp.message = False, str(exc)
+                return resp
+            resp.success, resp.message, resp.previous_source = True, "applied on the next tick", int(prev)
+            return resp
+
+        def publish(self, out) -> None:
+            log = self.get_logger()
+            for line in out.log:
+                if "holding" in line or "reject" in line:
+                    log.warning(line)
+                elif "clamped" in line or "limited" in line:  # routine with far absolute targets
+                    log.info(line, throttle_duration_sec=2.0)
+                else:
+                    log.info(line)
+            self.pub_cmd.publish(rc.arm_command_msg(out.command, out.stamp, self.frame_id))
+            self.pub_state.publish(rc.control_state_msg(out.state, out.stamp, self.frame_id))
+            if out.help_request is not None:
+                self.pub_help.publish(rc.help_request_msg(out.help_request, out.stamp))
+            if out.reset_request:
+                self.request_reset()
+
+        def request_reset(self) -> None:
+            if not self.reset_client.service_is_ready():
+                self.get_logger().error("reset_episode service not available")
+                self.arbiter.on_reset_done(False, message="reset_episode service not available")
+                return
+            future = self.reset_client.call_async(ResetEpisode.Request(hard=True))
+
+            def done(f) -> None:
+                try:
+                    r = f.result()
+                    self.arbiter.on_reset_done(bool(r.success), int(r.episode), r.message)
+                except Exception as exc:  # the call failed: say so, stay safe (paused)
+                    self.arbiter.on_reset_done(False, message=str(exc))
+
+            future.add_done_callback(done)
+
+        def on_tick(self) -> None:
+            self.publish(self.arbiter.tick(self.now()))
+
+        def on_watchdog(self) -> None:
+            out = self.arbiter.watchdog(self.now())
+            if out is not None:
+                self.publish(out)
+
+    rclpy.init(args=argv)
+    node = None
+    try:
+        node = ArbiterNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:
+        print(f"arbiter_node: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,129 @@
+"""fleet_allocator_node: Fleet-DAgger allocation of M operators to N robots (thin adapter over fleet.py).
+
+Subscribes ``/<robot_id>/help_request`` for every robot in ``robot_ids``; publishes the current
+assignments on ``/fleet/assignments`` at ``rate_hz`` (and logs every change). A request that is not
+refreshed within ``request_timeout_s`` counts as withdrawn (arbiters republish every tick).
+"""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """usage: fleet_allocator_node [--help] [--ros-args -p name:=value ...]
+
+Assigns M operators to the N robots that need help most (hard resets first, then uncertainty),
+keeping each assignment at least t_T (t_R for a hard reset).
+
+parameters:
+  robot_ids          (string[], ['robot_0'])  robots (namespaces) to serve
+  operator_ids       (string[], [])           operators; empty: num_operators ids 'sim_operator_<i>'
+  num_operators      (int, 1)
+  threshold          (double, 0.0)            serve a robot only when its priority > threshold
+  min_intervention_s (double, 1.0)            t_T
+  hard_reset_s       (double, 2.0)            t_R
+  hard_reset_first   (bool, true)             hard resets before every uncertainty
+  request_timeout_s  (double, 0.5)            a request older than this is withdrawn
+  rate_hz            (double, 10.0)           allocation rate
+topics: sub /<robot_id>/help_request; pub /fleet/assignments
+"""
+
+
+def wants_help(argv: list[str]) -> bool:
+    head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
+    if "--help" in head or "-h" in head:
+        print(USAGE)
+        return True
+    return False
+
+
+def main(args: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if args is None else args)
+    if wants_help(argv):
+        return 0
+
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.node import Node
+    from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+
+    from hitl_msgs.msg import FleetAssignment, HelpRequest
+    from hitl_teleop import ros_conversions as rc
+    from hitl_teleop.fleet import FleetAllocator, FleetConfig, RobotRequest
+
+    class FleetAllocatorNode(Node):
+        def __init__(self) -> None:
+            super().__init__("fleet_allocator")
+            p = self.declare_parameter
+            self.robot_ids = [r.strip("/") for r in p("robot_ids", ["robot_0"]).value]
+            ops = [o for o in p("operator_ids", [""]).value if o]
+            n_ops = int(p("num_operators", 1).value)
+            self.cfg = FleetConfig(
+                operator_ids=ops or [f"sim_operator_{i}" for i in range(n_ops)],
+                threshold=float(p("threshold", 0.0).value),
+                min_intervention=float(p("min_intervention_s", 1.0).value),
+                hard_reset_time=float(p("hard_reset_s", 2.0).value),
+                hard_reset_first=bool(p("hard_reset_first", True).value),
+            )
+            self.timeout = float(p("request_timeout_s", 0.5).value)
+            rate = float(p("rate_hz", 10.0).value)
+            self.allocator = FleetAllocator(self.cfg)
+            self.requests: dict[str, tuple[float, RobotRequest]] = {}
+            for rid in self.robot_ids:
+                self.create_subscription(
+                    HelpRequest, f"/{rid}/help_request", lambda m, rid=rid: self.on_help(rid, m), 10
+                )
+            latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+            self.pub = self.create_publisher(FleetAssignment, "/fleet/assignments", latched)
+            self.create_timer(1.0 / rate, self.on_timer)
+            self.get_logger().info(f"{len(self.cfg.operator_ids)} operators for robots {self.robot_ids}")
+
+        def now(self) -> float:
+            return self.get_clock().now().nanoseconds * 1e-9
+
+        def on_help(self, rid: str, msg: HelpRequest) -> None:
+            req = rc.robot_request(msg)
+            req.robot_id = rid
+            self.requests[rid] = (self.now(), req)
+
+        def on_timer(self) -> None:
+            now = self.now()
+            reqs = [
+                r if now - t <= self.timeout else RobotRequest(rid, r.priority, r.hard_reset, False)
+                for rid, (t, r) in self.requests.items()
+            ]
+            alloc = self.allocator.update(reqs, now)
+            for a in alloc.started:
+                self.get_logger().info(
+                    f"{a.operator_id} -> {a.robot_id} (priority {a.priority:.3f}"
+                    f"{', hard reset' if a.hard_reset else ''})"
+                )
+            for a in alloc.released:
+                self.get_logger().info(
+                    f"{a.operator_id} released from {a.robot_id} after {now - a.start:.2f} s"
+                )
+            self.pub.publish(
+                rc.fleet_assignment_msg(
+                    alloc.assignments, alloc.released, alloc.waiting, now, lambda a: a.min_duration(self.cfg)
+                )
+            )
+
+    rclpy.init(args=argv)
+    node = None
+    try:
+        node = FleetAllocatorNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:
+        print(f"fleet_allocator_node: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,172 @@
+"""sim_operator_node: a scripted stand-in for a human operator (thin ROS adapter over sim_operator.py).
+
+Steps once per ``sim/state`` message (one per simulator tick): reads the arbiter's latest
+``control_state``, runs the task's scripted expert when driving and publishes ``teleop``
+(MODE_ABSOLUTE, one message per end effector, engaged=false while idle). With ``fleet:=true`` it
+serves whichever robot ``/fleet/assignments`` gives it (topics under /<robot_id>/).
+"""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """usage: sim_operator_node [--help] [--ros-args -p name:=value ...]
+
+Simulated operator: answers help requests after a reaction delay (or takes over at will) and
+drives with the task's scripted expert.
+
+parameters:
+  task                 (string, 'lift')        hitl_sim task (scripted expert)
+  arm                  (string, 'franka')      arm profile (number of end effectors, frame)
+  operator_id          (string, 'sim_operator')
+  reaction_delay_ticks (int, 3)                ticks between a request and engaging
+  human_gated          (bool, false)           take over at will (under takeover_rule)
+  takeover_rule        (string, 'wrong_way')   wrong_way | random | none
+  takeover_prob        (double, 0.02)          per-tick probability (rule 'random')
+  takeover_ticks       (int, 10)               minimum length of a take-over
+  max_human_steps      (int, 0)                budget per episode (0: unlimited)
+  style                (int, -1)               expert style (heterogeneous operators); -1: the task decides
+  noise                (double, 0.0)           expert position noise (m)
+  seed                 (int, 0)
+  fleet                (bool, false)           follow /fleet/assignments instead of the own namespace
+topics: sub control_state, sim/state, observation (/fleet/assignments with fleet); pub teleop
+"""
+
+
+def wants_help(argv: list[str]) -> bool:
+    head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
+    if "--help" in head or "-h" in head:
+        print(USAGE)
+        return True
+    return False
+
+
+def main(args: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if args is None else args)
+    if wants_help(argv):
+        return 0
+
+    import numpy as np
+    import rclpy
+    from hitl_sim.arms import load_arm_profile
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.node import Node
+
+    from hitl_msgs.msg import ControlState, FleetAssignment, Observation, TeleopCommand
+    from hitl_teleop import ros_conversions as rc
+    from hitl_teleop.sim_operator import OperatorOutput, SimOperatorConfig, SimulatedOperator
+
+    class SimOperatorNode(Node):
+        def __init__(self) -> None:
+            super().__init__("sim_operator")
+            p = self.declare_parameter
+            self.profile = load_arm_profile(p("arm", "franka").value)
+            style = int(p("style", -1).value)
+            cfg = SimOperatorConfig(
+                operator_id=p("operator_id", "sim_operator").value,
+                reaction_delay_ticks=int(p("reaction_delay_ticks", 3).value),
+                human_gated=bool(p("human_gated", False).value),
+                takeover_rule=p("takeover_rule", "wrong_way").value,
+                takeover_prob=float(p("takeover_prob", 0.02).value),
+                takeover_ticks=int(p("takeover_ticks", 10).value),
+                max_human_steps=int(p("max_human_steps", 0).value),
+                style=None if style < 0 else style,
+                noise=float(p("noise", 0.0).value),
+                seed=int(p("seed", 0).value),
+            )
+            self.task = p("task", "lift").value
+            self.fleet = bool(p("fleet", False).value)
+            self.operator = SimulatedOperator(self.task, cfg)
+            self.control: ControlState | None = None
+            self.obs: np.ndarray | None = None
+            self.robot: str | None = None
+            self.handles: list = []
+            self.pub = None
+            if self.fleet:
+                self.create_subscription(FleetAssignment, "/fleet/assignments", self.on_assignments, 10)
+            else:
+                self.attach("")
+            self.get_logger().info(
+                f"{cfg.operator_id}: task {self.task}, delay {cfg.reaction_delay_ticks} ticks, "
+                f"{'human-gated (' + cfg.takeover_rule + ')' if cfg.human_gated else 'robot-gated'}"
+                f"{', fleet' if self.fleet else ''}"
+            )
+
+        def attach(self, prefix: str) -> None:
+            """Subscribe/publish under prefix ('' = own namespace, '/robot_3/' in fleet mode)."""
+            for h in self.handles:
+                self.destroy_subscription(h)
+            if self.pub is not None:
+                self.destroy_publisher(self.pub)
+            self.control, self.obs = None, None
+            self.handles = [
+                self.create_subscription(ControlState, prefix + "control_state", self.on_control, 10),
+                self.create_subscription(Observation, prefix + "observation", self.on_obs, 10),
+                self.create_subscription(Observation, prefix + "sim/state", self.on_state, 10),
+            ]
+            self.pub = self.create_publisher(TeleopCommand, prefix + "teleop", 10)
+
+        def on_assignments(self, msg: FleetAssignment) -> None:
+            mine = [
+                a.robot_id
+                for a in msg.assignments
+                if a.assigned and a.operator_id == self.operator.config.operator_id
+            ]
+            robot = mine[0] if mine else None
+            if robot == self.robot:
+                return
+            if self.pub is not None:  # hand the previous robot back
+                self.publish(OperatorOutput(False, False, None, "idle"))
+                for h in self.handles:
+                    self.destroy_subscription(h)
+                self.destroy_publisher(self.pub)
+                self.handles, self.pub = [], None
+            self.robot = robot
+            self.operator.reset()
+            if robot is not None:
+                self.attach(f"/{robot.strip('/')}/")
+                self.get_logger().info(f"assigned to {robot}")
+
+        def on_control(self, msg: ControlState) -> None:
+            self.control = msg
+
+        def on_obs(self, msg: Observation) -> None:
+            self.obs = np.asarray(msg.data, float)
+
+        def on_state(self, msg: Observation) -> None:
+            if self.control is None:
+                return
+            try:
+                out = self.operator.step(rc.control_view(self.control), np.asarray(msg.data, float), self.obs)
+            except ValueError as exc:
+                self.get_logger().error(f"expert failed on this state: {exc}", throttle_duration_sec=2.0)
+                out = OperatorOutput(False, False, None, "idle")
+            self.publish(out)
+
+        def publish(self, out: OperatorOutput) -> None:
+            t = self.get_clock().now().nanoseconds * 1e-9
+            for m in rc.teleop_msgs(
+                out, self.profile.n_arms, self.operator.config.operator_id, t, self.profile.base_frame
+            ):
+                self.pub.publish(m)
+
+    rclpy.init(args=argv)
+    node = None
+    try:
+        node = SimOperatorNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (ValueError, RuntimeError) as exc:
+        print(f"sim_operator_node: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,100 @@
+"""Fleet-DAgger allocator (priority, hard resets first, t_T / t_R locks) and ROHE (IIFL Eq. 3)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hitl_teleop.fleet import FleetAllocator, FleetConfig, RobotRequest, rohe
+
+
+def reqs(**prio) -> list[RobotRequest]:
+    return [RobotRequest(rid, p) for rid, p in prio.items()]
+
+
+def pairs(alloc) -> dict[str, str]:
+    return {a.robot_id: a.operator_id for a in alloc.assignments}
+
+
+def test_highest_priorities_above_threshold_get_the_operators():
+    fa = FleetAllocator(FleetConfig(["h0", "h1"], threshold=0.5, min_intervention=3))
+    out = fa.update(reqs(r0=0.9, r1=0.2, r2=2.0, r3=1.0), now=0)
+    assert pairs(out) == {"r2": "h0", "r3": "h1"}
+    assert out.waiting == ["r0"]  # r1 is below the threshold: not waiting
+    assert {a.robot_id for a in out.started} == {"r2", "r3"}
+
+
+def test_assignment_locked_for_min_intervention_time():
+    fa = FleetAllocator(FleetConfig(["h0"], min_intervention=3))
+    fa.update(reqs(r0=1.0, r1=0.5), now=0)
+    for t in (1, 2):  # r1 becomes more urgent and r0 stops asking, but t_T has not passed
+        out = fa.update([RobotRequest("r0", 0.0, active=False), RobotRequest("r1", 5.0)], now=t)
+        assert pairs(out) == {"r0": "h0"} and out.waiting == ["r1"] and not out.released
+    out = fa.update([RobotRequest("r0", 0.0, active=False), RobotRequest("r1", 5.0)], now=3)
+    assert pairs(out) == {"r1": "h0"}
+    assert [a.robot_id for a in out.released] == ["r0"]
+
+
+def test_assignment_continues_after_min_time_while_still_top():
+    fa = FleetAllocator(FleetConfig(["h0"], min_intervention=2))
+    fa.update(reqs(r0=3.0, r1=1.0), now=0)
+    out = fa.update(reqs(r0=3.0, r1=1.0), now=5)
+    assert pairs(out) == {"r0": "h0"} and not out.started and not out.released
+    assert fa.assignments["r0"].start == 0  # same assignment, not restarted
+
+
+def test_equal_priority_does_not_steal_the_operator():
+    fa = FleetAllocator(FleetConfig(["h0"], min_intervention=1))
+    fa.update(reqs(r1=3.0), now=0)
+    out = fa.update(reqs(r0=3.0, r1=3.0), now=5)  # r0 sorts first by id, but r1 already has h0
+    assert pairs(out) == {"r1": "h0"} and out.waiting == ["r0"]
+
+
+def test_hard_reset_first_and_takes_hard_reset_time():
+    cfg = FleetConfig(["h0"], threshold=0.0, min_intervention=1, hard_reset_time=5)
+    fa = FleetAllocator(cfg)
+    out = fa.update([RobotRequest("r0", 9.0), RobotRequest("r1", 0.0, hard_reset=True)], now=0)
+    assert pairs(out) == {"r1": "h0"}  # hard reset outranks any uncertainty, even below threshold
+    for t in (1, 2, 3, 4):
+        assert pairs(fa.update([RobotRequest("r0", 9.0)], now=t)) == {"r1": "h0"}
+    assert pairs(fa.update([RobotRequest("r0", 9.0)], now=5)) == {"r0": "h0"}
+
+
+def test_hard_reset_after_uncertainty_when_configured():
+    fa = FleetAllocator(FleetConfig(["h0"], hard_reset_first=False))
+    out = fa.update([RobotRequest("r0", 9.0), RobotRequest("r1", 0.0, hard_reset=True)], now=0)
+    assert pairs(out) == {"r0": "h0"}
+
+
+def test_one_operator_per_robot_and_one_robot_per_operator():
+    rng = np.random.default_rng(0)
+    ops = [f"h{i}" for i in range(3)]
+    fa = FleetAllocator(FleetConfig(ops, threshold=0.3, min_intervention=2, hard_reset_time=4))
+    for t in range(200):
+        rq = [
+            RobotRequest(f"r{i}", float(rng.random()), hard_reset=bool(rng.random() < 0.05))
+            for i in range(10)
+        ]
+        out = fa.update(rq, now=t)
+        robots = [a.robot_id for a in out.assignments]
+        operators = [a.operator_id for a in out.assignments]
+        assert len(set(robots)) == len(robots) and len(set(operators)) == len(operators) <= 3
+        for a in out.released:
+            assert t - a.start >= a.min_duration(fa.config)
+
+
+def test_config_errors():
+    with pytest.raises(ValueError):
+        FleetConfig([])
+    with pytest.raises(ValueError):
+        FleetConfig(["a", "a"])
+
+
+def test_rohe_matches_equation_3():
+    rewards = np.array([[0, 1, 0, 0], [1, 0, 0, 1]], float)  # T=2, N=4
+    human = np.array([[1, 0, 0, 0], [0, 1, 1, 0]], bool)  # 3 human actions
+    # M/N * sum_t rbar_t / (1 + sum ||alpha||^2) = 2/4 * 3 / 4
+    assert rohe(rewards, human, num_humans=2) == pytest.approx(0.375)
+    assert rohe(rewards, human, num_humans=2, reduce="mean") == pytest.approx(0.5 * 0.75 / 4)
+    assert rohe(rewards, np.zeros_like(human), 2) == pytest.approx(0.5 * 3)
+    with pytest.raises(ValueError, match="shape"):
+        rohe(rewards, human[:1], 2)
