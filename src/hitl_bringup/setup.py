@@ -20,7 +20,7 @@ setup(
     name=package_name,
     version="0.1.0",
     packages=find_packages(exclude=["test"]),
-    package_data={package_name: ["**/*.yaml", "**/*.msg"]},
+    package_data={package_name: ["**/*.yaml", "**/*.msg", "**/*.urdf"]},
     data_files=data_files,
     install_requires=["setuptools"],
     zip_safe=True,
