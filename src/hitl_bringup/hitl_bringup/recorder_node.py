@@ -1,0 +1,218 @@
+"""recorder_node: every topic of the graph into a rosbag2 MCAP bag that survives SIGKILL.
+
+Thin adapter over hitl_bringup.bag.BagWriter: raw (serialized CDR) subscriptions, written as-is.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+USAGE = """usage: recorder_node [--ros-args -p name:=value ... -r __ns:=/robot_0]
+
+Records the graph's topics (docs/topics.md) under the node's namespace plus /fleet/assignments
+into a rosbag2 MCAP bag <dir>/<name>_<i>.mcap + metadata.yaml. Chunks are closed and flushed
+(+ fsync) at least every flush_period_s, so a SIGKILL loses at most that much; repair a killed bag
+with `hitl_bag repair <dir>`. SIGINT/SIGTERM close the bag cleanly.
+
+parameters:
+  output            bag directory ('' = runs/bags/<timestamp>)                    ['']
+  append_timestamp  append _<YYYYmmdd_HHMMSS> to a given output                    [true]
+  topics            explicit topic names (relative names resolve in the namespace) [graph topics]
+  discover          re-scan the graph every second and record new topics too
+                    (those under the namespace; every topic when the namespace is /) [false]
+  split_size_mb     start a new file past this size (0 = never)                   [0.0]
+  split_duration_s  start a new file after this many seconds (0 = never)          [0.0]
+  chunk_size        MCAP chunk size in bytes                                       [65536]
+  flush_period_s    close the open chunk + flush + fsync at least this often      [0.5]
+  compression       none | lz4                                                     [none]
+  fsync             fsync after each flush                                         [true]
+  robot_id, task, arm   stored in metadata.yaml custom_data                         ['']
+"""
+
+# docs/topics.md: relative name -> type (a fleet puts each robot under /robot_<i>/)
+GRAPH_TOPICS: dict[str, str] = {
+    "observation": "hitl_msgs/msg/Observation",
+    "sim/state": "hitl_msgs/msg/Observation",
+    "ee_pose": "geometry_msgs/msg/PoseStamped",
+    "episode_event": "hitl_msgs/msg/EpisodeEvent",
+    "scene_markers": "visualization_msgs/msg/MarkerArray",
+    "action_chunk": "hitl_msgs/msg/ActionChunk",
+    "uncertainty": "hitl_msgs/msg/Uncertainty",
+    "uncertainty_markers": "visualization_msgs/msg/MarkerArray",
+    "teleop": "hitl_msgs/msg/TeleopCommand",
+    "arm_command": "hitl_msgs/msg/ArmCommand",
+    "control_state": "hitl_msgs/msg/ControlState",
+    "help_request": "hitl_msgs/msg/HelpRequest",
+    "/fleet/assignments": "hitl_msgs/msg/FleetAssignment",
+}
+IGNORED = {"/rosout", "/parameter_events"}
+
+
+def wants_help(argv: list[str]) -> bool:
+    head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
+    if "--help" in head or "-h" in head:
+        print(USAGE)
+        return True
+    return False
+
+
+def bag_directory(output: str, append_timestamp: bool, now: datetime | None = None) -> Path:
+    """'' -> runs/bags/<ts>; 'x' -> x_<ts> (or x); a free name (suffix _1, _2... if taken)."""
+    stamp = (now or datetime.now()).strftime("%Y%m%d_%H%M%S")
+    if not output:
+        base = Path("runs/bags") / stamp
+    else:
+        base = Path(f"{output}_{stamp}" if append_timestamp else output)
+    path, k = base, 1
+    while path.exists() and any(path.iterdir()):
+        path, k = base.with_name(f"{base.name}_{k}"), k + 1
+    return path
+
+
+def main(args: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if args is None else args)
+    if wants_help(argv):
+        return 0
+
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    from hitl_bringup.bag import BagError, BagWriter, WriterOptions, qos_dict
+    from hitl_bringup.bag.msgdefs import MessageDefinitionError, canonical_type, message_class
+
+    class RecorderNode(Node):
+        def __init__(self) -> None:
+            super().__init__("recorder")
+            p = self.declare_parameter
+            output = str(p("output", "").value)
+            append = bool(p("append_timestamp", True).value)
+            explicit = p("topics", Parameter.Type.STRING_ARRAY).value
+            self.discover = bool(p("discover", False).value)
+            opts = WriterOptions(
+                chunk_size=int(p("chunk_size", 65536).value),
+                flush_period_s=float(p("flush_period_s", 0.5).value),
+                split_size_mb=float(p("split_size_mb", 0.0).value),
+                split_duration_s=float(p("split_duration_s", 0.0).value),
+                compression=str(p("compression", "none").value),
+                fsync=bool(p("fsync", True).value),
+            )
+            custom = {k: str(p(k, "").value) for k in ("robot_id", "task", "arm")}
+            custom["robot_namespace"] = self.get_namespace()
+            self.bag_dir = bag_directory(output, append)
+            self.writer = BagWriter(self.bag_dir, opts, custom_data={k: v for k, v in custom.items() if v})
+            # wanted: full topic name -> type ('' until the graph tells it)
+            self.wanted: dict[str, str] = {}
+            names = list(explicit) if explicit else list(GRAPH_TOPICS)
+            for name in names:
+                self.wanted[self.resolve_topic_name(name)] = GRAPH_TOPICS.get(name, "")
+            self.warned: set[str] = set()
+            self.recorded: dict[str, int] = {}
+            self.scan()
+            self.create_timer(max(0.02, opts.flush_period_s / 2), self.writer.poll)
+            self.create_timer(1.0, self.scan)
+            self.get_logger().info(
+                f"recording {len(self.wanted)} topics into {self.bag_dir.resolve()} "
+                f"(chunk {opts.chunk_size} B, flush every {opts.flush_period_s} s)")
+
+        def graph_types(self) -> dict[str, str]:
+            return {n: t[0] for n, t in self.get_topic_names_and_types() if t}
+
+        def scan(self) -> None:
+            """Subscribe to wanted topics whose type is known; with discover, add new graph topics."""
+            graph = self.graph_types()
+            if self.discover:
+                ns = self.get_namespace().rstrip("/")
+                for name, tname in graph.items():
+                    if name in IGNORED or name in self.wanted:
+                        continue
+                    if not ns or name.startswith(ns + "/"):
+                        self.wanted[name] = tname
+            for name, tname in self.wanted.items():
+                if name in self.recorded:
+                    continue
+                tname = graph.get(name) or tname
+                if tname:
+                    self.subscribe(name, tname)
+
+        def subscribe(self, name: str, tname: str) -> None:
+            try:
+                tname = canonical_type(tname)
+                cls = message_class(tname)
+                infos = self.get_publishers_info_by_topic(name)
+                self.writer.add_topic(name, tname, self.offered_qos(infos), self.type_hash(infos))
+            except (MessageDefinitionError, BagError) as exc:
+                if name not in self.warned:
+                    self.get_logger().warning(f"not recording {name} ({tname}): {exc}")
+                    self.warned.add(name)
+                return
+            reliable = all(i.qos_profile.reliability == ReliabilityPolicy.RELIABLE for i in infos)
+            latched = bool(infos) and all(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+                                          for i in infos)
+            rel, dur = ReliabilityPolicy, DurabilityPolicy
+            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                             reliability=rel.RELIABLE if reliable else rel.BEST_EFFORT,
+                             durability=dur.TRANSIENT_LOCAL if latched else dur.VOLATILE)
+
+            def on_message(data: bytes, info: dict, topic: str = name) -> None:
+                self.on_message(topic, data, info)
+
+            self.create_subscription(cls, name, on_message, qos, raw=True)
+            self.recorded[name] = 0
+
+        @staticmethod
+        def offered_qos(infos: list) -> list[dict]:
+            out = []
+            for i in infos:
+                q = i.qos_profile
+                best_effort = q.reliability == ReliabilityPolicy.BEST_EFFORT
+                latched = q.durability == DurabilityPolicy.TRANSIENT_LOCAL
+                out.append(qos_dict(
+                    reliability="best_effort" if best_effort else "reliable",
+                    durability="transient_local" if latched else "volatile", depth=int(q.depth),
+                    history="keep_all" if q.history == HistoryPolicy.KEEP_ALL else "keep_last"))
+            return out or [qos_dict()]
+
+        @staticmethod
+        def type_hash(infos: list) -> str:
+            for i in infos:
+                text = str(getattr(i, "topic_type_hash", ""))
+                if text.startswith("RIHS"):
+                    return text
+            return ""
+
+        def on_message(self, topic: str, data: bytes, info: dict) -> None:
+            recv = int(info.get("received_timestamp") or 0) or time.time_ns()
+            sent = int(info.get("source_timestamp") or 0) or recv
+            self.writer.write(topic, data, recv, sent)
+            self.recorded[topic] += 1
+
+    rclpy.init(args=argv)
+    node = None
+    try:
+        node = RecorderNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except (BagError, ValueError) as exc:
+        print(f"recorder_node: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.writer.close()
+            total = sum(node.recorded.values())
+            print(f"recorder_node: closed {node.bag_dir} ({total} messages on {len(node.recorded)} topics)",
+                  file=sys.stderr, flush=True)
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

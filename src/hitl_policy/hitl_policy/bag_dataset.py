@@ -1,0 +1,465 @@
+"""rosbag2 MCAP recordings -> training episodes (pure: mcap + mcap_ros2, no rclpy).
+
+Reading tolerates killed recordings: every complete chunk before the broken end of a file is used
+(the same scan the repair command uses). Alignment, per robot namespace, by the recorder's log
+time: step i is the i-th ``observation`` message; over [t_i, t_{i+1}) the arm executes the latest
+``arm_command`` received before t_{i+1}, and the step's label is the latest ``control_state``
+received before t_{i+1}. Episodes are the runs of equal ``Observation.episode``; success comes from
+the ``episode_event`` END of that episode (False when none was recorded, e.g. a killed run);
+observations of an episode received after its END event are dropped.
+
+Action layout (``meta['action_names']``): the ``dim_names`` of the bag's ``action_chunk`` messages
+(what the policy outputs), else (no chunks, or generic names like ``a0..a4`` of the right width)
+the simulator's layout (hitl_sim.core.ee_names): ``x, y, z, yaw,
+gripper`` per end effector, prefixed ``left_``/``right_`` for two arms. Each name maps to one field
+of an end effector of ``ArmCommand``: ``x|y|z`` -> ``targets[k].position``, ``yaw`` -> the rotation
+of ``targets[k].orientation`` about the base z axis, ``qx..qw`` -> the quaternion, ``gripper`` ->
+``gripper[k]``; the arm index ``k`` comes from a ``left_``/``right_``/``ee<k>_`` prefix or a
+``_<k>``/``_l``/``_r`` suffix (none: arm 0). The same mapping turns ``Observation.ee_poses`` +
+``gripper`` into ``current``.
+Labels: ControlState POLICY -> SOURCE_ROBOT, HUMAN -> SOURCE_HUMAN, PAUSED/RESET or a holding
+arm -> SOURCE_PAUSED; while holding, the executed action is the current pose.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from mcap.exceptions import EndOfFile, McapError
+from mcap.records import Channel, Chunk, Footer, Header, Message, Schema
+from mcap.stream_reader import StreamReader, breakup_chunk
+
+from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT, DatasetError, EpisodeDataset
+
+MCAP_MAGIC = b"\x89MCAP0\r\n"
+TOPICS_REQUIRED = ("observation", "arm_command", "control_state")
+TOPICS_OPTIONAL = ("action_chunk", "episode_event")
+# ControlState / ArmCommand source constants
+_POLICY, _HUMAN, _PAUSED, _RESET = 0, 1, 2, 3
+_EVENT_END = 1
+
+
+class BagError(DatasetError):
+    """A bag directory or MCAP file is missing, corrupt or not a rosbag2 (ros2/cdr) recording."""
+
+
+# ------------------------------------------------------------------ low-level reading
+def _file_index(path: Path) -> tuple[int, str]:
+    m = re.search(r"_(\d+)\.mcap$", path.name)
+    return (int(m.group(1)) if m else 1 << 30, path.name)
+
+
+def bag_files(path: str | Path) -> list[Path]:
+    """The .mcap files of a bag directory (metadata.yaml order, then unlisted ones), or [file]."""
+    p = Path(path)
+    if not p.exists():
+        raise BagError(f"{p}: no such bag directory or file")
+    if p.is_file():
+        return [p]
+    listed: list[Path] = []
+    meta_path = p / "metadata.yaml"
+    if meta_path.exists():
+        try:
+            info = yaml.safe_load(meta_path.read_text())["rosbag2_bagfile_information"]
+            rel = list(info.get("relative_file_paths") or [])
+        except (yaml.YAMLError, KeyError, TypeError) as exc:
+            raise BagError(f"{meta_path}: not a rosbag2 metadata file ({type(exc).__name__}: {exc})") from exc
+        if str(info.get("storage_identifier", "mcap")) != "mcap":
+            raise BagError(f"{meta_path}: storage {info.get('storage_identifier')!r} is not mcap")
+        listed = [p / Path(r).name for r in rel if (p / Path(r).name).exists()]
+    extra = sorted((f for f in p.glob("*.mcap") if f not in listed), key=_file_index)
+    files = listed + extra
+    if not files:
+        raise BagError(f"{p}: no metadata.yaml and no .mcap files: not a rosbag2 MCAP bag")
+    return files
+
+
+@dataclass
+class McapScan:
+    """Sequential scan of one MCAP file that stops cleanly at a broken (killed) end."""
+
+    path: Path
+    complete: bool = False                   # the footer was reached: the file is whole
+    error: str | None = None                 # why the scan stopped early (None: complete)
+    profile: str = ""
+    library: str = ""
+    schemas: dict[int, Schema] = field(default_factory=dict)
+    channels: dict[int, Channel] = field(default_factory=dict)
+    chunks: int = 0
+    bad_chunks: int = 0                      # chunks skipped (CRC mismatch / undecompressable)
+
+    def messages(self) -> Iterator[tuple[Channel, Schema | None, Message]]:
+        """Yield (channel, schema, message) for every complete message, in file order."""
+        try:
+            stream = open(self.path, "rb")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise BagError(f"{self.path}: cannot open ({exc.strerror})") from exc
+        with stream:
+            head = stream.read(8)
+            if len(head) < 8 and MCAP_MAGIC.startswith(head):  # killed before the header was out
+                self.error = "file ends before the MCAP header"
+                return
+            if head != MCAP_MAGIC:
+                raise BagError(f"{self.path}: not an MCAP file (bad magic)")
+            stream.seek(0)
+            records = StreamReader(stream, emit_chunks=True, record_size_limit=1 << 31).records
+            while True:
+                try:
+                    rec = next(records)
+                except StopIteration:
+                    break
+                except EndOfFile:
+                    self.error = "file ends inside a record (killed while writing)"
+                    break
+                except (McapError, struct.error, ValueError, EOFError, OSError, RuntimeError) as exc:
+                    self.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                    break
+                inner = [rec]
+                if isinstance(rec, Chunk):
+                    try:
+                        inner = breakup_chunk(rec, validate_crc=True)
+                        self.chunks += 1
+                    except Exception as exc:  # CRC mismatch, bad compression: skip only this chunk
+                        self.bad_chunks += 1
+                        self.error = f"chunk at {rec.message_start_time} unreadable ({type(exc).__name__})"
+                        continue
+                for r in inner:
+                    if isinstance(r, Message):
+                        ch = self.channels.get(r.channel_id)
+                        if ch is None:  # its Channel record was lost with a bad chunk
+                            self.error = f"message on unknown channel {r.channel_id} skipped"
+                            continue
+                        yield ch, self.schemas.get(ch.schema_id), r
+                    elif isinstance(r, Schema):
+                        self.schemas[r.id] = r
+                    elif isinstance(r, Channel):
+                        self.channels[r.id] = r
+                    elif isinstance(r, Header):
+                        self.profile, self.library = r.profile, r.library
+                    elif isinstance(r, Footer):
+                        self.complete = True
+            if not self.complete and self.error is None:
+                self.error = "no footer (file ends early)"
+
+
+@dataclass
+class BagMessage:
+    topic: str
+    type: str
+    log_time: int
+    publish_time: int
+    data: bytes
+    file: Path
+    schema: Schema | None
+    channel: Channel
+
+
+def iter_bag(path: str | Path, topics: set[str] | None = None,
+             scans: list[McapScan] | None = None) -> Iterator[BagMessage]:
+    """Every complete message of a bag (dir or file), file by file; truncated files are read to their
+    broken end. Pass a list as ``scans`` to get each file's scan (complete / error) afterwards."""
+    for f in bag_files(path):
+        scan = McapScan(f)
+        if scans is not None:
+            scans.append(scan)
+        for ch, schema, msg in scan.messages():
+            if topics is None or ch.topic in topics:
+                yield BagMessage(ch.topic, schema.name if schema else "", msg.log_time, msg.publish_time,
+                                 msg.data, f, schema, ch)
+
+
+class MessageDecoder:
+    """CDR decoding with the schema text stored in the file (mcap_ros2's dynamic decoder)."""
+
+    def __init__(self) -> None:
+        from mcap_ros2.decoder import DecoderFactory
+
+        self._factory = DecoderFactory()
+        self._cache: dict[tuple[str, bytes], Any] = {}
+
+    def decode(self, m: BagMessage) -> Any:
+        if m.schema is None:
+            raise BagError(f"{m.file}: topic {m.topic} has no schema: cannot decode")
+        if m.channel.message_encoding != "cdr" or m.schema.encoding != "ros2msg":
+            raise BagError(f"{m.file}: topic {m.topic} is {m.channel.message_encoding}/{m.schema.encoding}, "
+                           "expected cdr/ros2msg (not a ROS 2 recording)")
+        key = (m.schema.name, m.schema.data)
+        fn = self._cache.get(key)
+        if fn is None:
+            try:
+                fn = self._factory.decoder_for("cdr", m.schema)
+            except Exception as exc:  # mcap_ros2 raises several parser errors
+                raise BagError(f"{m.file}: schema {m.schema.name} of topic {m.topic} does not parse: "
+                               f"{exc}") from exc
+            self._cache[key] = fn
+        try:
+            return fn(m.data)
+        except Exception as exc:  # truncated/garbled CDR: struct.error, IndexError, UnicodeDecodeError...
+            raise BagError(f"{m.file}: message on {m.topic} at log time {m.log_time} does not decode as "
+                           f"{m.schema.name} ({type(exc).__name__}: {exc})") from exc
+
+
+# ---------------------------------------------------------------------- action layout
+_ARM_AFFIX = re.compile(r"^(?:(left|right|l|r|ee\d+|\d+)_)?(.+?)(?:_(left|right|l|r|\d+))?$")
+_FIELDS = {"x", "y", "z", "yaw", "qx", "qy", "qz", "qw", "gripper"}
+
+
+def parse_dim_name(name: str) -> tuple[int, str]:
+    """'x' -> (0, 'x'); 'right_gripper' / 'ee1_yaw' / 'gripper_1' / 'z_r' -> (1, ...).
+
+    DatasetError when the name is not an end-effector field."""
+    m = _ARM_AFFIX.match(name.strip().lower())
+    fieldname = m.group(2) if m else ""
+    affix = (m.group(1) or m.group(3)) if m else None
+    if fieldname in ("grip", "g"):
+        fieldname = "gripper"
+    if fieldname not in _FIELDS:
+        raise DatasetError(f"action dimension {name!r} not understood (expected x|y|z|yaw|qx..qw|gripper "
+                           "with an optional arm affix like left_/right_/ee<k>_/_<k>)")
+    if affix is None:
+        return 0, fieldname
+    named = {"left": 0, "l": 0, "right": 1, "r": 1}
+    return (named[affix] if affix in named else int(affix.removeprefix("ee"))), fieldname
+
+
+def default_action_names(n_arms: int) -> list[str]:
+    """The simulator's action layout (hitl_sim.core.ee_names): [x, y, z, yaw, gripper] per arm."""
+    fields = ["x", "y", "z", "yaw", "gripper"]
+    if n_arms <= 1:
+        prefixes = [""]
+    else:
+        prefixes = ["left_", "right_"] if n_arms == 2 else [f"ee{i}_" for i in range(n_arms)]
+    return [p + f for p in prefixes for f in fields]
+
+
+def _layout_names(chunk_names: list[str] | None, n_arms: int, where: str) -> list[str]:
+    """The chunk's dim_names; generic ones (a0, a1...) of the simulator's width mean its layout."""
+    default = default_action_names(n_arms)
+    if not chunk_names:
+        return default
+    try:
+        for n in chunk_names:
+            parse_dim_name(n)
+        return chunk_names
+    except DatasetError as exc:
+        if len(chunk_names) == len(default):
+            return default
+        raise DatasetError(f"{where}: {exc}") from exc
+
+
+def _yaw(q: Any) -> float:
+    return float(np.arctan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z)))
+
+
+def _pose_vector(poses: list[Any], gripper: list[float], layout: list[tuple[int, str]]) -> np.ndarray:
+    out = np.full(len(layout), np.nan)
+    for j, (arm, f) in enumerate(layout):
+        if f == "gripper":
+            if arm < len(gripper):
+                out[j] = gripper[arm]
+        elif arm < len(poses):
+            pose = poses[arm]
+            if f in ("x", "y", "z"):
+                out[j] = getattr(pose.position, f)
+            elif f == "yaw":
+                out[j] = _yaw(pose.orientation)
+            else:
+                out[j] = getattr(pose.orientation, f[1])
+    return out
+
+
+# --------------------------------------------------------------------------- dataset
+def _namespace(topic: str, leaf: str) -> str | None:
+    if topic == leaf or topic == "/" + leaf:
+        return ""
+    return topic[: -len(leaf) - 1] if topic.endswith("/" + leaf) else None
+
+
+def _stamp_ns(stamp: Any) -> int:
+    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
+
+
+@dataclass
+class _Robot:
+    obs: list[tuple[int, Any]] = field(default_factory=list)
+    cmd: list[tuple[int, Any]] = field(default_factory=list)
+    state: list[tuple[int, Any]] = field(default_factory=list)
+    chunk: list[tuple[int, Any]] = field(default_factory=list)
+    event: list[tuple[int, Any]] = field(default_factory=list)
+
+
+def _latest_before(times: np.ndarray, t: int) -> int:
+    """Index of the last entry with time < t, or -1."""
+    return int(np.searchsorted(times, t, side="left")) - 1
+
+
+def _map_source(state: Any | None, cmd: Any | None) -> int:
+    if state is None:
+        return SOURCE_PAUSED
+    if bool(state.holding) or (cmd is not None and bool(cmd.hold)):
+        return SOURCE_PAUSED
+    return {_POLICY: SOURCE_ROBOT, _HUMAN: SOURCE_HUMAN}.get(int(state.source), SOURCE_PAUSED)
+
+
+def _robot_dataset(ns: str, r: _Robot, bag_names: list[str]) -> EpisodeDataset:
+    for key, name in (("obs", "observation"), ("cmd", "arm_command"), ("state", "control_state")):
+        if not getattr(r, key):
+            where = ", ".join(bag_names)
+            raise DatasetError(f"{where}: required topic {(ns + '/' + name) if ns else name} has no messages")
+    for lst in (r.obs, r.cmd, r.state, r.chunk, r.event):
+        lst.sort(key=lambda x: x[0])
+    # a driver may keep publishing a finished episode until the next reset: drop steps after END
+    ended: dict[int, int] = {}
+    for t, e in r.event:  # the first END counts (sim_arm_node repeats it once a run has finished)
+        if int(e.event) == _EVENT_END:
+            ended.setdefault(int(e.episode), t)
+    r.obs = [(t, o) for t, o in r.obs if t <= ended.get(int(o.episode), t)]
+    if not r.obs:
+        raise DatasetError(f"{', '.join(bag_names)}: no {ns}/observation before the episodes' END events")
+    obs_t = np.array([t for t, _ in r.obs], np.int64)
+    cmd_t = np.array([t for t, _ in r.cmd], np.int64)
+    st_t = np.array([t for t, _ in r.state], np.int64)
+    ch_t = np.array([t for t, _ in r.chunk], np.int64)
+
+    chunk_names = next((list(c.dim_names) for _, c in r.chunk if len(c.dim_names)), None)
+    n_arms = max(1, max(len(o.ee_poses) for _, o in r.obs))
+    names = _layout_names(chunk_names, n_arms, f"{ns}/action_chunk")
+    layout = [parse_dim_name(n) for n in names]
+    chunks_by_stamp: dict[int, Any] = {}
+    positions: dict[tuple[str, ...], dict[tuple[int, str], int]] = {}
+    for _, c in r.chunk:
+        chunks_by_stamp.setdefault(_stamp_ns(c.observation_stamp), c)
+
+    n = len(r.obs)
+    obs_dim = max(len(o.data) for _, o in r.obs)
+    obs = np.full((n, obs_dim), np.nan, np.float32)
+    current = np.zeros((n, len(layout)))
+    action = np.zeros((n, len(layout)))
+    robot_action = np.full((n, len(layout)), np.nan)
+    source = np.zeros(n, np.int8)
+    operator = [""] * n
+    episode_no = np.zeros(n, np.int64)
+    for i, (t, o) in enumerate(r.obs):
+        if len(o.data) != obs_dim:
+            raise DatasetError(f"{ns}/observation: step {o.step} of episode {o.episode} has "
+                               f"{len(o.data)} entries, others {obs_dim}")
+        obs[i] = np.asarray(o.data, np.float32)
+        episode_no[i] = int(o.episode)
+        current[i] = _pose_vector(list(o.ee_poses), list(o.gripper), layout)
+        t_next = int(obs_t[i + 1]) if i + 1 < n else np.iinfo(np.int64).max
+        jc, js = _latest_before(cmd_t, t_next), _latest_before(st_t, t_next)
+        cmd = r.cmd[jc][1] if jc >= 0 else None
+        st = r.state[js][1] if js >= 0 else None
+        source[i] = _map_source(st, cmd)
+        operator[i] = str(st.operator_id) if st is not None else ""
+        if cmd is None or bool(cmd.hold):
+            action[i] = current[i]
+        else:
+            action[i] = _pose_vector(list(cmd.targets), list(cmd.gripper), layout)
+            action[i] = np.where(np.isnan(action[i]), current[i], action[i])
+        c = chunks_by_stamp.get(_stamp_ns(o.header.stamp))
+        if c is None and len(ch_t):  # no exact stamp: the first chunk received in [t_i, t_next)
+            k = int(np.searchsorted(ch_t, t, side="left"))
+            c = r.chunk[k][1] if k < len(ch_t) and ch_t[k] < t_next else None
+        if c is not None and int(c.action_dim) > 0 and len(c.actions) >= int(c.action_dim):
+            first = np.asarray(c.actions[: int(c.action_dim)], float)
+            key = tuple(c.dim_names)
+            if key not in positions:
+                cnames = _layout_names(list(key) or None, n_arms, f"{ns}/action_chunk")
+                positions[key] = {parse_dim_name(nm): j for j, nm in enumerate(cnames)}
+            pos = {d: j for d, j in positions[key].items() if j < len(first)}
+            robot_action[i] = [first[pos[d]] if d in pos else np.nan for d in layout]
+    current = np.where(np.isnan(current), 0.0, current)
+
+    # episodes: runs of equal Observation.episode
+    cut = np.flatnonzero(np.diff(episode_no) != 0) + 1
+    ends = np.concatenate([cut, [n]]).astype(np.int64)
+    ep_numbers = [int(episode_no[s]) for s in np.concatenate([[0], cut])]
+    outcome = {int(e.episode): bool(e.success) for _, e in r.event if int(e.event) == _EVENT_END}
+    success = np.array([outcome.get(e, False) for e in ep_numbers], bool)
+    ops = sorted({op for op, s in zip(operator, source) if op and s == SOURCE_HUMAN})
+    expert = np.full(len(ends), -1, np.int16)
+    for k, (s0, s1) in enumerate(zip(np.concatenate([[0], ends[:-1]]), ends)):
+        seen = [operator[i] for i in range(s0, s1) if source[i] == SOURCE_HUMAN and operator[i]]
+        if seen:
+            expert[k] = ops.index(max(set(seen), key=seen.count))
+    first = r.obs[0][1]
+    dts = np.diff(obs_t) / 1e9
+    meta = {
+        "source": "rosbag2", "bags": bag_names, "robot_namespace": ns or "/",
+        "robot_id": str(first.robot_id), "task": str(first.task), "frame_id": str(first.header.frame_id),
+        "obs_names": list(first.names), "action_names": list(names),
+        "dt": float(np.median(dts)) if len(dts) else 0.0,
+        "episodes": ep_numbers, "operator_ids": ops,
+        "incomplete_episodes": [e for e in ep_numbers if e not in outcome],
+    }
+    return EpisodeDataset(obs=obs, action=action, current=current, episode_ends=ends, source=source,
+                          robot_action=robot_action, success=success, expert_id=expert, meta=meta)
+
+
+def bags_to_dataset(paths: str | Path | list[str | Path],
+                    robot_namespace: str | None = None) -> EpisodeDataset:
+    """Read rosbag2 MCAP bags (directories or .mcap files, also killed/repaired ones) into episodes.
+
+    ``robot_namespace`` (e.g. "/robot_0") picks one robot; None takes every robot found (a fleet
+    bag gives the episodes of each robot in namespace order). Raises BagError/DatasetError naming
+    the file or topic on a foreign, corrupt or incomplete bag.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    if not paths:
+        raise DatasetError("bags_to_dataset: no bag paths given")
+    want_ns = None
+    if robot_namespace is not None:
+        want_ns = "/" + robot_namespace.strip("/") if robot_namespace.strip("/") else ""
+    leaves = {"observation": "obs", "arm_command": "cmd", "control_state": "state", "action_chunk": "chunk",
+              "episode_event": "event"}
+    parts: list[EpisodeDataset] = []
+    for path in paths:
+        decoder = MessageDecoder()
+        robots: dict[str, _Robot] = {}
+        scans: list[McapScan] = []
+        for m in iter_bag(path, scans=scans):
+            for leaf, key in leaves.items():
+                ns = _namespace(m.topic, leaf)
+                if ns is None or (want_ns is not None and ns != want_ns):
+                    continue
+                getattr(robots.setdefault(ns, _Robot()), key).append((m.log_time, decoder.decode(m)))
+                break
+        for s in scans:
+            if s.profile and s.profile != "ros2":
+                raise BagError(f"{s.path}: MCAP profile {s.profile!r} is not ros2 (not a rosbag2 recording)")
+        for ns in sorted(robots):
+            if robots[ns].obs:
+                parts.append(_robot_dataset(ns, robots[ns], [str(path)]))
+    if not parts:  # no bag had a robot's observation stream
+        wanted = f"{want_ns}/observation" if want_ns else "observation"
+        raise DatasetError(f"{', '.join(str(p) for p in paths)}: required topic {wanted} not found")
+    ds = parts[0] if len(parts) == 1 else EpisodeDataset.concatenate(parts)
+    if len(parts) > 1:
+        ds.meta["bags"] = [str(p) for p in paths]
+        ds.meta["robot_namespace"] = sorted({p.meta["robot_namespace"] for p in parts})
+    return ds
+
+
+def pre_intervention_mask(dataset: EpisodeDataset, window: int) -> np.ndarray:
+    """(N,) bool: robot/paused steps within ``window`` steps before a human takeover (same episode)."""
+    if window < 0:
+        raise ValueError("window must be >= 0")
+    mask = np.zeros(dataset.n_steps, bool)
+    human = dataset.source == SOURCE_HUMAN
+    for sl in dataset.episode_slices():
+        h = human[sl]
+        starts = np.flatnonzero(h & ~np.concatenate([[False], h[:-1]]))
+        for s in starts:
+            lo = max(0, s - window)
+            mask[sl.start + lo: sl.start + s] = True
+        mask[sl] &= ~h
+    return mask
