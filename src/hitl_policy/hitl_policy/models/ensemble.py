@@ -1,0 +1,224 @@
+"""Explicit ensemble BC (the IFL / ThriftyDAgger baseline): M MLPs, each on its own bootstrap resample.
+
+head="gaussian": each member outputs a mean and a log-std per chunk dimension (NLL loss); this gives
+action likelihoods (``log_prob``) for MILE. head="deterministic": MSE regression, as ThriftyDAgger's
+ensemble. The policy acts with the members' mean; the ensemble-variance estimator uses the spread of
+the members' means (aleatoric std is not part of it, as in IFL).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from hitl_policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from hitl_policy.data import EpisodeDataset
+from hitl_policy.models.mlp import (
+    StackedMLP,
+    as_float_tensor,
+    bootstrap_probabilities,
+    check_chunk,
+    check_obs_hist,
+    training_windows,
+)
+from hitl_policy.normalizer import Normalizer
+
+DEFAULT_CONFIG: dict = {
+    "n_obs": 1, "horizon": 1, "n_action": 1,
+    "n_members": 5, "hidden": [256, 256], "activation": "relu", "head": "gaussian",
+    "bootstrap": True, "seed": 0, "lr": 1e-3, "weight_decay": 0.0,
+    "min_log_std": -5.0, "max_log_std": 1.0,  # normalized action units
+}
+
+
+class EnsemblePolicy(nn.Module):
+    """M explicit BC members in one stacked MLP; raw arrays in and out, normalization inside."""
+
+    kind = "ensemble"
+
+    def __init__(self, obs_dim: int, act_dim: int, config: dict | None = None) -> None:
+        super().__init__()
+        config = dict(config or {})
+        unknown = set(config) - set(DEFAULT_CONFIG)
+        if unknown:
+            raise ValueError(f"unknown ensemble config keys {sorted(unknown)}; "
+                             f"known: {sorted(DEFAULT_CONFIG)}")
+        cfg = {**DEFAULT_CONFIG, **config}
+        cfg["hidden"] = [int(h) for h in cfg["hidden"]]
+        if cfg["head"] not in ("gaussian", "deterministic"):
+            raise ValueError(f"head must be 'gaussian' or 'deterministic', got {cfg['head']!r}")
+        if not 1 <= cfg["n_action"] <= cfg["horizon"] or cfg["n_obs"] < 1 or cfg["n_members"] < 1:
+            raise ValueError("need n_obs >= 1, n_members >= 1 and 1 <= n_action <= horizon")
+        self.config = cfg
+        self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
+        self.n_obs, self.horizon, self.n_action = int(cfg["n_obs"]), int(cfg["horizon"]), int(cfg["n_action"])
+        self.n_members = int(cfg["n_members"])
+        self.gaussian = cfg["head"] == "gaussian"
+        self.obs_in = self.n_obs * self.obs_dim
+        self.chunk_dim = self.horizon * self.act_dim
+        out = 2 * self.chunk_dim if self.gaussian else self.chunk_dim
+        self.net = StackedMLP(self.n_members, self.obs_in, out, cfg["hidden"], cfg["activation"])
+        self.obs_normalizer = Normalizer.identity(self.obs_dim)
+        self.act_normalizer = Normalizer.identity(self.act_dim)
+        self.normalizers_fitted = False
+        self.train_steps = 0
+        self._optimizer: torch.optim.Optimizer | None = None
+
+    # ----------------------------------------------------------------- creation / files
+    @classmethod
+    def create(cls, obs_dim: int, act_dim: int, **config) -> EnsemblePolicy:
+        with torch.random.fork_rng():
+            torch.manual_seed(int(config.get("seed", DEFAULT_CONFIG["seed"])))
+            return cls(obs_dim, act_dim, config)
+
+    def save(self, path: str | Path) -> Path:
+        return save_checkpoint(
+            path, self.kind, {"obs_dim": self.obs_dim, "act_dim": self.act_dim, **self.config},
+            {"net": self.net.state_dict(), "obs_normalizer": self.obs_normalizer.state_dict(),
+             "act_normalizer": self.act_normalizer.state_dict()},
+            train_steps=self.train_steps, normalizers_fitted=self.normalizers_fitted)
+
+    @classmethod
+    def load(cls, path: str | Path) -> EnsemblePolicy:
+        payload = load_checkpoint(path, kind=cls.kind)
+        cfg, state = dict(payload["config"]), payload["state"]
+        try:
+            obs_dim, act_dim = int(cfg.pop("obs_dim")), int(cfg.pop("act_dim"))
+            policy = cls(obs_dim, act_dim, cfg)
+            policy.net.load_state_dict(state["net"])
+            policy.obs_normalizer = Normalizer.from_state_dict(state["obs_normalizer"])
+            policy.act_normalizer = Normalizer.from_state_dict(state["act_normalizer"])
+        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(
+                f"{path}: ensemble checkpoint does not match the model ({msg[:200]})") from exc
+        extra = payload.get("extra", {})
+        policy.train_steps = int(extra.get("train_steps", 0))
+        policy.normalizers_fitted = bool(extra.get("normalizers_fitted", True))
+        return policy
+
+    # ------------------------------------------------------------------------ forward
+    def _norm_obs(self, obs_hist) -> torch.Tensor:
+        t = check_obs_hist(obs_hist, self.n_obs, self.obs_dim)
+        return self.obs_normalizer.normalize(t).reshape(len(t), self.obs_in)
+
+    def _norm_act(self, act: torch.Tensor) -> torch.Tensor:
+        shape = act.shape
+        chunks = act.reshape(*shape[:-1], self.horizon, self.act_dim)
+        return self.act_normalizer.normalize(chunks).reshape(shape)
+
+    def _heads(self, obs_n: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """obs (B, obs_in) or (M, B, obs_in) normalized -> mean (M, B, D), log_std (M, B, D) or None."""
+        x = obs_n.expand(self.n_members, -1, -1) if obs_n.dim() == 2 else obs_n
+        out = self.net(x)
+        if not self.gaussian:
+            return out, None
+        mean, log_std = out.split(self.chunk_dim, -1)
+        return mean, log_std.clamp(self.config["min_log_std"], self.config["max_log_std"])
+
+    def _losses(self, obs_n: torch.Tensor, act_n: torch.Tensor) -> torch.Tensor:
+        """Per member and sample (M, B): Gaussian NLL or MSE, mean over chunk dims (normalized units)."""
+        mean, log_std = self._heads(obs_n)
+        if log_std is None:
+            return (mean - act_n).pow(2).mean(-1)
+        z = (act_n - mean) * torch.exp(-log_std)
+        return (0.5 * z.pow(2) + log_std + 0.5 * math.log(2 * math.pi)).mean(-1)
+
+    @torch.no_grad()
+    def member_predictions(self, obs_hist) -> np.ndarray:
+        """(B, n_obs, obs_dim) -> (M, B, horizon, act_dim): every member's mean chunk, raw units."""
+        mean, _ = self._heads(self._norm_obs(obs_hist))
+        m, b, _ = mean.shape
+        return self.act_normalizer.unnormalize(mean.reshape(m, b, self.horizon, self.act_dim)).numpy()
+
+    def predict_chunk(self, obs_hist: np.ndarray) -> np.ndarray:
+        """(B, n_obs, obs_dim) -> (B, horizon, act_dim): the members' mean."""
+        return self.member_predictions(obs_hist).mean(0).astype(np.float32)
+
+    def log_prob(self, obs_hist, act_chunk, reduce: str = "mixture") -> torch.Tensor:
+        """log pi(a | s) (B,) in raw action units, differentiable (MILE trains through it).
+
+        reduce="mixture": the ensemble as an equal-weight mixture of the members' Gaussians;
+        "mean": the average of the members' log-likelihoods. Needs head="gaussian".
+        """
+        if not self.gaussian:
+            raise ValueError("log_prob needs a Gaussian head: create the ensemble with head='gaussian'")
+        if reduce not in ("mixture", "mean"):
+            raise ValueError(f"reduce must be 'mixture' or 'mean', got {reduce!r}")
+        obs_n = self._norm_obs(obs_hist)
+        act = check_chunk(act_chunk, self.horizon, self.act_dim)
+        if len(act) != len(obs_n):
+            raise ValueError(f"{len(obs_n)} observation histories but {len(act)} action chunks")
+        act_n = self._norm_act(act)
+        mean, log_std = self._heads(obs_n)
+        z = (act_n[None] - mean) * torch.exp(-log_std)
+        lp = (-0.5 * z.pow(2) - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)  # (M, B), normalized units
+        lp = torch.logsumexp(lp, 0) - math.log(self.n_members) if reduce == "mixture" else lp.mean(0)
+        log_det = float(np.log(self.act_normalizer.scale).sum()) * self.horizon  # raw = scale * normalized
+        return lp - log_det
+
+    # ----------------------------------------------------------------------- training
+    def training_loss(self, obs_hist: torch.Tensor, act_chunk: torch.Tensor) -> torch.Tensor:
+        """Per-sample loss (B,), raw inputs, averaged over members (same batch for all)."""
+        obs_n = self._norm_obs(obs_hist)
+        act_n = self._norm_act(check_chunk(act_chunk, self.horizon, self.act_dim))
+        if len(act_n) != len(obs_n):
+            raise ValueError(f"{len(obs_n)} observation histories but {len(act_n)} action chunks")
+        return self._losses(obs_n, act_n[None]).mean(0)
+
+    def fit_normalizers(self, dataset: EpisodeDataset) -> None:
+        self.obs_normalizer = Normalizer.fit(dataset.obs)
+        self.act_normalizer = Normalizer.fit(dataset.action)
+        self.normalizers_fitted = True
+
+    def fit(self, dataset: EpisodeDataset, steps: int, batch_size: int = 256, progress: bool = True,
+            sample_weights: np.ndarray | None = None) -> dict:
+        """Train every member on its own bootstrap resample; normalizers fitted on the first call only.
+        sample_weights (N,): per-window sampling weights."""
+        if dataset.obs_dim != self.obs_dim or dataset.act_dim != self.act_dim:
+            raise ValueError(f"dataset is obs {dataset.obs_dim} / act {dataset.act_dim}, policy is "
+                             f"obs {self.obs_dim} / act {self.act_dim}")
+        if dataset.n_steps == 0 or steps < 0 or batch_size < 1:
+            raise ValueError(f"need a non-empty dataset, steps >= 0, batch_size >= 1 (got {dataset.n_steps}, "
+                             f"{steps}, {batch_size})")
+        if not self.normalizers_fitted:
+            self.fit_normalizers(dataset)
+        obs_w, act_w = training_windows(dataset, self.n_obs, self.horizon)
+        obs_t = self._norm_obs(obs_w)
+        act_t = self._norm_act(as_float_tensor(act_w).reshape(len(act_w), self.chunk_dim))
+        rng = np.random.default_rng(int(self.config["seed"]) + self.train_steps)
+        probs = bootstrap_probabilities(len(obs_t), self.n_members, sample_weights,
+                                        bool(self.config["bootstrap"]), rng)
+        gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        if self._optimizer is None:
+            self._optimizer = torch.optim.Adam(self.parameters(), lr=self.config["lr"],
+                                               weight_decay=self.config["weight_decay"])
+        self.train()
+        losses: list[float] = []
+        t0 = time.perf_counter()
+        bar = None
+        if progress:
+            from tqdm import tqdm
+            bar = tqdm(total=steps, desc="ensemble", leave=False)
+        for _ in range(steps):
+            idx = torch.multinomial(probs, batch_size, replacement=True, generator=gen)  # (M, batch)
+            loss = self._losses(obs_t[idx], act_t[idx]).mean(1).sum()  # members are independent
+            self._optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self._optimizer.step()
+            self.train_steps += 1
+            losses.append(loss.item() / self.n_members)
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        self.eval()
+        tail = losses[-max(1, len(losses) // 10):] if losses else [float("nan")]
+        return {"steps": steps, "total_steps": self.train_steps, "loss": float(np.mean(tail)),
+                "first_loss": losses[0] if losses else float("nan"), "seconds": time.perf_counter() - t0,
+                "n_windows": len(obs_t)}

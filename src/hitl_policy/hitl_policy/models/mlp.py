@@ -1,0 +1,123 @@
+"""M independent MLPs evaluated in one batched matmul (ensembles and bootstrapped EBMs).
+
+Stacking the members' weights as (M, in, out) lets a whole ensemble (or both IIFL EBMs, each on
+its own Langevin chains) run in one torch pass instead of M Python-level passes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from hitl_policy.data import EpisodeDataset
+
+ACTIVATIONS = {"relu": nn.functional.relu, "silu": nn.functional.silu, "mish": nn.functional.mish,
+               "gelu": nn.functional.gelu}
+
+
+class StackedMLP(nn.Module):
+    """x (m, N, in_dim) -> (m, N, out_dim), member k of the stack applied to x[k].
+
+    ``members`` (a list of member indices, length m) picks which members run; default all.
+    """
+
+    def __init__(self, n_members: int, in_dim: int, out_dim: int, hidden: Sequence[int] = (256, 256),
+                 activation: str = "relu") -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation {activation!r}: expected one of {sorted(ACTIVATIONS)}")
+        if n_members < 1 or in_dim < 1 or out_dim < 1 or any(h < 1 for h in hidden):
+            raise ValueError(f"bad MLP sizes: members={n_members} in={in_dim} out={out_dim} hidden={hidden}")
+        self.n_members, self.in_dim, self.out_dim = n_members, in_dim, out_dim
+        self.activation = activation
+        dims = [in_dim, *hidden, out_dim]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for d_in, d_out in itertools.pairwise(dims):
+            bound = 1.0 / math.sqrt(d_in)  # nn.Linear's default init range
+            self.weights.append(nn.Parameter(torch.empty(n_members, d_in, d_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(n_members, 1, d_out).uniform_(-bound, bound)))
+
+    def _pick(self, p: torch.Tensor, members: Sequence[int] | None) -> torch.Tensor:
+        return p if members is None else p[list(members)]
+
+    def input_projection(self, x: torch.Tensor, members: Sequence[int] | None = None,
+                         rows: slice = slice(None)) -> torch.Tensor:
+        """First-layer pre-activation contribution of input columns ``rows``: x (m, N, k) -> (m, N, h0).
+
+        Lets a caller project a part of the input that is shared by many rows (the observation,
+        shared by all Langevin samples of a robot) once instead of once per sample.
+        """
+        return torch.bmm(x, self._pick(self.weights[0], members)[:, rows, :])
+
+    def forward_from_projection(self, h: torch.Tensor, members: Sequence[int] | None = None) -> torch.Tensor:
+        """Finish the pass from a summed first-layer projection h (m, N, h0) (bias not yet added)."""
+        act = ACTIVATIONS[self.activation]
+        h = h + self._pick(self.biases[0], members)
+        for w, b in zip(list(self.weights)[1:], list(self.biases)[1:]):
+            h = torch.baddbmm(self._pick(b, members), act(h), self._pick(w, members))
+        return h
+
+    def forward(self, x: torch.Tensor, members: Sequence[int] | None = None) -> torch.Tensor:
+        m = self.n_members if members is None else len(members)
+        if x.dim() != 3 or x.shape[0] != m or x.shape[2] != self.in_dim:
+            raise ValueError(f"StackedMLP expects (m={m}, N, {self.in_dim}) input, got {tuple(x.shape)}")
+        return self.forward_from_projection(self.input_projection(x, members), members)
+
+
+# ------------------------------------------------------------------ helpers shared by EBM / ensemble
+def as_float_tensor(x, device: torch.device | str = "cpu") -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.to(device=device, dtype=torch.float32)
+    return torch.as_tensor(np.asarray(x, np.float32), device=device)
+
+
+def check_obs_hist(obs_hist, n_obs: int, obs_dim: int) -> torch.Tensor:
+    """(B, n_obs, obs_dim) or (n_obs, obs_dim) for one robot -> (B, n_obs, obs_dim) float tensor."""
+    t = as_float_tensor(obs_hist)
+    if t.dim() == 2 and t.shape == (n_obs, obs_dim):
+        t = t[None]
+    if t.dim() != 3 or t.shape[1:] != (n_obs, obs_dim):
+        raise ValueError(f"obs_hist must be (B, {n_obs}, {obs_dim}), got {tuple(t.shape)}")
+    if not torch.isfinite(t).all():
+        raise ValueError("obs_hist contains NaN or inf")
+    return t
+
+
+def check_chunk(act, horizon: int, act_dim: int, lead: int = 1) -> torch.Tensor:
+    """Actions (..., horizon, act_dim) or (..., horizon*act_dim) -> (..., horizon*act_dim)."""
+    t = as_float_tensor(act)
+    d = horizon * act_dim
+    if t.dim() == lead + 2 and t.shape[-2:] == (horizon, act_dim):
+        t = t.reshape(*t.shape[:-2], d)
+    if t.dim() != lead + 1 or t.shape[-1] != d:
+        raise ValueError(f"actions must be (..., {horizon}, {act_dim}) or (..., {d}) with {lead} leading "
+                         f"dims, got {tuple(t.shape)}")
+    return t
+
+
+def training_windows(dataset: EpisodeDataset, n_obs: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """(M, n_obs, obs_dim) observation histories and (M, horizon, act_dim) action chunks, one per step."""
+    obs_idx, act_idx = dataset.window_indices(n_obs, horizon)
+    return dataset.obs[obs_idx], dataset.action[act_idx]
+
+
+def bootstrap_probabilities(n: int, n_members: int, sample_weights: np.ndarray | None, bootstrap: bool,
+                            rng: np.random.Generator) -> torch.Tensor:
+    """(n_members, n) batch-sampling probabilities: each member's bootstrap resample (multinomial
+    counts, as IFL/IIFL fill each member's replay memory by sampling with replacement) times the
+    caller's per-window weights (IWR-style reweighting)."""
+    w = np.ones(n) if sample_weights is None else np.asarray(sample_weights, np.float64)
+    if w.shape != (n,) or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+        raise ValueError(f"sample_weights must be {n} finite non-negative numbers with a positive sum")
+    counts = (rng.multinomial(n, np.full(n, 1.0 / n), size=n_members).astype(np.float64) if bootstrap
+              else np.ones((n_members, n)))
+    p = counts * w[None]
+    dead = p.sum(1) <= 0  # a resample that missed every weighted window: fall back to the weights
+    p[dead] = w
+    return torch.as_tensor(p / p.sum(1, keepdims=True), dtype=torch.float32)
