@@ -1,0 +1,252 @@
+"""sim_arm_node: the simulated arm driver (one robot), the stand-in for a real arm driver in sim:=true.
+
+Every control tick it steps the simulator toward the latest ``arm_command`` (hold, or no command
+yet in this episode: keep the current pose) and publishes ``observation``, ``sim/state``,
+``ee_pose`` and ``scene_markers``. When an episode ends (success, failure, timeout) it publishes
+END, resets and publishes START, until ``episodes`` episodes are done (0 = forever). After the
+last one it stops stepping, keeps publishing the final observation at the control rate, and
+republishes the last END event once a second with note "finished" (the done flag); a
+``start_episode`` call starts again.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+USAGE = """usage: sim_arm_node [--help] [--ros-args -p name:=value ...]
+
+Simulated arm driver: steps hitl_sim toward arm_command, publishes observations and episode events.
+
+parameters:
+  arm               (string, 'franka')  widowx | franka | yumi | profile YAML path
+  task              (string, 'lift')    lift | drawer | cup_stack | push3 | nav | threading | cube_stack
+  variant           (string, 'train')   task variant (train | test | lift: mixed)
+  seed              (int, 0)            seed of the first episode (then the robot's generator continues)
+  rate_hz           (double, 0.0)       control rate; 0 = the arm profile's rate
+  max_episode_steps (int, 0)            0 = the task's default
+  episodes          (int, 0)            episodes to run; 0 = forever
+  auto_start        (bool, true)        start the first episode at once (else wait for start_episode)
+  robot_id          (string, '')        robot id in messages; '' = the namespace (e.g. robot_0) or 'robot'
+topics: pub observation, sim/state, ee_pose, episode_event, scene_markers; sub arm_command
+services: start_episode, reset_episode
+"""
+
+
+def wants_help(argv: list[str]) -> bool:
+    head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
+    if "--help" in head or "-h" in head:
+        print(USAGE)
+        return True
+    return False
+
+
+def make_node():
+    import rclpy
+    from geometry_msgs.msg import PoseStamped
+    from rclpy.node import Node
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from visualization_msgs.msg import MarkerArray
+
+    import hitl_sim
+    from hitl_msgs.msg import ArmCommand, EpisodeEvent, Observation
+    from hitl_msgs.srv import ResetEpisode, StartEpisode
+    from hitl_sim import ros_conversions as rc
+
+    class SimArmNode(Node):
+        def __init__(self) -> None:
+            super().__init__("sim_arm_node")
+            p = {
+                k: self.declare_parameter(k, v).value
+                for k, v in (
+                    ("arm", "franka"),
+                    ("task", "lift"),
+                    ("variant", "train"),
+                    ("seed", 0),
+                    ("rate_hz", 0.0),
+                    ("max_episode_steps", 0),
+                    ("episodes", 0),
+                    ("auto_start", True),
+                    ("robot_id", ""),
+                )
+            }
+            self.arm_name, self.task, self.variant = str(p["arm"]), str(p["task"]), str(p["variant"])
+            self.max_episode_steps, self.episodes = int(p["max_episode_steps"]), int(p["episodes"])
+            ns = self.get_namespace().strip("/")
+            self.robot_id = str(p["robot_id"]) or (ns.split("/")[-1] if ns else "robot")
+            self.env = self._make_env(self.variant, int(p["seed"]))
+            self.frame = self.env.arm.base_frame
+            qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+            self.pub_obs = self.create_publisher(Observation, "observation", qos)
+            self.pub_state = self.create_publisher(Observation, "sim/state", qos)
+            self.pub_pose = self.create_publisher(PoseStamped, "ee_pose", qos)
+            self.pub_event = self.create_publisher(EpisodeEvent, "episode_event", qos)
+            self.pub_markers = self.create_publisher(MarkerArray, "scene_markers", qos)
+            self.create_subscription(ArmCommand, "arm_command", self._on_command, qos)
+            self.create_service(StartEpisode, "start_episode", self._srv_start)
+            self.create_service(ResetEpisode, "reset_episode", self._srv_reset)
+            self.command: np.ndarray | None = None
+            self.episode = 0
+            self.completed = 0
+            self.running = False
+            self.finished = False
+            self.last_end = None
+            self.obs = self.env.observe()
+            rate = float(p["rate_hz"]) or self.env.arm.control_rate_hz
+            if rate <= 0:
+                raise ValueError(f"rate_hz must be > 0, got {rate}")
+            self.ticks_per_s = max(1, round(rate))
+            self.tick = 0
+            if bool(p["auto_start"]):
+                self._start(int(p["seed"]))
+            self.create_timer(1.0 / rate, self._on_tick)
+            self.get_logger().info(
+                f"sim arm {self.arm_name} task {self.task}/{self.variant} at {rate:g} Hz "
+                f"(robot_id {self.robot_id}, episodes {self.episodes or 'forever'})"
+            )
+
+        def _make_env(self, variant: str, seed: int):
+            env = hitl_sim.make_env(self.task, self.arm_name, num_envs=1, variant=variant, seed=seed)
+            if self.max_episode_steps > 0:
+                env.max_steps = self.max_episode_steps
+            return env
+
+        # ---------------------------------------------------------------- episodes
+        def _event(self, kind: int, note: str = "", success=False, failed=False) -> None:
+            msg = rc.episode_event_msg(
+                kind,
+                robot_id=self.robot_id,
+                episode=self.episode,
+                task=self.task,
+                variant=self.variant,
+                success=success,
+                failed=failed,
+                steps=int(self.env.t[0]),
+                note=note,
+                stamp=self.get_clock().now().to_msg(),
+            )
+            if kind == EpisodeEvent.EVENT_END:
+                self.last_end = msg
+            self.pub_event.publish(msg)
+
+        def _start(self, seed: int = -1) -> None:
+            self.obs = self.env.reset(ids=[0], seeds=[seed] if seed >= 0 else None)
+            self.episode += 1
+            self.command = None
+            self.running, self.finished = True, False
+            self._event(EpisodeEvent.EVENT_START)
+            self._publish()
+
+        def _end(self, note: str = "") -> None:
+            self.running = False
+            self.completed += 1
+            self._event(EpisodeEvent.EVENT_END, note, bool(self.env.success[0]), bool(self.env.failed[0]))
+
+        # --------------------------------------------------------------- callbacks
+        def _on_command(self, msg) -> None:
+            if not self.running:
+                return
+            try:
+                self.command = (
+                    None
+                    if msg.hold
+                    else rc.arm_command_to_action(msg, self.env.current_action()[0], self.env.n_arms)
+                )
+            except ValueError as exc:
+                self.get_logger().warning(f"ignoring arm_command: {exc}", throttle_duration_sec=2.0)
+
+        def _on_tick(self) -> None:
+            self.tick += 1
+            if self.running:
+                action = self.command if self.command is not None else self.env.current_action()[0]
+                self.obs, info = self.env.step(action[None])
+                if info["done"][0]:
+                    outcome = (
+                        "success" if info["success"][0] else "failed" if info["failed"][0] else "timeout"
+                    )
+                    self._end(outcome)
+                    if self.episodes <= 0 or self.completed < self.episodes:
+                        self._start()
+                        return
+                    self.finished = True
+            elif self.finished and self.last_end is not None and self.tick % self.ticks_per_s == 0:
+                self.last_end.note = "finished"
+                self.last_end.header.stamp = self.get_clock().now().to_msg()
+                self.pub_event.publish(self.last_end)
+            self._publish()
+
+        def _publish(self) -> None:
+            stamp = self.get_clock().now().to_msg()
+            env = self.env
+            ee = env.current_action()[0].reshape(env.n_arms, -1)
+            common = dict(
+                robot_id=self.robot_id,
+                task=self.task,
+                episode=self.episode,
+                step=int(env.t[0]),
+                frame_id=self.frame,
+                stamp=stamp,
+            )
+            self.pub_obs.publish(rc.observation_msg(env.obs_names, self.obs[0], ee, **common))
+            self.pub_state.publish(rc.observation_msg(env.state_names, env.get_state()[0], ee, **common))
+            pose = PoseStamped()
+            pose.header.frame_id, pose.header.stamp = self.frame, stamp
+            pose.pose = rc.ee_to_pose(ee[0])
+            self.pub_pose.publish(pose)
+            self.pub_markers.publish(rc.scene_markers(env.scene(0), ee, self.frame, stamp))
+
+        def _srv_start(self, req, res):
+            try:
+                if req.variant and req.variant != self.variant:
+                    self.env = self._make_env(req.variant, 0)
+                    self.variant = req.variant
+                if self.running:
+                    self._end("interrupted by start_episode")
+                self._start(int(req.seed))
+            except ValueError as exc:
+                res.success, res.message, res.episode = False, str(exc), self.episode
+                return res
+            res.success, res.message, res.episode = True, f"episode {self.episode} started", self.episode
+            return res
+
+        def _srv_reset(self, req, res):
+            if self.running:
+                self._end("reset (hard)" if req.hard else "reset")
+            self._event(
+                EpisodeEvent.EVENT_RESET, "hard" if req.hard else "soft", failed=bool(self.env.failed[0])
+            )
+            self._start()
+            res.success, res.message, res.episode = True, f"episode {self.episode} started", self.episode
+            return res
+
+    return rclpy, SimArmNode
+
+
+def main(args: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if args is None else list(args)
+    if wants_help(argv):
+        return 0
+    rclpy, SimArmNode = make_node()
+    from rclpy.executors import ExternalShutdownException
+
+    rclpy.init(args=sys.argv if args is None else ["sim_arm_node", *argv])
+    node = None
+    try:
+        node = SimArmNode()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except ValueError as exc:
+        print(f"sim_arm_node: error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""sim_arm_node over DDS: observations flow, an ArmCommand moves the arm, reset_episode restarts."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+try:
+    import rclpy
+
+    from hitl_msgs.msg import ArmCommand, EpisodeEvent, Observation
+    from hitl_msgs.srv import ResetEpisode, StartEpisode
+except ImportError as exc:
+    if os.environ.get("HITL_REQUIRE_ROS") == "1":
+        raise
+    pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
+
+from hitl_sim import ros_conversions as rc
+
+pytestmark = pytest.mark.ros
+NS = f"/h2sim_{os.getpid()}"
+
+
+def test_help_exits_without_ros():
+    out = subprocess.run(
+        [sys.executable, "-m", "hitl_sim.nodes.sim_arm_node", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0 and "max_episode_steps" in out.stdout
+
+
+def test_conversions_round_trip():
+    a = np.array([0.5, -0.1, 0.3, 0.7, 0.4, 0.45, 0.2, 0.25, -2.0, 1.0])
+    msg = rc.action_to_arm_command(a, 2, "base")
+    assert np.allclose(rc.arm_command_to_action(msg, np.zeros(10), 2), a)
+    msg.hold = True
+    assert np.allclose(rc.arm_command_to_action(msg, np.ones(10), 2), 1.0)
+    msg.hold = False
+    with pytest.raises(ValueError, match="targets"):
+        rc.arm_command_to_action(msg, np.zeros(5), 1)
+    obs = rc.observation_msg(
+        ["a", "b"],
+        np.array([1.0, 2.0]),
+        a.reshape(2, 5),
+        robot_id="r",
+        task="lift",
+        episode=3,
+        step=4,
+        frame_id="base",
+    )
+    arr = rc.observation_msg_to_arrays(obs)
+    assert arr["names"] == ["a", "b"] and np.allclose(arr["ee"], a.reshape(2, 5)) and arr["step"] == 4
+
+
+@pytest.fixture(scope="module")
+def sim_node():
+    cmd = [
+        sys.executable,
+        "-m",
+        "hitl_sim.nodes.sim_arm_node",
+        "--ros-args",
+        "-p",
+        "task:=lift",
+        "-p",
+        "arm:=franka",
+        "-p",
+        "rate_hz:=20.0",
+        "-p",
+        "max_episode_steps:=400",
+        "-r",
+        f"__ns:={NS}",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    yield proc
+    proc.send_signal(signal.SIGINT)
+    try:
+        rc_ = proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        raise
+    assert rc_ == 0, proc.stdout.read()
+
+
+def test_node_publishes_moves_and_resets(sim_node):
+    rclpy.init()
+    node = rclpy.create_node("sim_arm_node_test", namespace=NS)
+    try:
+        obs: list = []
+        states: list = []
+        events: list = []
+        node.create_subscription(Observation, "observation", obs.append, 10)
+        node.create_subscription(Observation, "sim/state", states.append, 10)
+        node.create_subscription(EpisodeEvent, "episode_event", events.append, 10)
+        pub = node.create_publisher(ArmCommand, "arm_command", 10)
+        reset = node.create_client(ResetEpisode, "reset_episode")
+        start = node.create_client(StartEpisode, "start_episode")
+
+        def spin_until(cond, timeout=20.0):
+            end = time.monotonic() + timeout
+            while time.monotonic() < end and not cond():
+                rclpy.spin_once(node, timeout_sec=0.05)
+            return cond()
+
+        assert spin_until(lambda: len(obs) >= 3 and len(states) >= 1), "no observations from sim_arm_node"
+        first = rc.observation_msg_to_arrays(obs[-1])
+        assert first["task"] == "lift" and len(first["data"]) == 18 and first["names"][:2] == ["x", "y"]
+        assert obs[-1].header.frame_id == "fr3_link0"
+        assert "obj_type" in rc.observation_msg_to_arrays(states[-1])["names"]
+        # no command yet: the arm holds
+        ee0 = first["ee"][0].copy()
+        n0 = len(obs)
+        assert spin_until(lambda: len(obs) >= n0 + 3)
+        assert np.allclose(rc.observation_msg_to_arrays(obs[-1])["ee"][0, :3], ee0[:3], atol=1e-9)
+        # command 6 cm toward +y: the arm moves there under its speed limit
+        target = ee0.copy()
+        target[1] += 0.06
+        msg = rc.action_to_arm_command(target, 1, "fr3_link0")
+
+        def moved():
+            pub.publish(msg)
+            return abs(rc.observation_msg_to_arrays(obs[-1])["ee"][0, 1] - target[1]) < 1e-6
+
+        assert spin_until(moved), "arm did not reach the commanded target"
+        ep = obs[-1].episode
+        fut = reset.call_async(ResetEpisode.Request(hard=True))
+        assert spin_until(fut.done)
+        assert fut.result().success and fut.result().episode == ep + 1
+        assert spin_until(lambda: any(e.event == EpisodeEvent.EVENT_RESET for e in events))
+        assert spin_until(lambda: obs[-1].episode == ep + 1)
+
+        def started_after_reset():
+            kinds = [e.event for e in events]
+            return EpisodeEvent.EVENT_START in kinds[kinds.index(EpisodeEvent.EVENT_RESET) :]
+
+        assert spin_until(started_after_reset)
+        after = rc.observation_msg_to_arrays(obs[-1])["ee"][0]
+        assert np.allclose(after[:3], ee0[:3], atol=1e-6)  # back at home after the reset
+        fut = start.call_async(StartEpisode.Request(variant="nope", seed=-1))
+        assert spin_until(fut.done)
+        assert not fut.result().success and "variant" in fut.result().message
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+
+
+def test_node_stops_after_its_episodes_and_says_so():
+    ns = NS + "_done"
+    cmd = [
+        sys.executable,
+        "-m",
+        "hitl_sim.nodes.sim_arm_node",
+        "--ros-args",
+        "-p",
+        "task:=nav",
+        "-p",
+        "rate_hz:=50.0",
+        "-p",
+        "max_episode_steps:=5",
+        "-p",
+        "episodes:=2",
+        "-r",
+        f"__ns:={ns}",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    rclpy.init()
+    node = rclpy.create_node("sim_arm_node_done_test", namespace=ns)
+    try:
+        events: list = []
+        obs: list = []
+        node.create_subscription(EpisodeEvent, "episode_event", events.append, 10)
+        node.create_subscription(Observation, "observation", obs.append, 10)
+        end = time.monotonic() + 30
+        while time.monotonic() < end and not any(e.note == "finished" for e in events):
+            rclpy.spin_once(node, timeout_sec=0.05)
+        finished = [e for e in events if e.note == "finished"]
+        assert finished and finished[-1].event == EpisodeEvent.EVENT_END and finished[-1].episode == 2
+        n = len(obs)
+        end = time.monotonic() + 1.0
+        while time.monotonic() < end:
+            rclpy.spin_once(node, timeout_sec=0.05)
+        # still publishing, no longer stepping (the last few are all the final step of episode 2)
+        assert len(obs) >= n + 5 and {(o.episode, o.step) for o in obs[-5:]} == {(2, 5)}
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
