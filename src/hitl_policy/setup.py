@@ -1,6 +1,7 @@
 """ament_python package hitl_policy (built by colcon; tests import it straight from src/)."""
 
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
@@ -26,7 +27,7 @@ setup(
     zip_safe=True,
     maintainer="hitl team",
     maintainer_email="hitl@example.com",
-    description=open("package.xml").read().split("<description>")[1].split("</description>")[0],
+    description=Path("package.xml").read_text().split("<description>")[1].split("</description>")[0],
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
