@@ -1,0 +1,225 @@
+"""The one description of the deploy graph: which nodes, with which parameters and remappings.
+
+``build_graph`` reads config/deploy.yaml (the nodes and their parameter templates),
+config/arms/<arm>.yaml and config/tasks/<task>.yaml, and returns :class:`NodeSpec` s. The launch files
+(deploy.launch.py, record.launch.py) turn them into launch_ros Nodes; the runner (hitl_run) turns
+them into ``python -m <module> --ros-args ...`` processes. Neither adds anything of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+POLICY_KINDS = ("diffusion", "ebm", "ensemble")
+DEVICES = ("sim_operator", "keyboard", "spacemouse", "joy", "trakstar")
+PATH_ARGS = ("checkpoint", "threshold_file", "bag")  # made absolute so every process agrees
+_TEMPLATE = re.compile(r"^\$\{(\w+)\}$")
+
+
+class GraphError(ValueError):
+    """Bad graph arguments or configuration (one-line message)."""
+
+
+@dataclass
+class NodeSpec:
+    package: str
+    executable: str
+    module: str          # python -m target for the runner ('' = not runnable without a full install)
+    name: str
+    namespace: str       # '' or '/robot_0'
+    parameters: dict[str, Any] = field(default_factory=dict)
+    remappings: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def fqn(self) -> str:
+        return f"{self.namespace}/{self.name}" if self.namespace else f"/{self.name}"
+
+
+def config_dir() -> Path:
+    """hitl_bringup's config folder: the source tree's (also under colcon's symlink install), else
+    the installed share folder."""
+    here = Path(__file__).resolve().parent.parent / "config"
+    if (here / "deploy.yaml").exists():
+        return here
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        share = Path(get_package_share_directory("hitl_bringup")) / "config"
+        if (share / "deploy.yaml").exists():
+            return share
+    except Exception:  # ament_index missing or package not installed: fall through
+        pass
+    raise GraphError(f"hitl_bringup config not found (looked in {here} and the ament share folder)")
+
+
+def _load_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise GraphError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from exc
+    if not isinstance(data, dict):
+        raise GraphError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def available(kind: str) -> list[str]:
+    """Names of the arm or task YAML files ('arms' | 'tasks')."""
+    return sorted(p.stem for p in (config_dir() / kind).glob("*.yaml"))
+
+
+def coerce(name: str, value: Any, default: Any) -> Any:
+    """Launch/CLI strings -> the type of the argument's default (bool, int, float, str)."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "1", "yes", "on"):
+            return True
+        if text in ("false", "0", "no", "off", ""):
+            return False
+        raise GraphError(f"argument {name}:={value!r} is not a boolean (true|false)")
+    if isinstance(default, int):
+        try:
+            return int(str(value).strip()) if not isinstance(value, int) else value
+        except ValueError:
+            raise GraphError(f"argument {name}:={value!r} is not an integer") from None
+    if isinstance(default, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise GraphError(f"argument {name}:={value!r} is not a number") from None
+    return "" if value is None else str(value)
+
+
+def default_arguments() -> dict[str, Any]:
+    return dict(_load_yaml(config_dir() / "deploy.yaml").get("arguments", {}))
+
+
+def resolve_arguments(given: dict[str, Any]) -> dict[str, Any]:
+    """Defaults + given values, typed and validated; derived values filled in."""
+    defaults = default_arguments()
+    unknown = sorted(k for k in given if k not in defaults and "." not in k)
+    if unknown:
+        raise GraphError(f"unknown argument(s) {unknown}: expected {sorted(defaults)} or <node>.<param>")
+    args = {k: coerce(k, given.get(k, v), v) for k, v in defaults.items()}
+    if args["arm"] not in available("arms"):
+        raise GraphError(f"unknown arm {args['arm']!r}: expected one of {available('arms')}")
+    if args["task"] not in available("tasks"):
+        raise GraphError(f"unknown task {args['task']!r}: expected one of {available('tasks')}")
+    if args["policy"] not in POLICY_KINDS:
+        raise GraphError(f"unknown policy {args['policy']!r}: expected one of {list(POLICY_KINDS)}")
+    ns = args["namespace"].strip().strip("/")
+    if ns and not re.fullmatch(r"[A-Za-z_][\w/]*", ns):
+        raise GraphError(f"invalid namespace {args['namespace']!r}")
+    args["namespace"] = f"/{ns}" if ns else ""
+    args["robot_id"] = args["robot_id"] or (ns.replace("/", "_") if ns else "robot_0")
+    for key in PATH_ARGS:
+        if args[key]:
+            args[key] = os.path.abspath(os.path.expanduser(args[key]))
+    return args
+
+
+def _substitute(value: Any, args: dict[str, Any]) -> Any:
+    if isinstance(value, str) and (m := _TEMPLATE.match(value)):
+        if m.group(1) not in args:
+            raise GraphError(f"deploy.yaml refers to unknown argument ${{{m.group(1)}}}")
+        return args[m.group(1)]
+    if isinstance(value, dict):
+        return {k: _substitute(v, args) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, args) for v in value]
+    return value
+
+
+def _selected(when: str, args: dict[str, Any], device: str) -> bool:
+    if when in ("", "always"):
+        return True
+    if when == "sim":
+        return bool(args["sim"])
+    if when == "real":
+        return not args["sim"]
+    if when == "record":
+        return bool(args["record"])
+    if when.startswith("device:"):
+        return when.split(":", 1)[1] == device
+    raise GraphError(f"deploy.yaml: unknown condition when: {when!r}")
+
+
+def build_graph(arm: str = "franka", sim: Any = True, task: str = "lift", policy: str = "diffusion",
+                checkpoint: str = "", device: str = "cpu", threshold: Any = -1.0, record: Any = True,
+                namespace: str = "", **overrides: Any) -> list[NodeSpec]:
+    """The deploy graph's nodes for these arguments (strings from launch/CLI are accepted).
+
+    overrides: further arguments of deploy.yaml (teleop_device, variant, episodes, seed, bag,
+    robot_id, operator_id, estimator, threshold_file) and ``<node>.<param>`` values that replace a
+    node's parameter (e.g. ``{"arbiter.release_ticks": 5}``).
+    """
+    given = dict(arm=arm, sim=sim, task=task, policy=policy, checkpoint=checkpoint, device=device,
+                 threshold=threshold, record=record, namespace=namespace, **overrides)
+    args = resolve_arguments({k: v for k, v in given.items() if "." not in k})
+    node_overrides = {k: v for k, v in given.items() if "." in k}
+    cfg = config_dir()
+    deploy = _load_yaml(cfg / "deploy.yaml")
+    arm_cfg = _load_yaml(cfg / "arms" / f"{args['arm']}.yaml")
+    task_cfg = _load_yaml(cfg / "tasks" / f"{args['task']}.yaml")
+
+    teleop = args["teleop_device"] or (
+        "sim_operator" if args["sim"] else arm_cfg.get("default_device", "keyboard"))
+    if teleop not in DEVICES:
+        raise GraphError(f"unknown teleop_device {teleop!r}: expected one of {list(DEVICES)}")
+    if not args["checkpoint"]:
+        raise GraphError("checkpoint:=<file> is required (a diffusion or EBM policy checkpoint)")
+    estimator = args["estimator"] or task_cfg.get("estimator", {}).get(args["policy"], "")
+    if not estimator:
+        raise GraphError(f"task {args['task']!r} names no estimator for policy {args['policy']!r}")
+    args["estimator"] = estimator
+    if args["threshold"] < 0 and not args["threshold_file"]:
+        if "threshold" not in task_cfg:
+            raise GraphError("no threshold: pass threshold:=<score> or threshold_file:=<calibration file>")
+        args["threshold"] = float(task_cfg["threshold"])
+    est_params = (task_cfg.get("estimator_params") or {}).get(estimator) or {}
+    est_params_text = yaml.safe_dump(est_params, default_flow_style=True, sort_keys=True).strip()
+
+    specs: list[NodeSpec] = []
+    known = set()
+    for entry in deploy.get("nodes", []):
+        name = entry["name"]
+        known.add(name)
+        if not _selected(str(entry.get("when", "always")), args, teleop):
+            continue
+        params = _substitute(dict(entry.get("parameters") or {}), args)
+        params.update((arm_cfg.get("nodes") or {}).get(name) or {})
+        params.update((task_cfg.get("nodes") or {}).get(name) or {})
+        if name == "uncertainty":
+            params["estimator_params"] = est_params_text
+        remaps = [tuple(r) for r in entry.get("remappings") or []]
+        remaps += [tuple(r) for r in (arm_cfg.get("remappings") or {}).get(name) or []]
+        specs.append(NodeSpec(package=entry["package"], executable=entry["executable"],
+                              module=entry.get("module") or "", name=name, namespace=args["namespace"],
+                              parameters=params, remappings=remaps))
+    for key, value in node_overrides.items():
+        node, param = key.split(".", 1)
+        if node not in known:
+            raise GraphError(f"override {key!r}: no node named {node!r} in deploy.yaml")
+        for spec in specs:
+            if spec.name == node:
+                spec.parameters[param] = value
+    for spec in specs:
+        for key, value in spec.parameters.items():
+            if value is None or (isinstance(value, list) and not value):
+                raise GraphError(f"node {spec.name}: parameter {key!r} has no value (ROS needs one)")
+    return specs
+
+
+def build_record_graph(**given: Any) -> list[NodeSpec]:
+    """The record-only graph: the recorder of the deploy graph, for a graph started elsewhere."""
+    given = {**given, "record": True}
+    if not given.get("checkpoint"):
+        given["checkpoint"] = "unused-by-recorder"  # only the policy nodes need one
+    return [s for s in build_graph(**given) if s.name == "recorder"]

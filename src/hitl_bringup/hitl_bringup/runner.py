@@ -1,0 +1,264 @@
+"""hitl_run: start the deploy (or record-only) graph where ``ros2 launch`` is absent.
+
+Same argument syntax as the launch files (``hitl_run deploy arm:=franka sim:=true task:=lift ...``).
+The nodes come from :func:`hitl_bringup.graph.build_graph`, exactly as in deploy.launch.py; each one
+runs as ``python -m <module> --ros-args -r __node:=<name> [-r __ns:=<ns>] --params-file <yaml>
+[-r from:=to ...]`` in its own process group. Output is streamed with a ``[name]`` prefix; Ctrl-C or
+SIGTERM stops every node (the recorder last, so the bag holds everything); a node that dies is
+reported with its exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import yaml
+
+from hitl_bringup.graph import GraphError, NodeSpec, build_graph, build_record_graph
+
+MODES = {"deploy": build_graph, "record": build_record_graph}
+LAST_TO_STOP = ("recorder",)
+# Arm drivers start once every other node is up, so that no episode runs while the policy is still
+# loading (rclpy nodes log a line when their constructor is done; that line is the readiness signal).
+START_LAST = ("sim_arm", "arm_adapter")
+
+
+def parse_assignments(items: list[str]) -> dict[str, str]:
+    """['arm:=franka', 'sim:=true'] -> {'arm': 'franka', 'sim': 'true'} (launch argument syntax)."""
+    out: dict[str, str] = {}
+    for item in items:
+        if ":=" not in item:
+            raise GraphError(f"argument {item!r}: expected name:=value")
+        key, value = item.split(":=", 1)
+        if not key:
+            raise GraphError(f"argument {item!r}: empty name")
+        out[key] = value
+    return out
+
+
+def params_document(spec: NodeSpec) -> dict:
+    """The ROS 2 parameter file for one node (same wildcard form launch_ros writes for dicts)."""
+    return {"/**": {"ros__parameters": dict(spec.parameters)}}
+
+
+def write_params_file(spec: NodeSpec, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    prefix = spec.namespace.strip("/").replace("/", "_") + "__" if spec.namespace else ""
+    path = folder / f"{prefix}{spec.name}.yaml"
+    path.write_text(yaml.safe_dump(params_document(spec), sort_keys=True))
+    return path
+
+
+def node_command(spec: NodeSpec, params_file: Path | str, python: str = sys.executable) -> list[str]:
+    if not spec.module:
+        raise GraphError(f"node {spec.name} ({spec.package}/{spec.executable}) has no Python module: "
+                         "it needs a full ROS 2 install (use deploy.launch.py there)")
+    cmd = [python, "-m", spec.module, "--ros-args", "-r", f"__node:={spec.name}"]
+    if spec.namespace:
+        cmd += ["-r", f"__ns:={spec.namespace}"]
+    cmd += ["--params-file", str(params_file)]
+    for src, dst in spec.remappings:
+        cmd += ["-r", f"{src}:={dst}"]
+    return cmd
+
+
+class GraphRunner:
+    """Starts NodeSpecs as processes, streams their output, reports deaths, stops them in order."""
+
+    def __init__(self, specs: list[NodeSpec], workdir: str | Path | None = None, echo: bool = True,
+                 log_dir: str | Path | None = None, env: dict[str, str] | None = None,
+                 out: IO[str] | None = None) -> None:
+        self.specs = specs
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="hitl_run_"))
+        self.echo = echo
+        self.log_dir = Path(log_dir) if log_dir else None
+        self.env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", "RCUTILS_COLORIZED_OUTPUT": "0"}
+        self.out = out or sys.stdout
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.lines: dict[str, int] = {}  # output lines seen per node
+        self.reported: set[str] = set()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self.commands: dict[str, list[str]] = {}
+        self.skipped: list[NodeSpec] = []
+
+    def _say(self, line: str) -> None:
+        with self._lock:
+            self.out.write(line + "\n")
+            self.out.flush()
+
+    def prepare(self) -> dict[str, list[str]]:
+        """Write the parameter files; the command line of every node (nothing is started).
+
+        Nodes without a Python module (the standard `joy` driver) cannot run here: they are left
+        out with a notice saying how to start them."""
+        folder = self.workdir / "params"
+        self.skipped = [s for s in self.specs if not s.module]
+        for s in self.skipped:
+            self._say(f"[runner] not starting {s.fqn}: no Python module; on a full install run "
+                      f"`ros2 run {s.package} {s.executable} --ros-args -r __ns:={s.namespace or '/'}`")
+        self.specs = [s for s in self.specs if s.module]
+        self.commands = {s.name: node_command(s, write_params_file(s, folder)) for s in self.specs}
+        return self.commands
+
+    def start(self, start_last: tuple[str, ...] = START_LAST, ready_timeout: float = 180.0,
+              settle: float = 2.0) -> None:
+        """Start every node; those in ``start_last`` only after the others printed their first line
+        (or exited, or ``ready_timeout`` passed) plus ``settle`` seconds for DDS discovery."""
+        if not self.commands:
+            self.prepare()
+        if self.log_dir:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+        first = [s for s in self.specs if s.name not in start_last]
+        last = [s for s in self.specs if s.name in start_last]
+        self._start(first)
+        if last and first:
+            t_end = time.monotonic() + ready_timeout
+            waiting = lambda: [s.name for s in first  # noqa: E731
+                               if not self.lines.get(s.name) and self.procs[s.name].poll() is None]
+            while waiting() and time.monotonic() < t_end:
+                time.sleep(0.1)
+            if waiting() and self.echo:
+                self._say(f"[runner] no output yet from {waiting()} after {ready_timeout:.0f} s: "
+                          "starting the arm driver anyway")
+            time.sleep(settle)
+        self._start(last)
+
+    def _start(self, specs: list[NodeSpec]) -> None:
+        width = max(len(s.name) for s in self.specs)
+        for spec in specs:
+            proc = subprocess.Popen(self.commands[spec.name], stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
+                                    bufsize=1, env=self.env, start_new_session=True)
+            self.procs[spec.name] = proc
+            log = open(self.log_dir / f"{spec.name}.log", "w") if self.log_dir else None  # noqa: SIM115
+            t = threading.Thread(target=self._pump, args=(spec.name, width, proc, log), daemon=True)
+            t.start()
+            self._threads.append(t)
+            if self.echo:
+                self._say(f"[runner] started {spec.fqn} (pid {proc.pid})")
+
+    def _pump(self, name: str, width: int, proc: subprocess.Popen, log: IO[str] | None) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            line = line.rstrip("\n")
+            self.lines[name] = self.lines.get(name, 0) + 1
+            if log:
+                log.write(line + "\n")
+                log.flush()
+            if self.echo:
+                self._say(f"[{name.ljust(width)}] {line}")
+        if log:
+            log.close()
+
+    def dead(self) -> dict[str, int]:
+        """Nodes that have exited (name -> exit code)."""
+        return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}
+
+    def report_deaths(self) -> dict[str, int]:
+        """Newly exited nodes, each reported once."""
+        new = {n: rc for n, rc in self.dead().items() if n not in self.reported}
+        for name, rc in new.items():
+            self.reported.add(name)
+            self._say(f"[runner] node {name} exited with code {rc}")
+        return new
+
+    def wait(self, until: Callable[[], bool] | None = None, timeout: float | None = None,
+             stop_on_death: tuple[str, ...] = ()) -> bool:
+        """Block until ``until()`` is true (True), a node in stop_on_death or every node exits, or the
+        timeout passes (False)."""
+        t_end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self.report_deaths()
+            if until is not None and until():
+                return True
+            dead = self.dead()
+            if any(n in dead for n in stop_on_death) or (self.procs and len(dead) == len(self.procs)):
+                return False
+            if t_end is not None and time.monotonic() > t_end:
+                return False
+            time.sleep(0.2)
+
+    def _signal(self, proc: subprocess.Popen, sig: int) -> None:
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+
+    def _stop_group(self, names: list[str], grace: float) -> None:
+        procs = [self.procs[n] for n in names if n in self.procs]
+        for sig, wait_s in ((signal.SIGINT, grace), (signal.SIGTERM, 3.0), (signal.SIGKILL, 2.0)):
+            for p in procs:
+                self._signal(p, sig)
+            t_end = time.monotonic() + wait_s
+            while time.monotonic() < t_end and any(p.poll() is None for p in procs):
+                time.sleep(0.05)
+            if all(p.poll() is not None for p in procs):
+                break
+
+    def stop(self, grace: float = 5.0) -> dict[str, int]:
+        """Stop every node (the recorder last); returns the exit codes."""
+        first = [n for n in self.procs if n not in LAST_TO_STOP]
+        last = [n for n in self.procs if n in LAST_TO_STOP]
+        self._stop_group(first, grace)
+        self._stop_group(last, grace * 2)
+        for t in self._threads:
+            t.join(timeout=2.0)
+        self.reported.update(self.procs)
+        return {n: p.returncode for n, p in self.procs.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="hitl_run", description="Start the deploy graph (or the recorder alone) without ros2 launch.",
+        epilog="example: hitl_run deploy arm:=franka sim:=true task:=lift policy:=diffusion "
+               "checkpoint:=runs/demo/policy.pt threshold:=0.4 record:=true namespace:=robot_0")
+    parser.add_argument("mode", choices=sorted(MODES),
+                        help="deploy: the whole graph; record: the recorder only")
+    parser.add_argument("arguments", nargs="*", help="name:=value (as in deploy.launch.py)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print the command lines and parameters, start nothing")
+    parser.add_argument("--log-dir", default=None, help="also write each node's output to <dir>/<node>.log")
+    ns = parser.parse_args(argv)
+    try:
+        specs = MODES[ns.mode](**parse_assignments(ns.arguments))
+        runner = GraphRunner(specs, log_dir=ns.log_dir)
+        commands = runner.prepare()
+    except GraphError as exc:
+        print(f"hitl_run: {exc}", file=sys.stderr)
+        return 2
+    if ns.dry_run:
+        for spec in runner.specs:
+            print(" ".join(commands[spec.name]))
+            print("    " + yaml.safe_dump(spec.parameters, default_flow_style=True, sort_keys=True).strip())
+        return 0
+
+    stopping = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    runner.start()
+    runner.wait(until=stopping.is_set)
+    codes = runner.stop()
+    failed = {n: rc for n, rc in codes.items() if rc not in (0, -signal.SIGINT, 130)}
+    if failed and not stopping.is_set():
+        print(f"hitl_run: nodes failed: {failed}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""GraphRunner process handling: start, prefixed output, death reports, ordered stop."""
+
+from __future__ import annotations
+
+import io
+import time
+
+from hitl_bringup.graph import NodeSpec
+from hitl_bringup.runner import GraphRunner, main
+
+FAKE = '''
+import signal, sys, time
+name = sys.argv[sys.argv.index("-r") + 1].split(":=")[1]
+time.sleep(0.5 if name == "policy" else 0.0)  # a slow starter: the arm driver must wait for it
+print("args", " ".join(sys.argv[1:]), flush=True)
+print("up at", time.monotonic(), flush=True)
+if "--die" in open(sys.argv[sys.argv.index("--params-file") + 1]).read():
+    sys.exit(3)
+def bye(*_):
+    print("stopping at", time.monotonic(), flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGINT, bye)
+while True:
+    time.sleep(0.05)
+'''
+
+
+def _spec(name, die=False):
+    params = {"die": "--die" if die else "no"}
+    return NodeSpec("pkg", name, "fake_node", name, "/robot_0", params, [("a", "b")])
+
+
+def test_runner_starts_streams_reports_and_stops_recorder_last(tmp_path):
+    (tmp_path / "fake_node.py").write_text(FAKE)
+    out = io.StringIO()
+    specs = [_spec("sim_arm"), _spec("recorder"), _spec("policy"), _spec("broken", die=True)]
+    runner = GraphRunner(specs, workdir=tmp_path, env={"PYTHONPATH": str(tmp_path)}, out=out,
+                         log_dir=tmp_path / "logs")
+    runner.start(settle=0.1)
+    assert runner.wait(until=lambda: "broken" in runner.dead(), timeout=30)
+    deadline = time.monotonic() + 30
+    while "args" not in out.getvalue().split("[policy")[-1] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    runner.report_deaths()
+    codes = runner.stop(grace=5)
+    text = out.getvalue()
+    assert "node broken exited with code 3" in text
+    assert codes == {"sim_arm": 0, "recorder": 0, "policy": 0, "broken": 3}
+    assert "[policy  ] args --ros-args -r __node:=policy -r __ns:=/robot_0 --params-file" in text
+    assert "-r a:=b" in text
+    stops, ups = {}, {}
+    for line in text.splitlines():
+        for word, table in (("stopping at", stops), ("up at", ups)):
+            if word in line:
+                table[line.split("]")[0].strip("[ ")] = float(line.rsplit(" ", 1)[1])
+    assert ups["sim_arm"] > ups["policy"]  # the arm driver starts once the others are up
+    assert stops["policy"] < stops["recorder"]  # the recorder is stopped last
+    assert (tmp_path / "logs" / "policy.log").read_text().startswith("args")
+
+
+def test_cli_dry_run_prints_every_node(capsys):
+    assert main(["deploy", "arm:=yumi", "checkpoint:=c.pt", "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    for module in ("hitl_sim.nodes.sim_arm_node", "hitl_policy.nodes.policy_node",
+                   "hitl_teleop.nodes.arbiter_node", "hitl_bringup.recorder_node"):
+        assert f"-m {module} --ros-args" in text
+    assert main(["deploy", "arm:=widowx", "sim:=false", "checkpoint:=c.pt", "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "not starting /joy" in text and "ros2 run joy joy_node" in text
+    assert "-m hitl_teleop.nodes.joy_teleop_node --ros-args" in text
+    assert main(["deploy", "arm:=ur5", "checkpoint:=c.pt", "--dry-run"]) == 2
+    assert "unknown arm" in capsys.readouterr().err
