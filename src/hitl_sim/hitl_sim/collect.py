@@ -22,13 +22,15 @@ def collect_demos(
     progress: bool = True,
     style: int | None = None,
     noise: float = 0.0,
+    dart_noise: float = 0.0,
     only_success: bool = False,
     **expert_opts,
 ) -> EpisodeDataset:
     """Run the scripted expert on ``num_envs`` robots until ``n_episodes`` episodes are finished.
 
-    Per step: obs, action (the expert's target as executed: clipped to the workspace, gripper to
-    0..1), current (``env.current_action()`` before the step). Per episode: success and expert_id
+    Per step: obs, action (the expert's target: clipped to the workspace, gripper to 0..1; with
+    ``dart_noise`` the executed target is perturbed but the recorded label stays the clean one, so
+    the demos visit off-nominal states and show how to recover from them, as in DART), current (``env.current_action()`` before the step). Per episode: success and expert_id
     (the mode the expert followed: drawer, push goal, nav branch, face pair; 0 for unimodal tasks).
     Episodes are ordered by robot then by start, so the result depends only on the arguments.
     """
@@ -37,6 +39,7 @@ def collect_demos(
     num_envs = int(num_envs or min(n_episodes, 32))
     env = make_env(task, arm, num_envs=num_envs, variant=variant, seed=seed)
     expert = make_expert(task, style=style, noise=noise, seed=seed, **expert_opts)
+    dart_rng = np.random.default_rng(seed + 7919)
     cls = task_class(task)
     lo = np.tile(np.r_[env.arm.workspace_min, -np.pi, 0.0], env.n_arms)
     hi = np.tile(np.r_[env.arm.workspace_max, np.pi, 1.0], env.n_arms)
@@ -57,7 +60,13 @@ def collect_demos(
     while active.any():
         cur = env.current_action()
         act = np.clip(expert.act(env.get_state(), obs), lo, hi)
-        new_obs, info = env.step(act)
+        executed = act
+        if dart_noise > 0:  # DART: execute a perturbed target, record the expert's clean label
+            executed = act.copy()
+            pos = np.concatenate([np.arange(3) + 5 * a for a in range(env.n_arms)])
+            executed[:, pos] += dart_rng.normal(0.0, dart_noise, (len(act), len(pos)))
+            executed = np.clip(executed, lo, hi)
+        new_obs, info = env.step(executed)
         for i in np.nonzero(active)[0]:
             bufs[i]["obs"].append(obs[i])
             bufs[i]["action"].append(act[i])
@@ -102,6 +111,7 @@ def collect_demos(
             "dt": env.dt,
             "seed": seed,
             "noise": noise,
+            "dart_noise": dart_noise,
             "style": style,
             "source": "scripted_expert",
             "max_steps": env.max_steps,
@@ -128,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--noise", type=float, default=0.0, help="std (m) of noise on the expert's position targets"
     )
+    p.add_argument(
+        "--dart-noise", type=float, default=0.0,
+        help="DART: std (m) of noise on the EXECUTED position targets; the recorded action stays the clean expert's",
+    )
     p.add_argument("--only-success", action="store_true", help="drop failed episodes")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--out", required=True, help="output .npz")
@@ -147,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.no_progress,
             style=args.style,
             noise=args.noise,
+            dart_noise=args.dart_noise,
             only_success=args.only_success,
         )
     except (ValueError, RuntimeError) as exc:

@@ -28,6 +28,9 @@ parameters:
   max_episode_steps (int, 0)            0 = the task's default
   episodes          (int, 0)            episodes to run; 0 = forever
   auto_start        (bool, true)        start the first episode at once (else wait for start_episode)
+  wait_for_publishers (string[], [])    auto_start waits until each of these topics (relative names, e.g.
+                                        action_chunk, uncertainty) has a publisher: no episode times out
+                                        while the policy is still loading, under ros2 launch or hitl_run
   robot_id          (string, '')        robot id in messages; '' = the namespace (e.g. robot_0) or 'robot'
 topics: pub observation, sim/state, ee_pose, episode_event, scene_markers; sub arm_command
 services: start_episode, reset_episode
@@ -69,8 +72,10 @@ def make_node():
                     ("episodes", 0),
                     ("auto_start", True),
                     ("robot_id", ""),
+                    ("wait_for_publishers", [""]),
                 )
             }
+            self.waiting_for = [t for t in p["wait_for_publishers"] if t]
             self.arm_name, self.task, self.variant = str(p["arm"]), str(p["task"]), str(p["variant"])
             self.max_episode_steps, self.episodes = int(p["max_episode_steps"]), int(p["episodes"])
             ns = self.get_namespace().strip("/")
@@ -98,8 +103,7 @@ def make_node():
                 raise ValueError(f"rate_hz must be > 0, got {rate}")
             self.ticks_per_s = max(1, round(rate))
             self.tick = 0
-            if bool(p["auto_start"]):
-                self._start(int(p["seed"]))
+            self.pending_start: int | None = int(p["seed"]) if bool(p["auto_start"]) else None
             self.create_timer(1.0 / rate, self._on_tick)
             self.get_logger().info(
                 f"sim arm {self.arm_name} task {self.task}/{self.variant} at {rate:g} Hz "
@@ -131,6 +135,7 @@ def make_node():
             self.pub_event.publish(msg)
 
         def _start(self, seed: int = -1) -> None:
+            self.pending_start = None  # a start_episode call ends any wait of auto_start
             self.obs = self.env.reset(ids=[0], seeds=[seed] if seed >= 0 else None)
             self.episode += 1
             self.command = None
@@ -156,8 +161,25 @@ def make_node():
             except ValueError as exc:
                 self.get_logger().warning(f"ignoring arm_command: {exc}", throttle_duration_sec=2.0)
 
+        def _missing_publishers(self) -> list[str]:
+            return [t for t in self.waiting_for if self.count_publishers(self._resolve(t)) == 0]
+
+        def _resolve(self, topic: str) -> str:
+            ns = self.get_namespace().rstrip("/")
+            return topic if topic.startswith("/") else f"{ns}/{topic}"
+
         def _on_tick(self) -> None:
             self.tick += 1
+            if self.pending_start is not None:
+                missing = self._missing_publishers()
+                if missing:
+                    self.get_logger().info(
+                        f"waiting for publishers on {missing} before the first episode",
+                        throttle_duration_sec=5.0,
+                    )
+                else:
+                    self._start(self.pending_start)
+                    self.pending_start = None
             if self.running:
                 action = self.command if self.command is not None else self.env.current_action()[0]
                 self.obs, info = self.env.step(action[None])
