@@ -323,7 +323,9 @@ class Arbiter:
             actions = actions.reshape(1, -1)
         chunk.actions = actions
         self._chunk = chunk
-        self._chunk_duration = max(1, int(chunk.n_execute)) * float(chunk.dt)
+        # A policy that republishes the rest of its plan sends a shrinking n_execute between re-plans:
+        # the longest chunk seen is the one the human must cover.
+        self._chunk_duration = max(self._chunk_duration, max(1, int(chunk.n_execute)) * float(chunk.dt))
         if actions.shape[1] in (3 * self.n_arms, 4 * self.n_arms, 5 * self.n_arms):
             self._action_width = actions.shape[1] // self.n_arms
         valid = actions.shape[0] > 0 and all_finite(actions[0])

@@ -149,6 +149,15 @@ def test_minimum_intervention_time_is_at_least_one_chunk():
     assert rig.arb.min_intervention_s() == pytest.approx(0.4)
 
 
+def test_minimum_intervention_keeps_the_full_chunk_when_the_rest_of_a_plan_is_republished():
+    rig = Rig(release_ticks=1, min_intervention_s=0.0)  # a re-plan: n_execute 4 x 0.1 s
+    rig.step()
+    # between re-plans the policy node republishes the remaining actions: n_execute 3, 2, 1
+    for remaining in (3, 2, 1):
+        rig.arb.on_action_chunk(ActionChunkIn(rig.t, np.tile(np.r_[HOME, 0.0], (4, 1)), n_execute=remaining, dt=DT))
+    assert rig.arb.min_intervention_s() == pytest.approx(0.4)
+
+
 def test_longer_configured_minimum_wins():
     rig = Rig(release_ticks=1, min_intervention_s=1.0)
     rig.score = 2.0
