@@ -1,0 +1,124 @@
+"""Evaluation harness: summaries, orderings, plots, CLIs; a micro end-to-end run (slow)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from hitl_bringup.rounds import cap_human_samples
+from hitl_bringup.rounds import main as rounds_main
+from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT, EpisodeDataset
+
+from hitl_bringup import eval as ev
+
+
+def ds(sources, ep_len=5):
+    n = len(sources)
+    x = np.arange(n, dtype=np.float32)[:, None]
+    return EpisodeDataset(obs=x, action=x, current=x, episode_ends=np.arange(ep_len, n + 1, ep_len),
+                          source=np.array(sources))
+
+
+def test_first_steps_truncates_the_last_episode():
+    d = ds([0] * 15)
+    f = ev.first_steps(d, 7)
+    assert f.n_steps == 7 and list(f.episode_ends) == [5, 7] and f.n_episodes == 2
+    assert ev.first_steps(d, 100) is d
+
+
+def test_cap_human_samples_keeps_the_first_n():
+    d = ds([SOURCE_HUMAN, SOURCE_ROBOT, SOURCE_HUMAN, SOURCE_HUMAN, SOURCE_ROBOT])
+    c = cap_human_samples(d, 2)
+    assert list(c.source) == [SOURCE_HUMAN, SOURCE_ROBOT, SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT]
+    assert cap_human_samples(d, 0) is d
+
+
+def fake_rows():
+    rows = {"T1": [], "T2": [], "T3": [], "T4": []}
+    for seed in range(3):
+        for gate, steps in zip(ev.T1_GATES, (10, 30, 40)):
+            rows["T1"].append({"task": "lift-test", "gate": gate, "seed": seed, "human_steps": steps + seed,
+                               "episode_length": 80.0, "assisted_success": 0.9, "help_requests": 2.0,
+                               "autonomous_success": 0.2})
+        rows["T2"].append({"budget": 80, "seed": seed, "human_steps": 80, "base_success": 0.1,
+                           "uncertainty_success": 0.3, "full_demos_success": 0.4})
+        for m, s in (("iwr", 0.8), ("iwr-nb", 0.7), ("hg-dagger", 0.75)):
+            for r in range(4):
+                rows["T3"].append({"method": m, "round": r, "seed": seed, "success": s * r / 3,
+                                   "human_samples_total": 100 * r})
+        rows["T3"].append({"method": "full-demos", "round": 3, "seed": seed, "success": 0.7,
+                           "human_samples_total": 300})
+        for m in ev.T4_METHODS:
+            rows["T4"].append({"method": m, "seed": seed, "success": 0.5,
+                               "weak_success": 0.1, "intervention_ratio": 0.3})
+    return rows
+
+
+def test_summary_and_orderings_report_what_was_measured(tmp_path):
+    cfg = ev.EvalConfig.make(quick=True)
+    s = ev.summarize(fake_rows(), cfg)
+    t1 = {r["gate"]: r["human_steps"] for r in s["T1"]}
+    assert t1["denoising_vector"]["mean"] == pytest.approx(11.0) and t1["denoising_vector"]["n"] == 3
+    assert t1["denoising_vector"]["std"] == pytest.approx(1.0)
+    verdicts = {c["claim"]: c["verdict"] for c in s["orderings"]}
+    assert verdicts["T1 lift-test: denoising-vector gate needs fewer human steps than random"] == "holds"
+    assert verdicts["T2 budget 80: uncertainty-selected steps beat full demos"] == "reversed"
+    assert verdicts["T3 threading round 3: IWR beats hg-dagger"] == "holds"
+    assert verdicts["T4: MILE beats iwr"] == "tie"
+    result = {"summary": s, "config": {**ev.asdict(cfg), "seeds": [0, 1, 2]}, "mode": "quick",
+              "command": "python -m hitl_bringup.eval --quick", "seconds_total": 1.0,
+              "machine": {"cpus": 2, "jobs": 2}}
+    md = ev.markdown_report(result)
+    assert "| lift-test | denoising_vector | 11.0 ± 1.0 |" in md and "**reversed**" in md
+    files = ev.plot(s, tmp_path)
+    assert set(files) == {"t1_human_effort.png", "t2_targeted_data.png", "t3_iwr.png", "t4_mile.png"}
+    assert all((tmp_path / f).stat().st_size > 1000 for f in files)
+
+
+def test_eval_cli_rejects_unknown_tables(capsys):
+    assert ev.main(["--tables", "T9", "--no-progress"]) == 2
+    assert "unknown tables" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("main", [ev.main, rounds_main])
+def test_clis_help(main, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0 and "usage" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_micro_eval_writes_outcomes(tmp_path):
+    cfg = ev.EvalConfig.make(quick=True)
+    cfg.seeds = (0,)
+    cfg.t4_episodes, cfg.t4_eval_episodes, cfg.t4_finetune_steps, cfg.t4_base_steps = 3, 3, 20, 50
+    result = ev.run(cfg, ("T4",), jobs=1, out=tmp_path, progress=False)
+    assert not result["errors"], result["errors"]
+    saved = json.loads((tmp_path / "outcomes.json").read_text())
+    assert {r["method"] for r in saved["rows"]["T4"]} == set(ev.T4_METHODS)
+    assert (tmp_path / "t4_mile.png").exists()
+
+
+@pytest.mark.slow
+def test_rounds_cli_end_to_end(tmp_path):
+    from hitl_policy.learning.gaussian_policy import GaussianMLPPolicy
+
+    from hitl_sim import collect_demos
+
+    demos = collect_demos("lift", "franka", 3, "train", seed=0, progress=False)
+    demos.save(tmp_path / "demos.npz")
+    base = GaussianMLPPolicy.create(demos.obs_dim, demos.act_dim, n_obs=2, horizon=4, n_action=2,
+                                    hidden=(32,))
+    base.fit(demos, 30, 32, progress=False)
+    base.save(tmp_path / "base.pt")
+    rc = rounds_main(["--base", str(tmp_path / "base.pt"), "--pretrain", str(tmp_path / "demos.npz"),
+                      "--task", "lift", "--method", "iwr", "--rounds", "1", "--episodes", "2",
+                      "--num-envs", "2", "--max-episodes", "2", "--steps", "10", "--eval-episodes", "2",
+                      "--out", str(tmp_path / "r"), "--no-progress"])
+    assert rc == 0
+    saved = json.loads((tmp_path / "r" / "rounds.json").read_text())
+    assert [r["round"] for r in saved["rounds"]] == [0, 1]
+    rnd = EpisodeDataset.load(tmp_path / "r" / "round_1.npz")
+    assert rnd.n_episodes == 2 and (rnd.source == SOURCE_HUMAN).sum() == saved["rounds"][1]["human_samples"]
+    assert (tmp_path / "r" / "round_1.pt").exists()
