@@ -33,8 +33,8 @@ class DemoConfig:
     out: Path = Path("runs/demo")
     retrain: bool = False
     quick: bool = False
-    train_budget_s: float = 270.0
-    train_steps: int = 12000
+    train_budget_s: float = 300.0  # the issue's limit; 4000 steps take ~45-90 s on 2 cores
+    train_steps: int = 4000
     demos: int = 100
     calib_episodes: int = 10
     # fraction of nominal (train-object) policy states allowed above the threshold. Chosen by a sweep
@@ -81,24 +81,17 @@ def get_demos(cfg: DemoConfig, console):
 
 
 def train_policy(cfg: DemoConfig, ds, console):
-    """Train within cfg.train_budget_s (steps in blocks; the bar shows steps and loss)."""
+    """One cosine-scheduled run of cfg.train_steps (diffusion's own progress bar shows the loss)."""
     import torch
     from hitl_policy.registry import make_policy
-    from tqdm.auto import tqdm
 
     policy = make_policy("diffusion", ds.obs_dim, ds.act_dim, seed=cfg.seed)
-    block = 50
     t0 = time.monotonic()
-    losses: list[float] = []
-    with tqdm(total=cfg.train_steps, desc="train diffusion", unit="step", dynamic_ncols=True) as bar:
-        while bar.n < cfg.train_steps:
-            n = min(block, cfg.train_steps - bar.n)
-            stats = policy.fit(ds, steps=n, batch_size=256, progress=False)
-            losses += stats["losses"]
-            bar.update(n)
-            bar.set_postfix(loss=f"{np.mean(losses[-200:]):.4f}", s=f"{time.monotonic() - t0:.0f}")
-            if time.monotonic() - t0 > cfg.train_budget_s:
-                break
+    stats = policy.fit(ds, steps=cfg.train_steps, batch_size=256, progress=True)
+    losses: list[float] = stats["losses"]
+    if time.monotonic() - t0 > cfg.train_budget_s:
+        console.print(f"[yellow]    training took {time.monotonic() - t0:.0f} s, over the "
+                      f"{cfg.train_budget_s:.0f} s budget (a busy machine?)[/]")
     seconds = time.monotonic() - t0
     path = policy.save(cfg.out / "policy.pt")
     info = {"steps": int(policy.train_steps), "seconds": round(seconds, 1),

@@ -30,7 +30,8 @@ def collect_demos(
 
     Per step: obs, action (the expert's target: clipped to the workspace, gripper to 0..1; with
     ``dart_noise`` the executed target is perturbed but the recorded label stays the clean one, so
-    the demos visit off-nominal states and show how to recover from them, as in DART), current (``env.current_action()`` before the step). Per episode: success and expert_id
+    the demos visit off-nominal states and show how to recover from them, as in DART),
+    current (``env.current_action()`` before the step). Per episode: success and expert_id
     (the mode the expert followed: drawer, push goal, nav branch, face pair; 0 for unimodal tasks).
     Episodes are ordered by robot then by start, so the result depends only on the arguments.
     """

@@ -306,3 +306,18 @@ def test_noisy_expert_still_succeeds(task):
     env = hitl_sim.make_env(task, "franka", num_envs=100, variant="test", seed=0)
     info = run(env, hitl_sim.make_expert(task, noise=0.005, seed=1))
     assert info["success"].mean() >= 0.9
+
+
+def test_dart_noise_perturbs_the_visited_states_but_records_clean_expert_labels():
+    clean = collect_demos("lift", "franka", 4, "train", seed=0, progress=False)
+    dart = collect_demos("lift", "franka", 4, "train", seed=0, progress=False, dart_noise=0.003)
+    assert dart.meta["dart_noise"] == 0.003
+    n = min(clean.n_steps, dart.n_steps)
+    assert not np.allclose(clean.obs[:n], dart.obs[:n])  # the executed noise moved the arm elsewhere
+    # every recorded label is the noise-free expert's action at the state it was recorded in
+    env = hitl_sim.make_env("lift", "franka", num_envs=4, variant="train", seed=0)
+    expert = hitl_sim.make_expert("lift")
+    first = dart.episode_starts()
+    env.reset()
+    state = env.get_state()
+    assert np.allclose(dart.action[first[:1]], expert.act(state[:1]), atol=1e-6)

@@ -32,6 +32,9 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "num_train_timesteps": 100,
     "num_inference_steps": 10,
     "beta_schedule": "squaredcos_cap_v2",
+    # what the net predicts: "sample" (the clean chunk x0) or "epsilon" (the noise). Measured on lift
+    # (100 demos, MLP, DDIM 10): epsilon 0-43 % success after 3000-12000 steps, sample 100 % after 3000.
+    "prediction_type": "sample",
     "lr": 1e-3,
     "weight_decay": 1e-6,
     "grad_clip": 10.0,
@@ -59,6 +62,8 @@ class DiffusionPolicy:
         cfg = {**DEFAULT_CONFIG, **config}
         cfg["hidden"] = [int(h) for h in cfg["hidden"]]
         cfg["down_dims"] = [int(h) for h in cfg["down_dims"]]
+        if cfg["prediction_type"] not in ("sample", "epsilon"):
+            raise ValueError(f"prediction_type must be 'sample' or 'epsilon', got {cfg['prediction_type']!r}")
         for key in (
             "n_obs",
             "horizon",
@@ -85,7 +90,7 @@ class DiffusionPolicy:
             "num_train_timesteps": cfg["num_train_timesteps"],
             "beta_schedule": cfg["beta_schedule"],
             "clip_sample": True,
-            "prediction_type": "epsilon",
+            "prediction_type": cfg["prediction_type"],
         }
         self.train_scheduler = DDPMScheduler(**sched)
         self.sample_scheduler = DDIMScheduler(**sched, set_alpha_to_one=True, steps_offset=0)
@@ -142,14 +147,27 @@ class DiffusionPolicy:
         o = self._check_obs(obs_hist)
         return self.obs_normalizer.normalize(o).reshape(o.shape[0], -1)
 
-    def ood_distance(self, obs_hist) -> np.ndarray:
+    def ood_distance(self, obs_hist, dims: str = "all") -> np.ndarray:
         """(B,) Euclidean distance (normalized units) from each observation history to the nearest
         training one: a signal of its own for out-of-distribution states, which the noise net cannot
-        give (it extrapolates confidently)."""
+        give (it extrapolates confidently).
+
+        dims="varying" measures only the entries that vary in the training data. Entries constant
+        there (an object-type one-hot seen with one value only) shift the whole episode at once, so
+        they flag a new context from the first step; the varying entries leave the demonstrated
+        manifold only where the policy actually goes wrong (e.g. the gripper closed and rising while
+        the object stays on the table).
+        """
         c = self.cond(obs_hist)
-        if not len(self.obs_reference):
+        ref = self.obs_reference
+        if not len(ref):
             return np.zeros(len(c), np.float32)
-        return torch.cdist(c, self.obs_reference).min(dim=1).values.numpy()
+        if dims == "varying":
+            keep = ref.std(dim=0) > 1e-6
+            c, ref = c[:, keep], ref[:, keep]
+        elif dims != "all":
+            raise ValueError(f"dims must be 'all' or 'varying', got {dims!r}")
+        return torch.cdist(c, ref).min(dim=1).values.numpy()
 
     # ------------------------------------------------------------------ training
     def training_loss(self, obs_hist, act_chunk) -> torch.Tensor:
@@ -163,7 +181,8 @@ class DiffusionPolicy:
         t = torch.randint(0, self.config["num_train_timesteps"], (len(x0),))
         xt = self.train_scheduler.add_noise(x0, noise, t)
         pred = self.net(xt, t, cond)
-        return ((pred - noise) ** 2).mean(dim=(1, 2))
+        target = x0 if self.config["prediction_type"] == "sample" else noise
+        return ((pred - target) ** 2).mean(dim=(1, 2))
 
     def fit(
         self,
@@ -258,7 +277,12 @@ class DiffusionPolicy:
             if not isinstance(t, torch.Tensor) or t.ndim == 0
             else t
         )
-        return self.net(x, tt, cond)
+        out = self.net(x, tt, cond)
+        if self.config["prediction_type"] == "epsilon":
+            return out
+        # an x0-predicting net: the noise it implies, eps = (x_t - sqrt(abar) x0) / sqrt(1 - abar)
+        abar = self.alphas_cumprod[tt].view(-1, 1, 1)
+        return (x - abar.sqrt() * out) / (1 - abar).clamp_min(1e-8).sqrt()
 
     @torch.no_grad()
     def _ddim(
@@ -310,6 +334,7 @@ class DiffusionPolicy:
         cfg = dict(payload["config"])
         try:
             obs_dim, act_dim = cfg.pop("obs_dim"), cfg.pop("act_dim")
+            cfg.setdefault("prediction_type", "epsilon")  # checkpoints from before the key existed
             policy = cls(obs_dim, act_dim, cfg)
             st = payload["state"]
             policy.net.load_state_dict(st["net"])

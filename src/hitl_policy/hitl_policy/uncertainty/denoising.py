@@ -55,6 +55,9 @@ class DenoisingVectorEstimator:
       max_modes, alpha, covariance_type, gmm_backend ("torch" | "sklearn"), gmm_max_iter;
       ood_weight, ood_margin: add ood_weight * max(0, d - ood_margin), d = distance (normalized
         units) from the observation history to the nearest training one (0 disables);
+      ood_dims: "all" entries of the observation, or only those that "varying" in the training
+        data (entries constant there flag a new context from the first step; see
+        DiffusionPolicy.ood_distance);
       seed; threads: torch intra-op threads for the noise-net calls (0 = auto: 1 thread below
         1024 rows, where on a busy 2-core machine 2 threads made one robot 5-10x slower, the
         caller's setting above); the EM always runs single-threaded (see gmm.torch_threads).
@@ -82,9 +85,12 @@ class DenoisingVectorEstimator:
         gmm_max_iter: int = 30,
         ood_weight: float = 1.0,
         ood_margin: float = 0.1,
+        ood_dims: str = "varying",
         seed: int = 0,
         threads: int = 0,
     ) -> None:
+        if ood_dims not in ("all", "varying"):
+            raise ValueError(f"ood_dims must be 'all' or 'varying', got {ood_dims!r}")
         if getattr(policy, "kind", None) != "diffusion":
             got = getattr(policy, "kind", type(policy).__name__)
             raise ValueError(f"{self.name}: needs a diffusion policy, got {got!r}")
@@ -113,7 +119,7 @@ class DenoisingVectorEstimator:
             gmm_backend,
             int(gmm_max_iter),
         )
-        self.ood_weight, self.ood_margin = float(ood_weight), float(ood_margin)
+        self.ood_weight, self.ood_margin, self.ood_dims = float(ood_weight), float(ood_margin), ood_dims
         self.seed = int(seed)
         self.threads = int(threads)
         self._gen = torch.Generator().manual_seed(self.seed)
@@ -201,7 +207,7 @@ class DenoisingVectorEstimator:
         score = acc_d + self.alpha * acc_v
         if self.ood_weight > 0:
             with torch_threads(1):
-                dist = pol.ood_distance(obs_hist)
+                dist = pol.ood_distance(obs_hist, dims=self.ood_dims)
             score = score + self.ood_weight * np.maximum(0.0, dist - self.ood_margin)
         scale = pol.action_normalizer.scale
         pts_raw = pol.action_normalizer.unnormalize(points).numpy()
