@@ -51,7 +51,7 @@ class EvalConfig:
     t1_demos: int = 100
     diffusion: dict = field(default_factory=lambda: {"n_obs": 2, "horizon": 8, "n_action": 4})
     policy_seed: int = 0
-    diffusion_steps: int = 9000  # batch 256: what hitl_demo trains (about 270 s on one core)
+    diffusion_steps: int = 4000  # batch 256: what hitl_demo trains (x0 prediction; about 50 s on one core)
     diffusion_batch: int = 256
     ensemble_steps: int = 3000
     batch_size: int = 64  # fine-tuning and the Gaussian policies
