@@ -86,3 +86,24 @@ def test_x0_diffusion_policy_lifts_the_training_cube():
         hist = np.concatenate([hist[:, 1:], obs[:, None]], 1)
         success |= info["success"]
     assert success.mean() >= 0.8
+
+
+def test_finetuning_adds_the_human_driven_states_to_the_ood_reference():
+    from hitl_policy.data import SOURCE_HUMAN, SOURCE_ROBOT, EpisodeDataset
+    from hitl_policy.learning.finetune import finetune
+
+    demos = make_fork_dataset(6, seed=0)
+    policy = DiffusionPolicy.create(2, 2, hidden=[16, 16])
+    policy.fit(demos, steps=1, batch_size=8, progress=False)
+    # one intervention episode far from the demos: 10 robot steps, then 10 human steps
+    obs = np.stack([np.linspace(2.0, 3.0, 20), np.full(20, -1.0)], 1).astype(np.float32)
+    source = np.r_[np.full(10, SOURCE_ROBOT), np.full(10, SOURCE_HUMAN)]
+    round_1 = EpisodeDataset(obs=obs, action=obs + 0.01, current=obs, episode_ends=[20], source=source)
+    hist = lambda i: obs[i - 1 : i + 1][None]  # noqa: E731
+    before_human, before_robot = policy.ood_distance(hist(15))[0], policy.ood_distance(hist(5))[0]
+    assert before_human > 0.5 and before_robot > 0.5
+    tuned, summary = finetune(policy, demos, [round_1], "hg-dagger", steps=2, batch_size=8, progress=False)
+    assert summary["ood_reference_added"] == 10
+    assert tuned.ood_distance(hist(15))[0] < 0.01  # the human showed this state (reference rounded to 1e-4)
+    assert tuned.ood_distance(hist(5))[0] > 0.5  # the robot's own off-data states stay unfamiliar
+    assert policy.ood_distance(hist(15))[0] == pytest.approx(before_human)  # the base policy is untouched

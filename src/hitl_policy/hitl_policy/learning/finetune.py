@@ -101,6 +101,11 @@ def finetune(base_policy, pretrain: EpisodeDataset | None, rounds: list[EpisodeD
             losses = train_loop(policy, data, sampler.sample, steps, lr=lr, progress=progress,
                                 desc=f"finetune {method}")
             summary["batch_fractions"] = {n: k / batch_size for n, k in zip(plan.names, sampler.sizes)}
+    if hasattr(policy, "add_reference"):
+        # states a human has now demonstrated are no longer out of distribution for this policy: without
+        # this, a fine-tuned diffusion policy keeps asking for help exactly where it was taught
+        policy.add_reference(data, steps=roles == ROLE_HUMAN)
+        summary["ood_reference_added"] = int((roles == ROLE_HUMAN).sum())
     k = max(1, min(50, len(losses) // 5))
     summary.update({"loss_first": float(np.mean(losses[:k])), "loss_last": float(np.mean(losses[-k:])),
                     "seconds": round(time.perf_counter() - t0, 2)})

@@ -120,10 +120,15 @@ class DiffusionPolicy:
         self.obs_reference = torch.zeros(0, self.n_obs * self.obs_dim)
         self.fitted = True
 
-    def add_reference(self, dataset: EpisodeDataset) -> None:
+    def add_reference(self, dataset: EpisodeDataset, steps: np.ndarray | None = None) -> None:
         """Add the dataset's (normalized, flattened) observation histories to the OOD reference,
-        keeping at most ``n_obs_reference`` (a fixed-seed subsample)."""
+        keeping at most ``n_obs_reference`` (a fixed-seed subsample). ``steps``: (N,) bool, only the
+        histories ending at those steps (e.g. the human-driven steps of an intervention round)."""
         obs_idx, _ = dataset.window_indices(self.n_obs, self.horizon)
+        if steps is not None:
+            obs_idx = obs_idx[np.asarray(steps, bool)]
+            if not len(obs_idx):
+                return
         new = self.obs_normalizer.normalize(dataset.obs[obs_idx]).reshape(len(obs_idx), -1)
         ref = np.concatenate([self.obs_reference.numpy(), new]) if len(self.obs_reference) else new
         ref = np.unique(ref.round(4), axis=0)
