@@ -18,15 +18,14 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from hitl_policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from hitl_policy.data import EpisodeDataset
 from hitl_policy.models.mlp import (
+    NetCheckpointMixin,
     StackedMLP,
     as_float_tensor,
     bootstrap_probabilities,
@@ -119,10 +118,11 @@ def langevin(energy_fn: EnergyFn, y: torch.Tensor, lo: torch.Tensor, hi: torch.T
     return y.detach()
 
 
-class EBMPolicy(nn.Module):
+class EBMPolicy(NetCheckpointMixin, nn.Module):
     """Bootstrapped implicit policies over raw arrays; normalization lives inside."""
 
     kind = "ebm"
+    label = "EBM"
 
     def __init__(self, obs_dim: int, act_dim: int, config: dict | None = None) -> None:
         super().__init__()
@@ -159,37 +159,6 @@ class EBMPolicy(nn.Module):
         self._scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
 
     # ----------------------------------------------------------------- creation / files
-    @classmethod
-    def create(cls, obs_dim: int, act_dim: int, **config) -> EBMPolicy:
-        with torch.random.fork_rng():
-            torch.manual_seed(int(config.get("seed", DEFAULT_CONFIG["seed"])))
-            return cls(obs_dim, act_dim, config)
-
-    def save(self, path: str | Path) -> Path:
-        return save_checkpoint(
-            path, self.kind, {"obs_dim": self.obs_dim, "act_dim": self.act_dim, **self.config},
-            {"net": self.net.state_dict(), "obs_normalizer": self.obs_normalizer.state_dict(),
-             "act_normalizer": self.act_normalizer.state_dict()},
-            train_steps=self.train_steps, normalizers_fitted=self.normalizers_fitted)
-
-    @classmethod
-    def load(cls, path: str | Path) -> EBMPolicy:
-        payload = load_checkpoint(path, kind=cls.kind)
-        cfg, state = dict(payload["config"]), payload["state"]
-        try:
-            obs_dim, act_dim = int(cfg.pop("obs_dim")), int(cfg.pop("act_dim"))
-            policy = cls(obs_dim, act_dim, cfg)
-            policy.net.load_state_dict(state["net"])
-            policy.obs_normalizer = Normalizer.from_state_dict(state["obs_normalizer"])
-            policy.act_normalizer = Normalizer.from_state_dict(state["act_normalizer"])
-        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(f"{path}: EBM checkpoint does not match the model ({msg[:200]})") from exc
-        extra = payload.get("extra", {})
-        policy.train_steps = int(extra.get("train_steps", 0))
-        policy.normalizers_fitted = bool(extra.get("normalizers_fitted", True))
-        return policy
-
     # ------------------------------------------------------------------- normalization
     def _norm_obs(self, obs_hist) -> torch.Tensor:
         """raw (B, n_obs, obs_dim) -> normalized flat (B, obs_in)."""

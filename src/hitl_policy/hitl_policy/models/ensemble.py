@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from hitl_policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from hitl_policy.data import EpisodeDataset
 from hitl_policy.models.mlp import (
+    NetCheckpointMixin,
     StackedMLP,
     as_float_tensor,
     bootstrap_probabilities,
@@ -36,10 +35,11 @@ DEFAULT_CONFIG: dict = {
 }
 
 
-class EnsemblePolicy(nn.Module):
+class EnsemblePolicy(NetCheckpointMixin, nn.Module):
     """M explicit BC members in one stacked MLP; raw arrays in and out, normalization inside."""
 
     kind = "ensemble"
+    label = "ensemble"
 
     def __init__(self, obs_dim: int, act_dim: int, config: dict | None = None) -> None:
         super().__init__()
@@ -70,38 +70,6 @@ class EnsemblePolicy(nn.Module):
         self._optimizer: torch.optim.Optimizer | None = None
 
     # ----------------------------------------------------------------- creation / files
-    @classmethod
-    def create(cls, obs_dim: int, act_dim: int, **config) -> EnsemblePolicy:
-        with torch.random.fork_rng():
-            torch.manual_seed(int(config.get("seed", DEFAULT_CONFIG["seed"])))
-            return cls(obs_dim, act_dim, config)
-
-    def save(self, path: str | Path) -> Path:
-        return save_checkpoint(
-            path, self.kind, {"obs_dim": self.obs_dim, "act_dim": self.act_dim, **self.config},
-            {"net": self.net.state_dict(), "obs_normalizer": self.obs_normalizer.state_dict(),
-             "act_normalizer": self.act_normalizer.state_dict()},
-            train_steps=self.train_steps, normalizers_fitted=self.normalizers_fitted)
-
-    @classmethod
-    def load(cls, path: str | Path) -> EnsemblePolicy:
-        payload = load_checkpoint(path, kind=cls.kind)
-        cfg, state = dict(payload["config"]), payload["state"]
-        try:
-            obs_dim, act_dim = int(cfg.pop("obs_dim")), int(cfg.pop("act_dim"))
-            policy = cls(obs_dim, act_dim, cfg)
-            policy.net.load_state_dict(state["net"])
-            policy.obs_normalizer = Normalizer.from_state_dict(state["obs_normalizer"])
-            policy.act_normalizer = Normalizer.from_state_dict(state["act_normalizer"])
-        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
-            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise CheckpointError(
-                f"{path}: ensemble checkpoint does not match the model ({msg[:200]})") from exc
-        extra = payload.get("extra", {})
-        policy.train_steps = int(extra.get("train_steps", 0))
-        policy.normalizers_fitted = bool(extra.get("normalizers_fitted", True))
-        return policy
-
     # ------------------------------------------------------------------------ forward
     def _norm_obs(self, obs_hist) -> torch.Tensor:
         t = check_obs_hist(obs_hist, self.n_obs, self.obs_dim)

@@ -9,12 +9,15 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from hitl_policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from hitl_policy.data import EpisodeDataset
+from hitl_policy.normalizer import Normalizer
 
 ACTIVATIONS = {"relu": nn.functional.relu, "silu": nn.functional.silu, "mish": nn.functional.mish,
                "gelu": nn.functional.gelu}
@@ -121,3 +124,42 @@ def bootstrap_probabilities(n: int, n_members: int, sample_weights: np.ndarray |
     dead = p.sum(1) <= 0  # a resample that missed every weighted window: fall back to the weights
     p[dead] = w
     return torch.as_tensor(p / p.sum(1, keepdims=True), dtype=torch.float32)
+
+
+class NetCheckpointMixin:
+    """``create`` / ``save`` / ``load`` of a policy that is one ``net`` plus an observation and an
+    action normalizer (the EBM and the ensemble): config, weights, normalizers, training counters."""
+
+    kind: str
+    label: str  # for error messages, e.g. "EBM"
+
+    @classmethod
+    def create(cls, obs_dim: int, act_dim: int, **config):
+        with torch.random.fork_rng():
+            torch.manual_seed(int(config.get("seed", 0)))
+            return cls(obs_dim, act_dim, config)
+
+    def save(self, path: str | Path) -> Path:
+        return save_checkpoint(
+            path, self.kind, {"obs_dim": self.obs_dim, "act_dim": self.act_dim, **self.config},
+            {"net": self.net.state_dict(), "obs_normalizer": self.obs_normalizer.state_dict(),
+             "act_normalizer": self.act_normalizer.state_dict()},
+            train_steps=self.train_steps, normalizers_fitted=self.normalizers_fitted)
+
+    @classmethod
+    def load(cls, path: str | Path):
+        payload = load_checkpoint(path, kind=cls.kind)
+        cfg, state = dict(payload["config"]), payload["state"]
+        try:
+            obs_dim, act_dim = int(cfg.pop("obs_dim")), int(cfg.pop("act_dim"))
+            policy = cls(obs_dim, act_dim, cfg)
+            policy.net.load_state_dict(state["net"])
+            policy.obs_normalizer = Normalizer.from_state_dict(state["obs_normalizer"])
+            policy.act_normalizer = Normalizer.from_state_dict(state["act_normalizer"])
+        except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+            msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CheckpointError(f"{path}: {cls.label} checkpoint does not match the model ({msg[:200]})") from exc
+        extra = payload.get("extra", {})
+        policy.train_steps = int(extra.get("train_steps", 0))
+        policy.normalizers_fitted = bool(extra.get("normalizers_fitted", True))
+        return policy
