@@ -10,6 +10,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from hitl_policy.nodes.runtime import spin, wants_help
+
 USAGE = """usage: recorder_node [--ros-args -p name:=value ... -r __ns:=/robot_0]
 
 Records the graph's topics (docs/topics.md) under the node's namespace plus /fleet/assignments
@@ -51,12 +53,6 @@ GRAPH_TOPICS: dict[str, str] = {
 IGNORED = {"/rosout", "/parameter_events"}
 
 
-def wants_help(argv: list[str]) -> bool:
-    head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
-    if "--help" in head or "-h" in head:
-        print(USAGE)
-        return True
-    return False
 
 
 def bag_directory(output: str, append_timestamp: bool, now: datetime | None = None) -> Path:
@@ -74,11 +70,9 @@ def bag_directory(output: str, append_timestamp: bool, now: datetime | None = No
 
 def main(args: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if args is None else args)
-    if wants_help(argv):
+    if wants_help(argv, USAGE):
         return 0
 
-    import rclpy
-    from rclpy.executors import ExternalShutdownException
     from rclpy.node import Node
     from rclpy.parameter import Parameter
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
@@ -87,6 +81,13 @@ def main(args: list[str] | None = None) -> int:
     from hitl_bringup.bag.msgdefs import MessageDefinitionError, canonical_type, message_class
 
     class RecorderNode(Node):
+        def close(self) -> None:
+            """Close the bag (metadata.yaml written); the shared runtime calls this on shutdown."""
+            self.writer.close()
+            total = sum(self.recorded.values())
+            print(f"recorder_node: closed {self.bag_dir} ({total} messages on {len(self.recorded)} topics)",
+                  file=sys.stderr, flush=True)
+
         def __init__(self) -> None:
             super().__init__("recorder")
             p = self.declare_parameter
@@ -192,26 +193,7 @@ def main(args: list[str] | None = None) -> int:
             self.writer.write(topic, data, recv, sent)
             self.recorded[topic] += 1
 
-    rclpy.init(args=argv)
-    node = None
-    try:
-        node = RecorderNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (BagError, ValueError) as exc:
-        print(f"recorder_node: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.writer.close()
-            total = sum(node.recorded.values())
-            print(f"recorder_node: closed {node.bag_dir} ({total} messages on {len(node.recorded)} topics)",
-                  file=sys.stderr, flush=True)
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.try_shutdown()
-    return 0
+    return spin(RecorderNode, argv, "recorder_node", errors=(BagError, ValueError))
 
 
 if __name__ == "__main__":

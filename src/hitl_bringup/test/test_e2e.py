@@ -106,8 +106,10 @@ def test_handover_to_operator_and_back_and_bag_labels(checkpoint, tmp_path, monk
     first_human = s.index(ControlState.SOURCE_HUMAN)
     before = [m for m in live[:first_human] if m.help_requested]
     assert before and before[-1].reason == ControlState.REASON_ROBOT_GATED, "HUMAN without a help request"
-    back = next(m for m in live[first_human:] if m.source == ControlState.SOURCE_POLICY)
-    assert back.reason == ControlState.REASON_UNCERTAINTY_LOW
+    # control comes back because the score dropped (an episode that ends while the operator drives also
+    # returns control, with another reason: that may come first, so look for the low-uncertainty return)
+    returns = [m.reason for m in live[first_human:] if m.source == ControlState.SOURCE_POLICY]
+    assert ControlState.REASON_UNCERTAINTY_LOW in returns, f"returns to POLICY with reasons {sorted(set(returns))}"
     assert ends, "no episode ended"
 
     bags = [p for p in tmp_path.glob("bag*") if p.is_dir()]

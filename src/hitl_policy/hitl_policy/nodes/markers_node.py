@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from hitl_policy.markers import PathTracker, build_markers, to_marker_array
-from hitl_policy.nodes.policy_node import wants_help
+from hitl_policy.nodes.runtime import spin, wants_help
 
 USAGE = """usage: markers_node [--help] [--ros-args -p name:=value ...]
 
@@ -58,8 +58,6 @@ def main(args: list[str] | None = None) -> int:
     if wants_help(argv, USAGE):
         return 0
 
-    import rclpy
-    from rclpy.executors import ExternalShutdownException
     from rclpy.node import Node
     from visualization_msgs.msg import MarkerArray
 
@@ -87,19 +85,7 @@ def main(args: list[str] | None = None) -> int:
             frame = self.frame_id or msg.header.frame_id or self.obs.header.frame_id
             self.pub.publish(self.drawer.markers(msg, frame, msg.header.stamp))
 
-    rclpy.init(args=argv)
-    node = None
-    try:
-        node = MarkersNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.try_shutdown()
-    return 0
+    return spin(MarkersNode, argv, "markers_node", errors=())
 
 
 if __name__ == "__main__":

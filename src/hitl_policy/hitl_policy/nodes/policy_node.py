@@ -13,6 +13,8 @@ from collections import deque
 
 import numpy as np
 
+from hitl_policy.nodes.runtime import spin, wants_help
+
 USAGE = """usage: policy_node [--help] [--ros-args -p name:=value ...]
 
 Answers every `observation` with an `action_chunk` (re-plans every n_action observations).
@@ -29,13 +31,6 @@ topics: sub observation, episode_event; pub action_chunk
 """
 
 
-def wants_help(argv: list[str], usage: str) -> bool:
-    """Print usage for --help/-h (before any --ros-args) without touching rclpy."""
-    head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
-    if "--help" in head or "-h" in head:
-        print(usage)
-        return True
-    return False
 
 
 def checkpoint_action_names(path: str, act_dim: int) -> list[str]:
@@ -77,8 +72,6 @@ def main(args: list[str] | None = None) -> int:
     if wants_help(argv, USAGE):
         return 0
 
-    import rclpy
-    from rclpy.executors import ExternalShutdownException
     from rclpy.node import Node
 
     from hitl_msgs.msg import ActionChunk, EpisodeEvent, Observation
@@ -156,22 +149,7 @@ def main(args: list[str] | None = None) -> int:
             out_msg.inference_time_ms = out.inference_time_ms
             self.pub.publish(out_msg)
 
-    rclpy.init(args=argv)
-    node = None
-    try:
-        node = PolicyNode()
-        rclpy.spin(node)
-    except CheckpointError as exc:
-        print(f"policy_node: {exc}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.try_shutdown()
-    return 0
+    return spin(PolicyNode, argv, "policy_node", errors=(CheckpointError,))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from hitl_policy.nodes.policy_node import checkpoint_action_names, load_policy_on, wants_help
+from hitl_policy.nodes.policy_node import checkpoint_action_names, load_policy_on
+from hitl_policy.nodes.runtime import spin, wants_help
 
 USAGE = """usage: uncertainty_node [--help] [--ros-args -p name:=value ...]
 
@@ -118,8 +119,6 @@ def main(args: list[str] | None = None) -> int:
     if wants_help(argv, USAGE):
         return 0
 
-    import rclpy
-    from rclpy.executors import ExternalShutdownException
     from rclpy.node import Node
     from visualization_msgs.msg import MarkerArray
 
@@ -229,29 +228,14 @@ def main(args: list[str] | None = None) -> int:
                 self.drawer.add_pose(int(obs_msg.episode), np.array([p.x, p.y, p.z]), msg.score)
                 self.mpub.publish(self.drawer.markers(msg, obs_msg.header.frame_id, obs_msg.header.stamp))
 
-        def stop(self) -> None:
+        def close(self) -> None:
+            """Stop the scoring worker (the shared runtime calls this before destroy_node)."""
             self.running = False
             with self.cv:
                 self.cv.notify()
             self.worker.join(timeout=2.0)
 
-    rclpy.init(args=argv)
-    node = None
-    try:
-        node = UncertaintyNode()
-        rclpy.spin(node)
-    except (CheckpointError, ValueError, ImportError, TypeError) as exc:
-        print(f"uncertainty_node: {exc}", file=sys.stderr)
-        return 2
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.try_shutdown()
-    return 0
+    return spin(UncertaintyNode, argv, "uncertainty_node", errors=(CheckpointError, ValueError, ImportError, TypeError))
 
 
 if __name__ == "__main__":

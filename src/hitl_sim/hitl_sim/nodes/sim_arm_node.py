@@ -14,6 +14,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from hitl_policy.nodes.runtime import spin, wants_help
 
 USAGE = """usage: sim_arm_node [--help] [--ros-args -p name:=value ...]
 
@@ -37,12 +38,6 @@ services: start_episode, reset_episode
 """
 
 
-def wants_help(argv: list[str]) -> bool:
-    head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
-    if "--help" in head or "-h" in head:
-        print(USAGE)
-        return True
-    return False
 
 
 def make_node():
@@ -247,27 +242,11 @@ def make_node():
 
 def main(args: list[str] | None = None) -> int:
     argv = sys.argv[1:] if args is None else list(args)
-    if wants_help(argv):
+    if wants_help(argv, USAGE):
         return 0
-    rclpy, SimArmNode = make_node()
-    from rclpy.executors import ExternalShutdownException
+    _, SimArmNode = make_node()
 
-    rclpy.init(args=sys.argv if args is None else ["sim_arm_node", *argv])
-    node = None
-    try:
-        node = SimArmNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:
-        print(f"sim_arm_node: error: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return spin(SimArmNode, argv, "sim_arm_node: error", errors=(ValueError,))
 
 
 if __name__ == "__main__":

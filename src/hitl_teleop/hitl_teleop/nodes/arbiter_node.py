@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sys
 
+from hitl_policy.nodes.runtime import spin, wants_help
+
 USAGE = """usage: arbiter_node [--help] [--ros-args -p name:=value ...]
 
 The only node that commands the arm: policy vs human vs hold, with watchdogs and safety limits.
@@ -34,22 +36,14 @@ services: set_control_mode (server), reset_episode (client, hard=true on a reset
 """
 
 
-def wants_help(argv: list[str]) -> bool:
-    head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
-    if "--help" in head or "-h" in head:
-        print(USAGE)
-        return True
-    return False
 
 
 def main(args: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if args is None else args)
-    if wants_help(argv):
+    if wants_help(argv, USAGE):
         return 0
 
-    import rclpy
     from hitl_sim.arms import load_arm_profile
-    from rclpy.executors import ExternalShutdownException
     from rclpy.node import Node
 
     from hitl_msgs.msg import (
@@ -181,22 +175,7 @@ def main(args: list[str] | None = None) -> int:
             if out is not None:
                 self.publish(out)
 
-    rclpy.init(args=argv)
-    node = None
-    try:
-        node = ArbiterNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:
-        print(f"arbiter_node: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return spin(ArbiterNode, argv, "arbiter_node", errors=(ValueError,))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sys
 
+from hitl_policy.nodes.runtime import spin, wants_help
+
 USAGE = """usage: fleet_allocator_node [--help] [--ros-args -p name:=value ...]
 
 Assigns M operators to the N robots that need help most (hard resets first, then uncertainty),
@@ -28,21 +30,13 @@ topics: sub /<robot_id>/help_request; pub /fleet/assignments
 """
 
 
-def wants_help(argv: list[str]) -> bool:
-    head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
-    if "--help" in head or "-h" in head:
-        print(USAGE)
-        return True
-    return False
 
 
 def main(args: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if args is None else args)
-    if wants_help(argv):
+    if wants_help(argv, USAGE):
         return 0
 
-    import rclpy
-    from rclpy.executors import ExternalShutdownException
     from rclpy.node import Node
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile
 
@@ -107,22 +101,7 @@ def main(args: list[str] | None = None) -> int:
                 )
             )
 
-    rclpy.init(args=argv)
-    node = None
-    try:
-        node = FleetAllocatorNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except ValueError as exc:
-        print(f"fleet_allocator_node: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return spin(FleetAllocatorNode, argv, "fleet_allocator_node", errors=(ValueError,))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 
+from hitl_policy.nodes.runtime import spin, wants_help
+
 USAGE = """usage: sim_operator_node [--help] [--ros-args -p name:=value ...]
 
 Simulated operator: answers help requests after a reaction delay (or takes over at will) and
@@ -33,23 +35,15 @@ topics: sub control_state, sim/state, observation (/fleet/assignments with fleet
 """
 
 
-def wants_help(argv: list[str]) -> bool:
-    head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
-    if "--help" in head or "-h" in head:
-        print(USAGE)
-        return True
-    return False
 
 
 def main(args: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if args is None else args)
-    if wants_help(argv):
+    if wants_help(argv, USAGE):
         return 0
 
     import numpy as np
-    import rclpy
     from hitl_sim.arms import load_arm_profile
-    from rclpy.executors import ExternalShutdownException
     from rclpy.node import Node
 
     from hitl_msgs.msg import ControlState, FleetAssignment, Observation, TeleopCommand
@@ -150,22 +144,7 @@ def main(args: list[str] | None = None) -> int:
             ):
                 self.pub.publish(m)
 
-    rclpy.init(args=argv)
-    node = None
-    try:
-        node = SimOperatorNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (ValueError, RuntimeError) as exc:
-        print(f"sim_operator_node: {exc}", file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.shutdown()
-    return 0
+    return spin(SimOperatorNode, argv, "sim_operator_node", errors=(ValueError, RuntimeError))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,48 @@
+"""What every hitl node's ``main`` does around its node class: ``--help`` without starting ROS, and
+init / spin / clean shutdown on SIGINT or SIGTERM. rclpy is imported only inside ``spin``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+SETUP_ERRORS: tuple[type[BaseException], ...] = (ValueError, RuntimeError, FileNotFoundError, ImportError)
+
+
+def wants_help(argv: list[str], usage: str) -> bool:
+    """True (after printing ``usage``) when --help/-h comes before any --ros-args."""
+    head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
+    if "--help" in head or "-h" in head:
+        print(usage)
+        return True
+    return False
+
+
+def spin(make_node: Callable[[], Any], argv: list[str], name: str,
+         errors: tuple[type[BaseException], ...] = SETUP_ERRORS) -> int:
+    """Init, spin until SIGINT/SIGTERM, clean up (the node's ``close()`` first, if it has one).
+
+    A setup error of the given types is one line on stderr and exit code 2.
+    """
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    rclpy.init(args=argv)
+    node = None
+    try:
+        node = make_node()
+        rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except errors as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if node is not None:
+            if hasattr(node, "close"):
+                node.close()
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()
+    return 0
