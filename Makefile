@@ -22,7 +22,7 @@ lint: setup
 	.venv/bin/ruff check .
 
 bench: setup
-	$(ENV) python bench/uncertainty.py && python bench/sim.py
+	$(ENV) python bench/uncertainty.py && python bench/sim.py && python bench/effort_bound.py
 
 eval: setup
 	$(ENV) python -m hitl_bringup.eval
