@@ -6,27 +6,20 @@ training cube, often a quarter turn away, and the arm turns at most ``max_angula
 module measures the best case for that task: a robot that behaves exactly like the training data
 (the scripted expert grasping every object like the cube), a human (the scripted expert) who takes
 over at step ``s`` -- the same ``s`` for every episode, swept -- and hands back the moment the
-sub-task the robot cannot do is done (the object is grasped), earlier than any score-based
+sub-task the robot cannot do is done (the task's next milestone: lift's object is grasped), earlier than any score-based
 hand-back. No gate, score or threshold is involved, so the best row over ``s`` is a lower bound on
 the human step fraction of any gate whose robot is no better than the training behaviour.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
-
-def _lift_done(env) -> np.ndarray:
-    from hitl_sim.tasks.base import Obj
-
-    return Obj(env.task.state_layout, env.ts, "obj").grasped >= 0
-
-
-# task -> (robot expert options that reproduce the training behaviour, "human's part done" predicate)
-SUPPORTED: dict[str, tuple[dict, Callable]] = {"lift": ({"cube_only": True}, _lift_done)}
+# task -> options of the scripted expert that reproduce the training behaviour (the "robot")
+SUPPORTED: dict[str, dict] = {"lift": {"cube_only": True}}
 
 
 @dataclass
@@ -45,7 +38,7 @@ def sweep(task: str = "lift", arm: str = "franka", variant: str = "test", seeds:
 
     if task not in SUPPORTED:
         raise ValueError(f"effort bound is defined for {sorted(SUPPORTED)}, not {task!r}")
-    robot_opts, human_done = SUPPORTED[task]
+    robot_opts = SUPPORTED[task]
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds must not be empty")
@@ -57,10 +50,13 @@ def sweep(task: str = "lift", arm: str = "franka", variant: str = "test", seeds:
         obs = env.reset(np.arange(n), seeds)
         done, length = np.zeros(n, bool), np.zeros(n, int)
         human_steps, success = np.zeros(n, int), np.zeros(n, bool)
-        t = 0
+        t, at_switch = 0, None
         while not done.all():
             state = env.get_state()
-            humans = (t >= s) & ~human_done(env)
+            reached = human.milestones(state)  # the human hands back when this count rises
+            if t == s:
+                at_switch = reached.copy()
+            humans = (t >= s) & (reached <= at_switch) if at_switch is not None else np.zeros(n, bool)
             action = np.where(humans[:, None], human.act(state, obs), robot.act(state, obs))
             human_steps += humans & ~done
             obs, info = env.step(action)

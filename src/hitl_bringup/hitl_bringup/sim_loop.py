@@ -34,6 +34,7 @@ class GateConfig:
     min_intervention_s: float = 0.0   # the arbiter never uses less than one executed chunk
     reaction_ticks: int = 2           # default operator's delay (ticks) before answering a help request
     score_every: int = 1              # score every n-th tick (the estimator is the costly part)
+    rearm_ratio: float = 0.0          # ArbiterConfig.rearm_ratio (accepting an operator's early hand-back)
 
 
 @dataclass
@@ -215,6 +216,7 @@ def deploy(env, policy, n_episodes: int, estimator=None, gate: GateConfig | None
         cfg = ArbiterConfig(robot_id=f"robot_{i}", threshold=gate.threshold if robot_gated else None,
                             release_ratio=gate.release_ratio, release_ticks=gate.release_ticks,
                             min_intervention_s=gate.min_intervention_s, gating=gating,
+                            rearm_ratio=gate.rearm_ratio,
                             policy_timeout_s=10 * dt, observation_timeout_s=10 * dt, device_timeout_s=10 * dt)
         arb = Arbiter(cfg, arm_profile)
         arb.on_episode_event(EpisodeEventIn(now, int(env.episode[i]), EpisodeEventType.START))

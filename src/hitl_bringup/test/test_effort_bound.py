@@ -7,14 +7,13 @@ from hitl_bringup.effort_bound import SwitchRow, bound, sweep
 
 def _expert_grasp_steps(seeds: list[int]) -> float:
     """Mean tick at which the scripted expert alone holds the object (from a fresh reset)."""
-    from hitl_bringup.effort_bound import _lift_done
     from hitl_sim import make_env, make_expert
 
     env = make_env("lift", arm="franka", num_envs=len(seeds), variant="test", seed=0)
     obs = env.reset(np.arange(len(seeds)), seeds)
     expert, first = make_expert("lift"), np.full(len(seeds), -1)
     for t in range(200):
-        held = _lift_done(env)
+        held = expert.milestones(env.get_state()) >= 1
         first[(first < 0) & held] = t
         if (first >= 0).all():
             break

@@ -129,6 +129,12 @@ class ArbiterConfig:
     device_timeout_s: float = 0.3
     gating: str = "both"  # "robot" | "human" | "both"
     require_deadman: bool = True  # HUMAN needs engaged=True, else hold
+    # Operator hand-back while the score is still above the threshold (take-over button pressed and
+    # released during a robot-gated intervention, or released after a human-gated one): 0 asks for
+    # help again at once; r > 0 accepts the hand-back and asks again only when the score exceeds
+    # r * (score at the hand-back). The acceptance ends when the score drops below the release level
+    # or a new episode starts. Like acknowledging an alarm: the human vouched for this much novelty.
+    rearm_ratio: float = 0.0
     rate_hz: float | None = None  # control rate (speed clamp per tick); default: the arm profile's
 
     def __post_init__(self) -> None:
@@ -138,6 +144,8 @@ class ArbiterConfig:
             raise ValueError(f"release_ratio must be in (0, 1], got {self.release_ratio}")
         if self.release_ticks < 1:
             raise ValueError(f"release_ticks must be >= 1, got {self.release_ticks}")
+        if self.rearm_ratio != 0.0 and self.rearm_ratio < 1.0:
+            raise ValueError(f"rearm_ratio must be 0 (off) or >= 1, got {self.rearm_ratio}")
         for name in ("policy_timeout_s", "observation_timeout_s", "device_timeout_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
@@ -272,7 +280,9 @@ class Arbiter:
         self._chunk_duration = 0.0
         self._teleop: TeleopIn | None = None
         self._teleop_invalid = False
-        self._prev_buttons: dict[str, tuple[bool, bool]] = {}
+        self._prev_buttons: dict[str, tuple[bool, bool, bool]] = {}
+        self._take_over_release_edge = False
+        self._accepted_score: float | None = None  # score the operator handed back at (rearm_ratio)
         self._pause_edge = False
         self._reset_edge = False
         self._service_request: tuple[Source, str, str] | None = None
@@ -352,16 +362,19 @@ class Arbiter:
             self._msg_threshold = float(u.threshold)
         if self._score < self.threshold * self.config.release_ratio:
             self._low_count += 1
+            self._accepted_score = None
         else:
             self._low_count = 0
 
     def on_teleop(self, t: TeleopIn) -> None:
-        prev_pause, prev_reset = self._prev_buttons.get(t.operator_id, (False, False))
+        prev_pause, prev_reset, prev_take = self._prev_buttons.get(t.operator_id, (False, False, False))
         if t.pause and not prev_pause:
             self._pause_edge = True
         if t.reset and not prev_reset:
             self._reset_edge = True
-        self._prev_buttons[t.operator_id] = (bool(t.pause), bool(t.reset))
+        if prev_take and not t.take_over:
+            self._take_over_release_edge = True
+        self._prev_buttons[t.operator_id] = (bool(t.pause), bool(t.reset), bool(t.take_over))
         self._teleop = t
         arm = int(t.arm_index)
         valid = 0 <= arm < self.n_arms
@@ -519,6 +532,7 @@ class Arbiter:
                 self._log.append("set_control_mode ignored during a hard reset")
             elif source == Source.POLICY:
                 self._help = False
+                self._accept_handback()
                 self._set_mode(
                     Source.POLICY, Reason.OPERATOR_RELEASED, text or "handed back by set_control_mode"
                 )
@@ -536,6 +550,7 @@ class Arbiter:
         if ev.event in (EpisodeEventType.START, EpisodeEventType.RESET):
             self.episode = int(ev.episode)
             self._score, self._low_count, self._help = None, 0, False
+            self._accepted_score = None
             self._hard_reset_needed = False
             self._human_steps = 0
             if (
@@ -569,8 +584,10 @@ class Arbiter:
         fresh = self._teleop_fresh(now)
         t = self._teleop
         take_over = human_gating and fresh and t is not None and t.take_over
+        released_edge, self._take_over_release_edge = self._take_over_release_edge, False
         score = self._score
-        high = score is not None and score > self.threshold
+        level = self.help_level()
+        high = score is not None and score > level
         if take_over and not (self._source == Source.HUMAN and self._mode_reason == Reason.HUMAN_GATED):
             self._help = False
             self._start_intervention(
@@ -583,17 +600,15 @@ class Arbiter:
             and not take_over
             and not self._forced_human
         ):
-            if robot_gating and high:
+            if robot_gating and high and self.config.rearm_ratio <= 0:
                 self._help = True
                 self._set_mode(
                     Source.PAUSED,
                     Reason.ROBOT_GATED,
-                    f"operator released but score {score:.3f} > {self.threshold:.3f}: asking for help",
+                    f"operator released but score {score:.3f} > {level:.3f}: asking for help",
                 )
             else:
-                self._set_mode(
-                    Source.POLICY, Reason.OPERATOR_RELEASED, "operator released the take-over button"
-                )
+                self._hand_back("operator released the take-over button")
             return
         if not robot_gating:
             return
@@ -617,6 +632,9 @@ class Arbiter:
                 t.operator_id,
                 f"{t.operator_id or 'operator'} answered the help request",
             )
+        elif self._source == Source.HUMAN and self._mode_reason == Reason.ROBOT_GATED and released_edge:
+            self._help = False
+            self._hand_back("operator handed back (take-over button pressed and released)")
         elif self._source == Source.HUMAN and self._mode_reason == Reason.ROBOT_GATED:
             elapsed = now - (self._intervention_start or now)
             if elapsed >= self.min_intervention_s() - 1e-9 and self._low_count >= cfg.release_ticks:
@@ -627,6 +645,22 @@ class Arbiter:
                     f"score below {self.threshold * cfg.release_ratio:.3f} for {self._low_count} "
                     f"steps after {elapsed:.2f} s",
                 )
+
+    def help_level(self) -> float:
+        """The score above which the robot asks for help now (raised after an accepted hand-back)."""
+        if self._accepted_score is None:
+            return self.threshold
+        return max(self.threshold, self._accepted_score * self.config.rearm_ratio)
+
+    def _accept_handback(self) -> None:
+        if self.config.rearm_ratio > 0 and self._score is not None and self._score > self.threshold:
+            self._accepted_score = self._score
+
+    def _hand_back(self, text: str) -> None:
+        self._accept_handback()
+        if self._accepted_score is not None:
+            text += f"; next help request above {self.help_level():.3f}"
+        self._set_mode(Source.POLICY, Reason.OPERATOR_RELEASED, text)
 
     def _watchdog_reason(self, now: float) -> tuple[Reason, str] | tuple[None, str]:
         cfg = self.config

@@ -19,6 +19,7 @@ import numpy as np
 SOURCE_POLICY, SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_RESET = 0, 1, 2, 3
 EE_DIM = 5  # hitl_sim action/state layout per end effector: x, y, z, yaw, gripper
 TAKEOVER_RULES = ("none", "random", "wrong_way")
+HANDBACK_RULES = ("score", "milestone")
 
 
 class Expert(Protocol):
@@ -40,8 +41,14 @@ class SimOperatorConfig:
     style: int | None = None  # heterogeneous experts (hitl_sim style index)
     noise: float = 0.0
     seed: int = 0
+    # robot-gated help ends: "score" when the arbiter hands back (score low); "milestone" also when
+    # the operator has done what the robot could not (the task's next milestone, lift: object held),
+    # by pressing and releasing the take-over button (the arbiter's rearm_ratio decides what follows)
+    handback: str = "score"
 
     def __post_init__(self) -> None:
+        if self.handback not in HANDBACK_RULES:
+            raise ValueError(f"handback must be one of {HANDBACK_RULES}, got {self.handback!r}")
         if self.takeover_rule not in TAKEOVER_RULES:
             raise ValueError(f"takeover_rule must be one of {TAKEOVER_RULES}, got {self.takeover_rule!r}")
         if self.reaction_delay_ticks < 0 or self.takeover_ticks < 0 or self.max_human_steps < 0:
@@ -72,6 +79,7 @@ class Phase(Enum):
     IDLE = "idle"
     REACTING = "reacting"
     DRIVING = "driving"
+    HANDING_BACK = "handing_back"  # take-over button pressed this tick, released on the next
 
 
 class SimulatedOperator:
@@ -107,6 +115,7 @@ class SimulatedOperator:
         self._seen_human = False
         self._wrong = 0
         self._prev_ee: np.ndarray | None = None
+        self._milestone_at_start: int | None = None
 
     # ------------------------------------------------------------------------------------
     def reset(self) -> None:
@@ -114,6 +123,7 @@ class SimulatedOperator:
         self.phase, self.gated = Phase.IDLE, False
         self.human_steps, self._count, self._wrong = 0, 0, 0
         self._seen_human, self._prev_ee = False, None
+        self._milestone_at_start = None
 
     def budget_left(self) -> bool:
         return self.config.max_human_steps == 0 or self.human_steps < self.config.max_human_steps
@@ -153,6 +163,9 @@ class SimulatedOperator:
         if self._episode is None or control.episode != self._episode:
             self._episode = control.episode
             self.reset()
+        if self.phase == Phase.HANDING_BACK:  # release the button: the arbiter hands back on this edge
+            self.phase, self._milestone_at_start = Phase.IDLE, None
+            return OperatorOutput(False, False, None, self.phase.value)
         needs_expert = self.phase == Phase.DRIVING or (
             cfg.human_gated and cfg.takeover_rule == "wrong_way" and self.custom_rule is None
         )
@@ -179,6 +192,7 @@ class SimulatedOperator:
                 self.phase = Phase.IDLE
             elif self._count >= cfg.reaction_delay_ticks:
                 self.phase, self._seen_human, self._takeover_steps = Phase.DRIVING, False, 0
+                self._milestone_at_start = None if self.gated else self._milestone(state)
             else:
                 self._count += 1
         elif self.phase == Phase.DRIVING and self._should_release(control):
@@ -188,7 +202,24 @@ class SimulatedOperator:
             return OperatorOutput(False, False, None, self.phase.value)
         if action is None:
             action = self.expert_action(state, obs)
+        if self._milestone_reached(control, state):
+            self.phase = Phase.HANDING_BACK
+            return OperatorOutput(True, True, action, self.phase.value)
         return OperatorOutput(True, self.gated, action, self.phase.value)
+
+    def _milestone(self, state: np.ndarray) -> int | None:
+        fn = getattr(self.expert, "milestones", None)
+        m = None if fn is None else fn(np.asarray(state, float).reshape(1, -1))
+        return None if m is None else int(np.asarray(m).reshape(-1)[0])
+
+    def _milestone_reached(self, control: ControlView, state: np.ndarray) -> bool:
+        """handback="milestone": the robot-gated help being given has reached the task's next milestone."""
+        if self.config.handback != "milestone" or self.gated or self._milestone_at_start is None:
+            return False
+        if control.source != SOURCE_HUMAN:
+            return False
+        now = self._milestone(state)
+        return now is not None and now > self._milestone_at_start
 
     def _begin_reacting(self, gated: bool) -> None:
         self.phase, self.gated, self._count = Phase.REACTING, gated, 0

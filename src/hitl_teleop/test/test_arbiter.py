@@ -514,3 +514,51 @@ def test_deltas_while_disengaged_are_ignored():
     )
     out = rig.step(teleop=teleop(take_over=True, mode=MODE_DELTA, delta_linear=np.zeros(3)))
     np.testing.assert_allclose(out.command.positions[0], HOME)
+
+
+def _robot_gated_intervention(rig: Rig, score: float = 2.0) -> TeleopIn:
+    rig.score = score
+    assert rig.step().state.source == Source.PAUSED  # help requested
+    op = teleop(mode=MODE_ABSOLUTE, position=HOME)
+    assert rig.step(teleop=op).state.source == Source.HUMAN
+    return op
+
+
+def test_operator_hand_back_accepted_raises_the_help_level_until_the_score_drops():
+    rig = Rig(gating="robot", rearm_ratio=1.5)
+    op = _robot_gated_intervention(rig, score=2.0)
+    # take-over pressed (ignored in robot gating) then released: the operator hands back at score 2.0
+    assert rig.step(teleop=teleop(take_over=True, mode=MODE_ABSOLUTE, position=HOME)).state.source == Source.HUMAN
+    out = rig.step(teleop=teleop(take_over=False, engaged=False))
+    assert out.state.source == Source.POLICY and out.state.reason == Reason.OPERATOR_RELEASED
+    assert "next help request above 3.000" in out.state.reason_text
+    assert rig.arb.help_level() == pytest.approx(3.0)
+    rig.score = 2.9  # above the threshold (1.0) but below 1.5 x 2.0: no new request
+    assert rig.step(3).state.source == Source.POLICY
+    rig.score = 3.1  # worse than what the operator accepted: ask again
+    assert rig.step().state.source == Source.PAUSED
+    rig.step(teleop=op)
+    rig.score = 0.1  # low again: the acceptance ends, the plain threshold is back
+    rig.step(6, teleop=op)
+    assert rig.arb.help_level() == pytest.approx(1.0)
+
+
+def test_hand_back_without_rearm_asks_again_at_once_and_episode_start_clears_acceptance():
+    rig = Rig(gating="both")  # rearm_ratio 0: the old behaviour
+    _robot_gated_intervention(rig)
+    rig.step(teleop=teleop(take_over=True, mode=MODE_ABSOLUTE, position=HOME))  # now human-gated
+    out = rig.step(teleop=teleop(take_over=False, engaged=False))
+    assert out.state.source == Source.PAUSED and out.state.help_requested
+    rig2 = Rig(gating="both", rearm_ratio=1.2)
+    _robot_gated_intervention(rig2)
+    rig2.step(teleop=teleop(take_over=True, mode=MODE_ABSOLUTE, position=HOME))
+    assert rig2.step(teleop=teleop(take_over=False, engaged=False)).state.source == Source.POLICY
+    assert rig2.arb.help_level() == pytest.approx(2.4)
+    rig2.arb.on_episode_event(EpisodeEventIn(rig2.t, 5, EpisodeEventType.START))
+    rig2.step()
+    assert rig2.arb.help_level() == pytest.approx(1.0)
+
+
+def test_rearm_ratio_validation():
+    with pytest.raises(ValueError, match="rearm_ratio"):
+        ArbiterConfig(rearm_ratio=0.5)

@@ -227,3 +227,57 @@ def test_real_expert_rescues_a_stuck_policy_in_hitl_sim():
     assert out.state.source == Source.HUMAN and out.state.operator_id == "sim_0"
     assert out.human_steps > 20
     assert out.human_steps - oper.total_human_steps == 1  # the operator sees the control state one tick later
+
+
+class MilestoneExpert(GoalExpert):
+    """GoalExpert whose single milestone is 'the end effector is within 1 cm of the goal'."""
+
+    def milestones(self, state):
+        state = np.atleast_2d(state)
+        return (np.linalg.norm(state[:, 3:6] - state[:, :3], axis=1) < 0.01).astype(int)
+
+
+def test_milestone_handback_presses_and_releases_take_over_once_the_subgoal_is_reached():
+    o = SimulatedOperator("toy", SimOperatorConfig(reaction_delay_ticks=0, handback="milestone"),
+                          expert=MilestoneExpert())
+    far, at_goal = make_state([0.4, 0.0, 0.3]), make_state(GOAL)
+    help_ = ControlView(PAUSED, help_requested=True)
+    out = o.step(help_, far)
+    assert out.engaged and not out.take_over
+    out = o.step(ControlView(H, help_requested=True), far)
+    assert out.engaged and not out.take_over  # milestone not reached yet
+    out = o.step(ControlView(H, help_requested=True), at_goal)
+    assert out.engaged and out.take_over and out.phase == "handing_back"  # press ...
+    out = o.step(ControlView(H, help_requested=True), at_goal)
+    assert not out.engaged and not out.take_over and out.phase == "idle"  # ... and release
+
+
+def test_score_handback_keeps_driving_past_the_milestone():
+    o = SimulatedOperator("toy", SimOperatorConfig(reaction_delay_ticks=0), expert=MilestoneExpert())
+    o.step(ControlView(PAUSED, help_requested=True), make_state([0.4, 0.0, 0.3]))
+    out = o.step(ControlView(H, help_requested=True), make_state(GOAL))
+    assert out.engaged and not out.take_over
+
+
+def test_milestone_handback_with_the_arbiter_returns_control_to_the_policy():
+    profile = load_arm_profile("franka")
+    arb = Arbiter(ArbiterConfig(threshold=1.0, gating="robot", rearm_ratio=1.5), profile)
+    o = SimulatedOperator("toy", SimOperatorConfig(reaction_delay_ticks=0, handback="milestone"),
+                          expert=MilestoneExpert())
+    view, t = ControlView(P), 0.0
+    sources = []
+    for k in range(12):
+        ee = GOAL if k >= 5 else np.array([0.4, 0.0, 0.3])
+        arb.on_observation(ObservationIn(t, ee[None].copy(), np.zeros(1)))
+        arb.on_action_chunk(ActionChunkIn(t, np.tile(np.r_[ee, 0.0], (8, 1)), n_execute=4, dt=0.1))
+        arb.on_uncertainty(UncertaintyIn(t, 2.0))  # stays high: only the hand-back can end the help
+        out = o.step(view, make_state(ee))
+        arb.on_teleop(TeleopIn(t, operator_id="op", engaged=out.engaged, take_over=out.take_over,
+                               mode=MODE_ABSOLUTE, position=GOAL.copy() if out.engaged else None,
+                               device="sim"))
+        res = arb.tick(t)
+        view = ControlView(int(res.state.source), bool(res.state.help_requested))
+        sources.append(res.state.source)
+        t += 0.1
+    assert H in sources
+    assert sources[-1] == P and res.state.reason == Reason.OPERATOR_RELEASED

@@ -325,6 +325,12 @@ class Task:
     def physics(self, env) -> None:
         raise NotImplementedError
 
+    @classmethod
+    def milestones(cls, ts: np.ndarray) -> np.ndarray | None:
+        """(N,) sub-goals reached so far (lift: 1 once the object is held), or None when the task
+        defines none. A simulated operator can hand control back when this count rises."""
+        return None
+
     def evaluate(self, env) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
@@ -389,6 +395,11 @@ class Expert:
         if self.task_cls.mode_field is None:
             return np.zeros(len(ts), np.int64)
         return self.layout.view(ts, self.task_cls.mode_field).astype(np.int64)
+
+    def milestones(self, state: np.ndarray) -> np.ndarray | None:
+        """(N,) sub-goals reached in each state (Task.milestones), None if the task has none."""
+        ts, _ee = split_state(np.asarray(state, float).reshape(-1, np.shape(state)[-1]), self.layout.dim)
+        return self.task_cls.milestones(ts)
 
     def act(self, state: np.ndarray, obs: np.ndarray | None = None) -> np.ndarray:
         ts, ee = split_state(state, self.layout.dim)

@@ -87,6 +87,10 @@ class Lift(Task):
         o = Obj(self.state_layout, env.ts, "obj")
         return (o.grasped >= 0) & (o.pos[:, 2] >= LIFT_HEIGHT), o.knocked > 0.5
 
+    @classmethod
+    def milestones(cls, ts):
+        return (Obj(cls.layout(), ts, "obj").grasped >= 0).astype(np.int64)
+
     def observe(self, env):
         o = Obj(self.state_layout, env.ts, "obj")
         t = o.t

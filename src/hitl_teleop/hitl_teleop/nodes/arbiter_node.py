@@ -23,6 +23,8 @@ parameters:
   release_ratio         (double, 0.8)       back to the policy below threshold * release_ratio ...
   release_ticks         (int, 3)            ... for this many consecutive uncertainty messages
   min_intervention_s    (double, 0.0)       minimum intervention time t_T (never less than one chunk)
+  rearm_ratio           (double, 0.0)       accept an operator's hand-back at a high score: ask again only
+                                            above rearm_ratio * that score (0: ask again at once)
   policy_timeout_s      (double, 0.15)      stale action_chunk -> hold (STALE_POLICY)
   observation_timeout_s (double, 0.3)       stale observation -> hold (STALE_OBSERVATION)
   device_timeout_s      (double, 0.3)       stale teleop while HUMAN -> hold (STALE_DEVICE)
@@ -74,6 +76,7 @@ def main(args: list[str] | None = None) -> int:
                 release_ratio=float(p("release_ratio", 0.8).value),
                 release_ticks=int(p("release_ticks", 3).value),
                 min_intervention_s=float(p("min_intervention_s", 0.0).value),
+                rearm_ratio=float(p("rearm_ratio", 0.0).value),
                 policy_timeout_s=float(p("policy_timeout_s", 0.15).value),
                 observation_timeout_s=float(p("observation_timeout_s", 0.3).value),
                 device_timeout_s=float(p("device_timeout_s", 0.3).value),

@@ -30,6 +30,8 @@ parameters:
   style                (int, -1)               expert style (heterogeneous operators); -1: the task decides
   noise                (double, 0.0)           expert position noise (m)
   seed                 (int, 0)
+  handback             (string, 'score')       score: drive until the arbiter hands back; milestone: also
+                                               hand back (press+release take-over) at the task's next milestone
   fleet                (bool, false)           follow /fleet/assignments instead of the own namespace
 topics: sub control_state, sim/state, observation (/fleet/assignments with fleet); pub teleop
 """
@@ -67,6 +69,7 @@ def main(args: list[str] | None = None) -> int:
                 style=None if style < 0 else style,
                 noise=float(p("noise", 0.0).value),
                 seed=int(p("seed", 0).value),
+                handback=str(p("handback", "score").value),
             )
             self.task = p("task", "lift").value
             self.fleet = bool(p("fleet", False).value)
