@@ -101,6 +101,21 @@ def test_micro_eval_writes_outcomes(tmp_path):
 
 
 @pytest.mark.slow
+def test_micro_t3_runs_the_diffusion_policy_through_every_method(tmp_path):
+    cfg = ev.EvalConfig.make(quick=True)
+    cfg.seeds, cfg.num_envs, cfg.diffusion_batch = (0,), 2, 16
+    cfg.t3_demos, cfg.t3_base_steps, cfg.t3_rounds, cfg.t3_max_episodes = 2, 5, 1, 2
+    cfg.t3_finetune_steps, cfg.t3_eval_episodes = 3, 2
+    result = ev.run(cfg, ("T3",), jobs=1, out=tmp_path, progress=False)
+    assert not result["errors"], result["errors"]
+    assert [m["policy"] for m in result["T3_meta"]] == ["diffusion"]
+    rounds = {(r["method"], r["round"]) for r in result["rows"]["T3"]}
+    assert rounds == {(m, k) for m in ev.T3_METHODS for k in (0, 1)} | {("full-demos", 1)}
+    assert all(r["human_samples_total"] > 0 for r in result["rows"]["T3"] if r["round"] == 1)
+    assert (tmp_path / "t3_iwr.png").exists()
+
+
+@pytest.mark.slow
 def test_rounds_cli_end_to_end(tmp_path):
     from hitl_policy.learning.gaussian_policy import GaussianMLPPolicy
 

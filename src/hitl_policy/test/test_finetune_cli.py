@@ -56,16 +56,26 @@ def test_finetune_improves_weak_policy(tiny, method):
                                         "robot": int((rnd.source == 0).sum()), "paused": 0}
 
 
-def test_finetune_works_with_the_diffusion_policy(tiny):
+@pytest.mark.parametrize(("method", "fractions", "groups"), [
+    ("iwr", {"intervention": 0.5, "robot": 0.5}, ("pretrain+human", "robot")),  # IWR's equal-size batches
+    ("iwr-nb", {"all": 1.0}, ("pretrain+human+robot",)),                      # the same steps, uniform
+    ("hg-dagger", {"human": 1.0}, ("pretrain+human",)),                       # robot steps dropped
+])
+def test_finetune_works_with_the_diffusion_policy(tiny, method, fractions, groups):
+    """The eval's T3 fine-tunes the diffusion policy through these same paths."""
     from hitl_policy.models.diffusion import DiffusionPolicy
 
     _, demos, rnd, _ = tiny
     pol = DiffusionPolicy.create(2, 2, n_obs=1, horizon=2, n_action=1, hidden=[32, 32])
     pol.fit(demos, 2, 16, progress=False)
     before = [p.detach().clone() for p in pol.parameters()]
-    tuned, summary = finetune(pol, demos, [rnd], "iwr", steps=3, batch_size=16, progress=False)
+    tuned, summary = finetune(pol, demos, [rnd], method, steps=3, batch_size=16, progress=False)
     assert any(not torch.equal(a, b) for a, b in zip(before, tuned.parameters()))
-    assert summary["batch_fractions"] == {"intervention": 0.5, "robot": 0.5}
+    assert all(torch.equal(a, b) for a, b in zip(before, pol.parameters()))  # the base is left alone
+    assert summary["batch_fractions"] == fractions
+    n = {"pretrain": demos.n_steps, "human": int((rnd.source == SOURCE_HUMAN).sum()),
+         "robot": int((rnd.source == SOURCE_ROBOT).sum())}
+    assert list(summary["groups"].values()) == [sum(n[k] for k in g.split("+")) for g in groups]
 
 
 def test_cli_help(capsys):
