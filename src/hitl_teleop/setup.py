@@ -39,6 +39,7 @@ setup(
             "trakstar_node = hitl_teleop.nodes.trakstar_node:main",
             "fleet_allocator_node = hitl_teleop.nodes.fleet_allocator_node:main",
             "arm_adapter_node = hitl_teleop.nodes.arm_adapter_node:main",
+            "observation_bridge_node = hitl_teleop.nodes.observation_bridge_node:main",
         ],
     },
 )

@@ -40,7 +40,8 @@ def test_sim_graph_nodes_and_parameters():
 
 def test_real_graph_uses_adapter_and_arm_default_device():
     specs = build_graph(arm="widowx", sim=False, checkpoint="c.pt", policy="ebm", record=False)
-    assert names(specs) == ["arm_adapter", "policy", "uncertainty", "arbiter", "joy", "joy_teleop"]
+    assert names(specs) == ["arm_adapter", "observation_bridge", "policy", "uncertainty", "arbiter", "joy",
+                            "joy_teleop"]
     by = {s.name: s for s in specs}
     assert by["arm_adapter"].parameters["arm"] == "widowx"
     assert by["uncertainty"].parameters["estimator"] == "jeffreys"
@@ -49,6 +50,50 @@ def test_real_graph_uses_adapter_and_arm_default_device():
         node_command(by["joy"], "p.yaml")
     specs = build_graph(arm="franka", sim="false", checkpoint="c.pt", teleop_device="keyboard", record=False)
     assert names(specs)[-1] == "keyboard"
+
+
+# what each arm's real driver publishes its joint states on, and the bridge's finger joints
+REAL_INPUTS = {
+    "franka": ("/joint_states", "/franka_robot_state_broadcaster/current_pose",
+               ["fr3_finger_joint1 fr3_finger_joint2"]),
+    "widowx": ("/wx250s/joint_states", "", ["left_finger right_finger"]),
+    "yumi": ("/joint_states", "", ["gripper_l_joint", "gripper_r_joint"]),
+}
+
+
+@pytest.mark.parametrize("arm", ARMS)
+def test_real_graph_has_the_observation_bridge_with_arm_and_task_parameters(arm):
+    """sim:=false: nothing else publishes `observation`; its inputs come from the arm and task YAMLs."""
+    specs = build_graph(arm=arm, sim=False, task="lift", checkpoint="c.pt", namespace="robot_2", variant="real")
+    by = {s.name: s for s in specs}
+    assert "sim_arm" not in by and names(specs)[:2] == ["arm_adapter", "observation_bridge"]
+    spec = by["observation_bridge"]
+    assert (spec.package, spec.executable, spec.module, spec.namespace) == (
+        "hitl_teleop", "observation_bridge_node", "hitl_teleop.nodes.observation_bridge_node", "/robot_2")
+    p = spec.parameters
+    assert (p["arm"], p["task"], p["robot_id"], p["variant"]) == (arm, "lift", "robot_2", "real")
+    assert (p["joint_states_topic"], p["ee_pose_topic"], p["finger_joints"]) == REAL_INPUTS[arm]
+    assert len(p["ee_offset_rpy"]) == 3 and len(p["ee_offset_xyz"]) == 3
+    cube = {"topic": "/perception/object_pose", "type": "cube", "yaw_period": pytest.approx(1.5708, abs=1e-4)}
+    assert p["objects"] == {"obj": cube}
+    if arm == "widowx":  # the adapter reads the same joint states
+        assert by["arm_adapter"].parameters["joint_states_topic"] == p["joint_states_topic"]
+    by = {s.name: s for s in build_graph(arm=arm, sim=False, task="threading", checkpoint="c.pt")}
+    assert set(by["observation_bridge"].parameters["objects"]) == {"rod", "ring"}
+    assert by["observation_bridge"].parameters["constants"] == {"hole_r": [0.014]}
+    assert "observation_bridge" not in names(build_graph(arm=arm, sim=True, checkpoint="c.pt"))
+
+
+@pytest.mark.parametrize("arm", ARMS)
+def test_real_graph_bridge_parameters_build_the_bridge(arm):
+    bridge = pytest.importorskip("hitl_teleop.observation_bridge")
+    sim = pytest.importorskip("hitl_sim")
+    for task in ("lift", "cube_stack", "threading", "nav"):
+        p = dict({s.name: s for s in build_graph(arm=arm, sim=False, task=task, checkpoint="c.pt")}[
+            "observation_bridge"].parameters)
+        p.pop("robot_id"), p.pop("variant")
+        b = bridge.ObservationBridge(bridge.config_from_params(p))
+        assert b.names == sim.make_env(task, arm).obs_names
 
 
 def test_threshold_sources_and_overrides():
