@@ -195,6 +195,8 @@ def build_graph(arm: str = "franka", sim: Any = True, task: str = "lift", policy
             continue
         params = _substitute(dict(entry.get("parameters") or {}), args)
         params.update((arm_cfg.get("nodes") or {}).get(name) or {})
+        if not args["sim"]:  # the real arm's frames (the simulator's are the identity)
+            params.update((arm_cfg.get("real_nodes") or {}).get(name) or {})
         params.update((task_cfg.get("nodes") or {}).get(name) or {})
         if name == "uncertainty":
             params["estimator_params"] = est_params_text

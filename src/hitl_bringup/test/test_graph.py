@@ -74,6 +74,12 @@ def test_real_graph_has_the_observation_bridge_with_arm_and_task_parameters(arm)
     assert (p["arm"], p["task"], p["robot_id"], p["variant"]) == (arm, "lift", "robot_2", "real")
     assert (p["joint_states_topic"], p["ee_pose_topic"], p["finger_joints"]) == REAL_INPUTS[arm]
     assert len(p["ee_offset_rpy"]) == 3 and len(p["ee_offset_xyz"]) == 3
+    # the arbiter inverts the same TCP offset for policy yaw commands; in sim the frames coincide
+    arbiter = by["arbiter"].parameters
+    assert (arbiter["ee_offset_xyz"], arbiter["ee_offset_rpy"]) == (p["ee_offset_xyz"], p["ee_offset_rpy"])
+    assert p["ee_offset_rpy"] != [0.0, 0.0, 0.0]
+    sim_arbiter = {s.name: s for s in build_graph(arm=arm, sim=True, checkpoint="c.pt")}["arbiter"].parameters
+    assert "ee_offset_rpy" not in sim_arbiter and "ee_offset_xyz" not in sim_arbiter
     cube = {"topic": "/perception/object_pose", "type": "cube", "yaw_period": pytest.approx(1.5708, abs=1e-4)}
     assert p["objects"] == {"obj": cube}
     if arm == "widowx":  # the adapter reads the same joint states

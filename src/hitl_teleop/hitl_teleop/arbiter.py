@@ -18,6 +18,7 @@ from hitl_sim.arms import ArmProfile
 from scipy.spatial.transform import Rotation
 
 from hitl_teleop.safety import IDENTITY_QUAT, SafetyFilter, all_finite, normalize_quaternions
+from hitl_teleop.tool_frame import ToolFrame
 
 
 class Source(IntEnum):
@@ -136,6 +137,10 @@ class ArbiterConfig:
     # or a new episode starts. Like acknowledging an alarm: the human vouched for this much novelty.
     rearm_ratio: float = 0.0
     rate_hz: float | None = None  # control rate (speed clamp per tick); default: the arm profile's
+    # Real arms: the simulator's end-effector frame on the TCP, T_sim = T_tcp @ T(xyz, rpy) (the observation
+    # bridge's ee_offset_*). A policy's (x, y, z, yaw) is a simulator pose; commands carry TCP poses.
+    ee_offset_xyz: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    ee_offset_rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def __post_init__(self) -> None:
         if self.gating not in GATINGS:
@@ -258,6 +263,7 @@ class Arbiter:
         self.n_arms = profile.n_arms
         rate = config.rate_hz or profile.control_rate_hz
         self.safety = SafetyFilter(profile, dt=1.0 / rate)
+        self.tool = ToolFrame(config.ee_offset_xyz, config.ee_offset_rpy)
         self.rejected_commands = 0
         self.clamped_commands = 0
         self.counters: dict[str, int] = {}
@@ -449,9 +455,7 @@ class Arbiter:
             elif self._source == Source.HUMAN:
                 command = self._human_command()
                 if command is not None:
-                    human_action = join_action(
-                        command.positions, command.orientations, command.gripper, self._action_width
-                    )
+                    human_action = self._as_action(command)
                     self._human_steps += 1
             if command is None and self._source in (Source.POLICY, Source.HUMAN):
                 hold_reason, hold_text = Reason.INVALID_COMMAND, "invalid command rejected: holding"
@@ -733,8 +737,17 @@ class Arbiter:
             return None
         parts = split_action(action, self.n_arms)
         grip = parts.gripper if parts.gripper is not None else self._cmd_grip
-        ori = yaw_to_quat(parts.yaw) if parts.yaw is not None else None
-        return self._apply_safety(parts.positions, grip, ori)
+        ori = self.tool.tcp_quaternions(parts.yaw) if parts.yaw is not None else None
+        pos = parts.positions
+        if not self.tool.is_identity:
+            pos = self.tool.tcp_positions(pos, ori if ori is not None else self._reference()[1])
+        return self._apply_safety(pos, grip, ori)
+
+    def _as_action(self, command: CommandOut) -> np.ndarray:
+        """A command (TCP poses) as an action row in the policy's layout (simulator x, y, z, yaw)."""
+        pos = self.tool.sim_positions(command.positions, command.orientations)
+        yaw = yaw_to_quat(self.tool.sim_yaw(command.orientations))
+        return join_action(pos, yaw, command.gripper, self._action_width)
 
     def _human_command(self) -> CommandOut | None:
         ref_pos, ref_ori = self._reference()

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from hitl_teleop.adapters.kinematics import Chain, pose_to_matrix, rpy_to_matrix, transform
+from hitl_teleop.tool_frame import ToolFrame
 
 ARMS = ("franka", "widowx", "yumi")
 PERCEIVED_ATTRS = {"pos": 3, "xy": 2, "z": 1, "yaw": 1}
@@ -189,7 +190,7 @@ class ObservationBridge:
             raise BridgeConfigError(f"finger_scale must be > 0, got {self.finger_scale}")
         xyz = _triple(d.ee_offset_xyz if cfg.ee_offset_xyz is None else cfg.ee_offset_xyz, "ee_offset_xyz")
         rpy = _triple(d.ee_offset_rpy if cfg.ee_offset_rpy is None else cfg.ee_offset_rpy, "ee_offset_rpy")
-        self.ee_offset = transform(np.array(xyz), rpy_to_matrix(np.array(rpy)))
+        self.tool = ToolFrame(xyz, rpy)
         for name in ("joint_state_max_age_s", "ee_pose_max_age_s", "object_max_age_s"):
             if not getattr(cfg, name) > 0:
                 raise BridgeConfigError(f"{name} must be > 0, got {getattr(cfg, name)}")
@@ -414,7 +415,7 @@ class ObservationBridge:
         grip = self.gripper()
         ee = np.zeros((self.n_arms, 5))
         for i, T in enumerate(tcps):
-            S = T @ self.ee_offset
+            S = self.tool.sim_pose(T)
             ee[i, :3] = S[:3, 3]
             ee[i, 3] = _fold(_heading(S[:3, :3]), 2 * math.pi)
             ee[i, 4] = grip[i]

@@ -58,7 +58,7 @@ class Feeder:
     def tcp(self, ee_row: np.ndarray) -> np.ndarray:
         """TCP pose whose simulator end effector is ``ee_row`` (x, y, z, yaw)."""
         S = transform(ee_row[:3], rpy_to_matrix(np.array([0.0, 0.0, ee_row[3]])))
-        return S @ np.linalg.inv(self.b.ee_offset)
+        return S @ np.linalg.inv(self.b.tool.offset)
 
     def arm_state(self, ee: np.ndarray, t: float) -> None:
         names, pos = ["unrelated_joint"], [123.0]
@@ -154,7 +154,7 @@ def test_tcp_poses_are_published_as_measured_and_yaw_is_the_closing_direction():
 def test_default_offsets_map_the_closing_axis_to_yaw_and_the_approach_axis_to_down(arm, closing, out_of_gripper):
     """In TCP coordinates the simulator frame's x is the fingers' closing axis (yaw 0: fingers close along
     base x) and its z is opposite to the axis pointing out of the gripper (a top-down grasp: z up)."""
-    R = make_bridge(arm).ee_offset[:3, :3]
+    R = make_bridge(arm).tool.offset[:3, :3]
     np.testing.assert_allclose(np.abs(R[:, 0]), closing, atol=1e-12)
     np.testing.assert_allclose(R[:, 2], -np.array(out_of_gripper, float), atol=1e-12)
 
@@ -167,7 +167,7 @@ def test_widowx_pointing_down_by_forward_kinematics():
     b.on_joint_state(list(q), list(q.values()), 1.0, 1.0)
     b.on_object_pose("obj", [0.3, 0.0, 0.0], [0, 0, 0, 1], "wx250s/base_link", 1.0, 1.0)
     out = b.build(1.0)
-    S = b.chains[0].fk(np.array([q[n] for n in b.chains[0].joint_names])) @ b.ee_offset
+    S = b.chains[0].fk(np.array([q[n] for n in b.chains[0].joint_names])) @ b.tool.offset
     np.testing.assert_allclose(S[:3, 2], [0, 0, 1], atol=1e-9)
     assert abs(abs(out.ee[0, 3]) - math.pi / 2) < 1e-9  # fingers close along base y
     assert out.ee[0, 4] == 0.0
@@ -291,7 +291,7 @@ def test_shipped_arm_and_task_yamls_build_a_bridge_with_the_simulators_names(arm
     assert (b.joint_states_topic, b.ee_pose_topic, b.finger_joints) == (
         d.joint_states_topic, d.ee_pose_topic, d.finger_joints
     )
-    np.testing.assert_allclose(b.ee_offset[:3, :3], rpy_to_matrix(np.array(d.ee_offset_rpy)), atol=1e-12)
+    np.testing.assert_allclose(b.tool.offset[:3, :3], rpy_to_matrix(np.array(d.ee_offset_rpy)), atol=1e-12)
 
 
 def test_cube_stack_and_threading_vectors_match_the_simulator():

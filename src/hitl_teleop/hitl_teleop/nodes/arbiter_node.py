@@ -32,6 +32,8 @@ parameters:
   rate_hz               (double, 0.0)       control rate; <= 0: the arm profile's
   watchdog_hz           (double, 50.0)      watchdog check rate
   frame_id              (string, '')        frame of arm_command (default: the profile's base frame)
+  ee_offset_xyz, ee_offset_rpy (double[3], 0) real arms: simulator end-effector frame on the TCP,
+                                            T_sim = T_tcp @ T(xyz, rpy), as the observation bridge's
 topics: sub observation, action_chunk, uncertainty, teleop, episode_event;
         pub arm_command, control_state, help_request
 services: set_control_mode (server), reset_episode (client, hard=true on a reset request)
@@ -83,6 +85,8 @@ def main(args: list[str] | None = None) -> int:
                 gating=str(p("gating", "both").value),
                 require_deadman=bool(p("require_deadman", True).value),
                 rate_hz=rate,
+                ee_offset_xyz=tuple(p("ee_offset_xyz", [0.0, 0.0, 0.0]).value),
+                ee_offset_rpy=tuple(p("ee_offset_rpy", [0.0, 0.0, 0.0]).value),
             )
             watchdog_hz = float(p("watchdog_hz", 50.0).value)
             self.frame_id = p("frame_id", "").value or self.profile.base_frame
@@ -104,6 +108,8 @@ def main(args: list[str] | None = None) -> int:
                 f"arbiter for {robot_id or '(no id)'} on {self.profile.name}: gating {cfg.gating}, "
                 f"threshold {cfg.threshold if cfg.threshold else 'from uncertainty'}, {rate:g} Hz, "
                 f"watchdog {watchdog_hz:g} Hz"
+                + ("" if self.arbiter.tool.is_identity else
+                   f", TCP offset xyz {list(cfg.ee_offset_xyz)} rpy {list(cfg.ee_offset_rpy)}")
             )
 
         def now(self) -> float:
