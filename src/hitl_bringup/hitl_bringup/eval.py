@@ -4,7 +4,9 @@
 
 T1 human effort (diffusion paper, Table I): human-assisted steps and episode length per episode
    on lift (unseen objects), cup_stack and drawer for the denoising-vector, ensemble-variance and
-   random gates, each calibrated to the same help-flag rate on nominal rollouts (same budget).
+   random gates, each calibrated to the same help-flag rate on nominal rollouts (same budget), and,
+   at equal assisted success, each gate swept over several flag rates and read at its cheapest
+   operating point that reaches the highest success all gates reach.
 T2 targeted data (diffusion paper, Fig. 8): autonomous success on lift-unseen after 50/50
    fine-tuning on N human steps chosen by the uncertainty gate vs N steps of full demonstrations.
 T3 IWR (IWR, Table I): threading, x0 diffusion base policy from demos, 3 rounds of human-gated
@@ -56,7 +58,11 @@ class EvalConfig:
     diffusion_batch: int = 256
     ensemble_steps: int = 3000
     batch_size: int = 64  # fine-tuning and the Gaussian policies
-    target_rate: float = 0.15
+    target_rate: float = 0.15  # the main T1 table and T2's gate
+    # T1 at equal assisted success: each gate also runs at these flag rates (one calibration, several
+    # thresholds); the comparison takes each gate's cheapest operating point that reaches the highest
+    # assisted success every gate reaches.
+    t1_flag_rates: tuple[float, ...] = (0.05, 0.15, 0.3)
     calib_episodes: int = 6
     t1_episodes: int = 20
     score_every: int = 2
@@ -116,6 +122,7 @@ class EvalConfig:
             ensemble_steps=200,
             calib_episodes=3,
             t1_episodes=6,
+            t1_flag_rates=(0.15, 0.3),
             score_every=3,
             denoising_params={"n_points": 16},
             t2_budgets=(40,),
@@ -192,10 +199,8 @@ def first_steps(ds, n: int):
     )
 
 
-def calibrate(policy, estimator, task: str, cfg: EvalConfig, seed: int, max_states: int = 300) -> float:
-    """Threshold flagging ``target_rate`` of the states of nominal (train-variant) autonomous rollouts."""
-    from hitl_policy.uncertainty.calibration import calibrate_threshold
-
+def calibration_scores(policy, estimator, task: str, cfg: EvalConfig, seed: int, max_states: int = 300):
+    """Scores of up to ``max_states`` states of nominal (train-variant) autonomous rollouts."""
     from hitl_bringup.sim_loop import deploy
 
     ds = deploy(
@@ -206,7 +211,12 @@ def calibrate(policy, estimator, task: str, cfg: EvalConfig, seed: int, max_stat
     scores = []
     for chunk in np.array_split(pick, max(1, len(pick) // 32)):
         scores += [r.score for r in estimator.estimate(ds.obs[obs_idx[chunk]], ds.current[chunk])]
-    return float(calibrate_threshold(np.asarray(scores), cfg.target_rate))
+    return np.asarray(scores)
+
+
+def flag_rates(cfg: EvalConfig) -> tuple[float, ...]:
+    """T1's flag rates, always including ``target_rate`` (the main table's)."""
+    return tuple(sorted({*cfg.t1_flag_rates, cfg.target_rate}))
 
 
 def _gauss(obs_dim: int, act_dim: int, cfg: EvalConfig, seed: int):
@@ -238,6 +248,7 @@ def job_t1(
     """
     _setup_worker()
     from hitl_policy.registry import make_estimator, make_policy
+    from hitl_policy.uncertainty.calibration import calibrate_threshold
 
     from hitl_bringup.sim_loop import GateConfig, deploy
     from hitl_sim import make_expert
@@ -270,40 +281,41 @@ def job_t1(
                 est = make_estimator(gate, ens)
             else:
                 est = make_estimator(gate, policy, rate=0.5, seed=seed)
-            thr = calibrate(policy, est, task, cfg, 2000 + seed)
-            thresholds[gate] = thr
+            scores = calibration_scores(policy, est, task, cfg, 2000 + seed)
+            thresholds[gate] = float(calibrate_threshold(scores, cfg.target_rate))
             if not do_t1:
                 continue
-            env = _env(task, cfg, variant, eval_seed, cfg.t1_episodes)
-            gate_cfg = GateConfig(
-                threshold=thr, score_every=cfg.score_every, reaction_ticks=cfg.reaction_ticks
-            )
-            res = deploy(
-                env,
-                policy,
-                cfg.t1_episodes,
-                est,
-                gate_cfg,
-                make_expert(task, seed=seed),
-                seed=eval_seed,
-                operator=_operator(cfg, seed),
-            )
-            s = res.summary()
-            out["T1"].append(
-                {
-                    "table": "T1",
-                    "task": f"{task}-{variant}",
-                    "gate": gate,
-                    "seed": seed,
-                    "threshold": thr,
-                    "assisted_success": s["success_rate"],
-                    "human_steps": s["human_steps"],
-                    "episode_length": s["episode_length"],
-                    "help_requests": s["help_requests"],
-                    "paused_steps": s["paused_steps"],
-                    "autonomous_success": auto["success_rate"],
-                }
-            )
+            for rate in flag_rates(cfg):
+                thr = float(calibrate_threshold(scores, rate))
+                env = _env(task, cfg, variant, eval_seed, cfg.t1_episodes)
+                gate_cfg = GateConfig(threshold=thr, score_every=cfg.score_every, reaction_ticks=cfg.reaction_ticks)
+                res = deploy(
+                    env,
+                    policy,
+                    cfg.t1_episodes,
+                    est,
+                    gate_cfg,
+                    make_expert(task, seed=seed),
+                    seed=eval_seed,
+                    operator=_operator(cfg, seed),
+                )
+                s = res.summary()
+                out["T1"].append(
+                    {
+                        "table": "T1",
+                        "task": f"{task}-{variant}",
+                        "gate": gate,
+                        "seed": seed,
+                        "flag_rate": rate,
+                        "threshold": thr,
+                        "assisted_success": s["success_rate"],
+                        "human_steps": s["human_steps"],
+                        "episode_length": s["episode_length"],
+                        "help_requests": s["help_requests"],
+                        "paused_steps": s["paused_steps"],
+                        "autonomous_success": auto["success_rate"],
+                    }
+                )
         out["seconds"][f"T1/{task}/{seed}"] = round(time.perf_counter() - t1, 1)
         if do_t2:
             t2 = time.perf_counter()
@@ -562,23 +574,49 @@ def _mean_std(vals: list[float]) -> dict:
     return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0, "n": len(a)}
 
 
+T1_KEYS = ("human_steps", "episode_length", "assisted_success", "help_requests", "autonomous_success")
+
+
+def _rate(row: dict, cfg: EvalConfig) -> float:
+    return float(row.get("flag_rate", cfg.target_rate))  # rows from before the sweep: the main rate
+
+
+def equal_success(t1: list[dict], cfg: EvalConfig) -> list[dict]:
+    """Each gate's human effort at the same assisted success (the diffusion paper's Table I compares
+    gates that all finish the task). Per task, ``level`` is the highest mean assisted success that every
+    gate reaches at some flag rate; each gate is then read at its cheapest such operating point (fewest
+    mean human steps). ``level`` 0 means some gate never succeeded: nothing to compare."""
+    out = []
+    for task in dict.fromkeys(r["task"] for r in t1):
+        curves: dict[str, list[dict]] = {}
+        for gate in T1_GATES:
+            rows = [r for r in t1 if r["task"] == task and r["gate"] == gate]
+            curves[gate] = [
+                {"flag_rate": rate,
+                 **{k: _mean_std([r[k] for r in rows if _rate(r, cfg) == rate]) for k in T1_KEYS}}
+                for rate in sorted({_rate(r, cfg) for r in rows})
+            ]
+        curves = {g: c for g, c in curves.items() if c}
+        if not curves:
+            continue
+        level = min(max(p["assisted_success"]["mean"] or 0.0 for p in c) for c in curves.values())
+        for gate, curve in curves.items():
+            reach = [p for p in curve if (p["assisted_success"]["mean"] or 0.0) >= level - 1e-9]
+            best = min(reach, key=lambda p: p["human_steps"]["mean"])
+            out.append({"task": task, "gate": gate, "success_level": level, **best, "curve": curve})
+    return out
+
+
 def summarize(rows: dict[str, list[dict]], cfg: EvalConfig) -> dict:
     out: dict = {}
-    t1 = rows.get("T1", [])
+    t1_all = rows.get("T1", [])
+    t1 = [r for r in t1_all if _rate(r, cfg) == cfg.target_rate]
+    out["T1_equal"] = equal_success(t1_all, cfg)
     out["T1"] = [
         {
             "task": t,
             "gate": g,
-            **{
-                k: _mean_std([r[k] for r in t1 if r["task"] == t and r["gate"] == g])
-                for k in (
-                    "human_steps",
-                    "episode_length",
-                    "assisted_success",
-                    "help_requests",
-                    "autonomous_success",
-                )
-            },
+            **{k: _mean_std([r[k] for r in t1 if r["task"] == t and r["gate"] == g]) for k in T1_KEYS},
         }
         for t in dict.fromkeys(r["task"] for r in t1)
         for g in T1_GATES
@@ -640,15 +678,18 @@ def orderings(s: dict, cfg: EvalConfig) -> list[dict]:
         verdict = "tie" if a == b else ("holds" if (a < b if lower_is_better else a > b) else "reversed")
         checks.append({"claim": claim, "verdict": verdict, "holds": verdict == "holds", "a": a, "b": b})
 
-    for task in dict.fromkeys(r["task"] for r in s.get("T1", [])):
-        dv = _get(s["T1"], "human_steps", task=task, gate="denoising_vector")
+    equal = s.get("T1_equal", [])
+    for task in dict.fromkeys(r["task"] for r in equal):
+        level = next(r["success_level"] for r in equal if r["task"] == task)
+        where = f"T1 {task} at equal assisted success {level:.2f}"
         for other in ("ensemble_variance", "random"):
-            check(
-                f"T1 {task}: denoising-vector gate needs fewer human steps than {other}",
-                dv,
-                _get(s["T1"], "human_steps", task=task, gate=other),
-                lower_is_better=True,
-            )
+            claim = f"{where}: denoising-vector gate needs fewer human steps than {other}"
+            dv = _get(equal, "human_steps", task=task, gate="denoising_vector")
+            b = _get(equal, "human_steps", task=task, gate=other)
+            if level <= 0.0 and dv is not None and b is not None:  # no gate pair finishes the task
+                checks.append({"claim": claim, "verdict": "incomparable", "holds": False, "a": dv, "b": b})
+            else:
+                check(claim, dv, b, lower_is_better=True)
     for row in s.get("T2", []):
         check(
             f"T2 budget {row['budget']}: uncertainty-selected steps beat full demos",
@@ -706,6 +747,28 @@ def plot(summary: dict, out: Path) -> list[str]:
         fig.savefig(out / "t1_human_effort.png", dpi=110)
         plt.close(fig)
         files.append("t1_human_effort.png")
+    if s_equal := summary.get("T1_equal"):
+        tasks = list(dict.fromkeys(r["task"] for r in s_equal))
+        fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 4), squeeze=False)
+        for ax, task in zip(axes[0], tasks):
+            for r in (r for r in s_equal if r["task"] == task):
+                xs = [p["human_steps"]["mean"] for p in r["curve"]]
+                ys = [p["assisted_success"]["mean"] for p in r["curve"]]
+                (line,) = ax.plot(xs, ys, marker="o", label=r["gate"])
+                for p, x, y in zip(r["curve"], xs, ys):
+                    ax.annotate(f"{p['flag_rate']:.2f}", (x, y), fontsize=6, textcoords="offset points",
+                                xytext=(3, 3))
+                ax.plot([r["human_steps"]["mean"]], [r["assisted_success"]["mean"]], marker="*", ms=14,
+                        color=line.get_color())
+            ax.axhline(r["success_level"], ls="--", c="gray", lw=0.8)
+            ax.set_title(f"T1 {task}: effort vs success (labels: flag rate)", fontsize=9)
+            ax.set_xlabel("human steps / episode")
+            ax.set_ylabel("assisted success")
+            ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out / "t1_equal_success.png", dpi=110)
+        plt.close(fig)
+        files.append("t1_equal_success.png")
     if summary.get("T2"):
         fig, ax = plt.subplots(figsize=(6, 4))
         labels = [str(r["budget"]) for r in summary["T2"]]
@@ -864,6 +927,19 @@ def markdown_report(result: dict) -> str:
             for r in s["T1"]
         ]
         lines.append("")
+    if s.get("T1_equal"):
+        lines += [
+            "### T1 at equal assisted success (each gate's cheapest flag rate reaching the common level)",
+            "",
+            "| task | common success | gate | flag rate | human steps | episode length | assisted success |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['task']} | {r['success_level']:.2f} | {r['gate']} | {r['flag_rate']:.2f} | "
+            f"{_fmt(r['human_steps'], 1)} | {_fmt(r['episode_length'], 1)} | {_fmt(r['assisted_success'])} |"
+            for r in s["T1_equal"]
+        ]
+        lines.append("")
     if s.get("T2"):
         lines += [
             "### T2 targeted data: lift-unseen autonomous success after 50/50 fine-tuning",
@@ -936,6 +1012,14 @@ def print_report(result: dict) -> None:
                 fmt(r["assisted_success"]),
                 fmt(r["autonomous_success"]),
             )
+        con.print(t)
+    if s.get("T1_equal"):
+        t = Table(title="T1 at equal assisted success")
+        for c in ("task", "common success", "gate", "flag rate", "human steps", "assisted success"):
+            t.add_column(c)
+        for r in s["T1_equal"]:
+            t.add_row(r["task"], f"{r['success_level']:.2f}", r["gate"], f"{r['flag_rate']:.2f}",
+                      fmt(r["human_steps"]), fmt(r["assisted_success"]))
         con.print(t)
     if s.get("T2"):
         t = Table(title="T2 targeted data: lift-unseen autonomous success")

@@ -114,6 +114,9 @@ def resolve_arguments(given: dict[str, Any]) -> dict[str, Any]:
         raise GraphError(f"unknown task {args['task']!r}: expected one of {available('tasks')}")
     if args["policy"] not in POLICY_KINDS:
         raise GraphError(f"unknown policy {args['policy']!r}: expected one of {list(POLICY_KINDS)}")
+    if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", args["device"]):
+        hint = f"; the teleop device is teleop_device:={args['device']}" if args["device"] in DEVICES else ""
+        raise GraphError(f"device:={args['device']!r} is the torch device (cpu | cuda[:N] | mps){hint}")
     ns = args["namespace"].strip().strip("/")
     if ns and not re.fullmatch(r"[A-Za-z_][\w/]*", ns):
         raise GraphError(f"invalid namespace {args['namespace']!r}")

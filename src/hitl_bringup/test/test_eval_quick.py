@@ -62,7 +62,8 @@ def test_summary_and_orderings_report_what_was_measured(tmp_path):
     assert t1["denoising_vector"]["mean"] == pytest.approx(11.0) and t1["denoising_vector"]["n"] == 3
     assert t1["denoising_vector"]["std"] == pytest.approx(1.0)
     verdicts = {c["claim"]: c["verdict"] for c in s["orderings"]}
-    assert verdicts["T1 lift-test: denoising-vector gate needs fewer human steps than random"] == "holds"
+    assert verdicts["T1 lift-test at equal assisted success 0.90: denoising-vector gate needs fewer human steps "
+                    "than random"] == "holds"
     assert verdicts["T2 budget 80: uncertainty-selected steps beat full demos"] == "reversed"
     assert verdicts["T3 threading round 3: IWR beats hg-dagger"] == "holds"
     assert verdicts["T4: MILE beats iwr"] == "tie"
@@ -72,8 +73,43 @@ def test_summary_and_orderings_report_what_was_measured(tmp_path):
     md = ev.markdown_report(result)
     assert "| lift-test | denoising_vector | 11.0 ± 1.0 |" in md and "**reversed**" in md
     files = ev.plot(s, tmp_path)
-    assert set(files) == {"t1_human_effort.png", "t2_targeted_data.png", "t3_iwr.png", "t4_mile.png"}
+    assert set(files) == {"t1_human_effort.png", "t1_equal_success.png", "t2_targeted_data.png", "t3_iwr.png",
+                          "t4_mile.png"}
     assert all((tmp_path / f).stat().st_size > 1000 for f in files)
+
+
+def test_equal_success_reads_each_gate_at_its_cheapest_point_reaching_the_common_level(tmp_path):
+    """dv reaches 0.9 only at rate 0.3 (25 steps), ens at 0.15 (30 steps) and 0.3 (40), random peaks at
+    0.8: the common level is 0.8; dv's cheapest point with >= 0.8 is rate 0.15 (20 steps)."""
+    cfg = ev.EvalConfig.make(quick=True)
+    curves = {"denoising_vector": [(0.05, 0.5, 10), (0.15, 0.8, 20), (0.3, 0.9, 25)],
+              "ensemble_variance": [(0.05, 0.6, 12), (0.15, 0.9, 30), (0.3, 0.9, 40)],
+              "random": [(0.05, 0.3, 15), (0.15, 0.8, 35), (0.3, 0.7, 50)]}
+    rows = [{"task": "lift-test", "gate": g, "seed": seed, "flag_rate": rate, "assisted_success": succ,
+             "human_steps": steps + seed, "episode_length": 60.0, "help_requests": 1.0, "autonomous_success": 0.0}
+            for g, pts in curves.items() for rate, succ, steps in pts for seed in range(3)]
+    s = ev.summarize({"T1": rows}, cfg)
+    eq = {r["gate"]: r for r in s["T1_equal"]}
+    assert [r["success_level"] for r in eq.values()] == [pytest.approx(0.8)] * 3
+    assert {g: r["flag_rate"] for g, r in eq.items()} == {
+        "denoising_vector": 0.15, "ensemble_variance": 0.15, "random": 0.15}
+    assert eq["denoising_vector"]["human_steps"]["mean"] == pytest.approx(21.0)
+    assert eq["ensemble_variance"]["human_steps"]["mean"] == pytest.approx(31.0)
+    assert len(eq["random"]["curve"]) == 3
+    # the main T1 table keeps the target rate's rows only
+    assert {r["gate"]: r["human_steps"]["mean"] for r in s["T1"]}["random"] == pytest.approx(36.0)
+    verdicts = {c["claim"]: c["verdict"] for c in s["orderings"]}
+    assert verdicts["T1 lift-test at equal assisted success 0.80: denoising-vector gate needs fewer human "
+                    "steps than ensemble_variance"] == "holds"
+    # a gate that never succeeds: nothing to compare, said so
+    never = [dict(r, assisted_success=0.0) if r["gate"] == "random" else r for r in rows]
+    verdicts = {c["claim"]: c["verdict"] for c in ev.summarize({"T1": never}, cfg)["orderings"]}
+    assert verdicts["T1 lift-test at equal assisted success 0.00: denoising-vector gate needs fewer human "
+                    "steps than random"] == "incomparable"
+    md = ev.markdown_report({"summary": s, "config": {**ev.asdict(cfg), "seeds": [0, 1, 2]}, "mode": "quick",
+                             "command": "c", "seconds_total": 1.0, "machine": {"cpus": 2, "jobs": 1}})
+    assert "| lift-test | 0.80 | denoising_vector | 0.15 | 21.0 ± 1.0 |" in md
+    assert "t1_equal_success.png" in ev.plot(s, tmp_path)
 
 
 def test_eval_cli_rejects_unknown_tables(capsys):
@@ -98,6 +134,23 @@ def test_micro_eval_writes_outcomes(tmp_path):
     saved = json.loads((tmp_path / "outcomes.json").read_text())
     assert {r["method"] for r in saved["rows"]["T4"]} == set(ev.T4_METHODS)
     assert (tmp_path / "t4_mile.png").exists()
+
+
+@pytest.mark.slow
+def test_micro_t1_sweeps_every_gate_over_the_flag_rates(tmp_path):
+    cfg = ev.EvalConfig.make(quick=True)
+    cfg.seeds, cfg.num_envs, cfg.t1_tasks = (0,), 2, (("lift", "test"),)
+    cfg.t1_demos, cfg.diffusion_steps, cfg.ensemble_steps, cfg.diffusion_batch = 2, 5, 5, 16
+    cfg.calib_episodes, cfg.t1_episodes, cfg.t1_flag_rates = 1, 2, (0.05, 0.3)
+    result = ev.run(cfg, ("T1",), jobs=1, out=tmp_path, progress=False)
+    assert not result["errors"], result["errors"]
+    cells = {(r["gate"], r["flag_rate"]) for r in result["rows"]["T1"]}
+    assert cells == {(g, rate) for g in ev.T1_GATES for rate in (0.05, 0.15, 0.3)}  # + target_rate
+    for g in ev.T1_GATES:  # a higher flag rate means a lower threshold on the same calibration scores
+        thr = {r["flag_rate"]: r["threshold"] for r in result["rows"]["T1"] if r["gate"] == g}
+        assert thr[0.05] >= thr[0.15] >= thr[0.3]
+    assert {r["gate"] for r in result["summary"]["T1_equal"]} == set(ev.T1_GATES)
+    assert (tmp_path / "t1_equal_success.png").exists()
 
 
 @pytest.mark.slow

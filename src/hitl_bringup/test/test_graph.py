@@ -118,6 +118,7 @@ def test_threshold_sources_and_overrides():
     ({"sim": "maybe"}, "boolean"), ({"threshold": "high"}, "number"), ({"checkpoint": ""}, "checkpoint"),
     ({"colour": "red"}, "unknown argument"), ({"nobody.x": 1}, "no node named"),
     ({"teleop_device": "wand"}, "teleop_device"), ({"namespace": "9 bad"}, "namespace"),
+    ({"device": "joy"}, "torch device .*teleop_device:=joy"), ({"device": "gpu"}, "torch device"),
 ])
 def test_bad_arguments_fail_with_one_line(bad, match):
     args = {"checkpoint": "c.pt", **bad}
