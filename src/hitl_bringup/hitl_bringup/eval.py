@@ -581,29 +581,61 @@ def _rate(row: dict, cfg: EvalConfig) -> float:
     return float(row.get("flag_rate", cfg.target_rate))  # rows from before the sweep: the main rate
 
 
+def effort_at(points: list[tuple[float, float]], level: float) -> float | None:
+    """Fewest human steps per episode that reach assisted success ``level`` with these operating points
+    (success, human steps): one point at or above the level, or a mix of one below and one above it
+    (switching thresholds between episodes reaches the interpolated point on average). None: unreachable."""
+    eps = 1e-9
+    best = None
+    for s_hi, h_hi in points:
+        if s_hi < level - eps:
+            continue
+        cands = [h_hi] + [
+            h_lo + (h_hi - h_lo) * (level - s_lo) / (s_hi - s_lo) for s_lo, h_lo in points if s_lo < level - eps
+        ]
+        best = min([*cands, *([] if best is None else [best])])
+    return best
+
+
 def equal_success(t1: list[dict], cfg: EvalConfig) -> list[dict]:
     """Each gate's human effort at the same assisted success (the diffusion paper's Table I compares
-    gates that all finish the task). Per task, ``level`` is the highest mean assisted success that every
-    gate reaches at some flag rate; each gate is then read at its cheapest such operating point (fewest
-    mean human steps). ``level`` 0 means some gate never succeeded: nothing to compare."""
+    gates at equal success). A gate's operating points are its flag rates plus "never ask" (no human
+    steps, the autonomous success). Per task, ``level`` is the highest mean assisted success every gate
+    reaches; each gate's effort is :func:`effort_at` that level on its mean curve (spread: the same
+    per seed, over the seeds that reach it). ``level`` = the autonomous success means no gate pair can
+    be compared above doing nothing."""
     out = []
     for task in dict.fromkeys(r["task"] for r in t1):
         curves: dict[str, list[dict]] = {}
+        per_seed: dict[str, dict[int, list[tuple[float, float]]]] = {}
         for gate in T1_GATES:
             rows = [r for r in t1 if r["task"] == task and r["gate"] == gate]
+            if not rows:
+                continue
             curves[gate] = [
                 {"flag_rate": rate,
                  **{k: _mean_std([r[k] for r in rows if _rate(r, cfg) == rate]) for k in T1_KEYS}}
                 for rate in sorted({_rate(r, cfg) for r in rows})
             ]
-        curves = {g: c for g, c in curves.items() if c}
+            seeds: dict[int, list[tuple[float, float]]] = {}
+            for r in rows:
+                seeds.setdefault(r["seed"], [(r["autonomous_success"], 0.0)]).append(
+                    (r["assisted_success"], r["human_steps"]))
+            per_seed[gate] = seeds
         if not curves:
             continue
         level = min(max(p["assisted_success"]["mean"] or 0.0 for p in c) for c in curves.values())
         for gate, curve in curves.items():
-            reach = [p for p in curve if (p["assisted_success"]["mean"] or 0.0) >= level - 1e-9]
-            best = min(reach, key=lambda p: p["human_steps"]["mean"])
-            out.append({"task": task, "gate": gate, "success_level": level, **best, "curve": curve})
+            auto = curve[0]["autonomous_success"]["mean"] or 0.0
+            mean_pts = [(auto, 0.0)] + [(p["assisted_success"]["mean"], p["human_steps"]["mean"]) for p in curve]
+            seed_vals = [v for pts in per_seed[gate].values() if (v := effort_at(pts, level)) is not None]
+            spread = _mean_std(seed_vals)
+            out.append({
+                "task": task, "gate": gate, "success_level": level, "autonomous_success": auto,
+                "human_steps": {"mean": effort_at(mean_pts, level), "std": spread["std"], "n": spread["n"]},
+                "max_success": max(p["assisted_success"]["mean"] for p in curve),
+                "curve": curve,
+            })
     return out
 
 
@@ -681,12 +713,13 @@ def orderings(s: dict, cfg: EvalConfig) -> list[dict]:
     equal = s.get("T1_equal", [])
     for task in dict.fromkeys(r["task"] for r in equal):
         level = next(r["success_level"] for r in equal if r["task"] == task)
+        auto = max(r["autonomous_success"] for r in equal if r["task"] == task)
         where = f"T1 {task} at equal assisted success {level:.2f}"
         for other in ("ensemble_variance", "random"):
             claim = f"{where}: denoising-vector gate needs fewer human steps than {other}"
             dv = _get(equal, "human_steps", task=task, gate="denoising_vector")
             b = _get(equal, "human_steps", task=task, gate=other)
-            if level <= 0.0 and dv is not None and b is not None:  # no gate pair finishes the task
+            if level <= auto + 1e-9 and dv is not None and b is not None:  # no gain over never asking
                 checks.append({"claim": claim, "verdict": "incomparable", "holds": False, "a": dv, "b": b})
             else:
                 check(claim, dv, b, lower_is_better=True)
@@ -758,10 +791,12 @@ def plot(summary: dict, out: Path) -> list[str]:
                 for p, x, y in zip(r["curve"], xs, ys):
                     ax.annotate(f"{p['flag_rate']:.2f}", (x, y), fontsize=6, textcoords="offset points",
                                 xytext=(3, 3))
-                ax.plot([r["human_steps"]["mean"]], [r["assisted_success"]["mean"]], marker="*", ms=14,
-                        color=line.get_color())
+                ax.plot([0.0, xs[0]], [r["autonomous_success"], ys[0]], ls=":", color=line.get_color())
+                if r["human_steps"]["mean"] is not None:
+                    ax.plot([r["human_steps"]["mean"]], [r["success_level"]], marker="*", ms=14,
+                            color=line.get_color())
             ax.axhline(r["success_level"], ls="--", c="gray", lw=0.8)
-            ax.set_title(f"T1 {task}: effort vs success (labels: flag rate)", fontsize=9)
+            ax.set_title(f"T1 {task}: effort vs success (labels: flag rate; star: at the common level)", fontsize=8)
             ax.set_xlabel("human steps / episode")
             ax.set_ylabel("assisted success")
             ax.legend(fontsize=7)
@@ -839,7 +874,8 @@ def build_jobs(cfg: EvalConfig, tables: tuple[str, ...]) -> list[tuple]:
     return jobs
 
 
-def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress: bool = True) -> dict:
+def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress: bool = True,
+        command: str = "") -> dict:
     out.mkdir(parents=True, exist_ok=True)
     todo = build_jobs(cfg, tables)
     rows: dict[str, list[dict]] = {t: [] for t in TABLES}
@@ -882,7 +918,7 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
     summary = summarize(rows, cfg)
     result = {
         "mode": "quick" if cfg.quick else "full",
-        "command": "python -m hitl_bringup.eval" + (" --quick" if cfg.quick else ""),
+        "command": command or "python -m hitl_bringup.eval" + (" --quick" if cfg.quick else ""),
         "tables": list(tables),
         "config": asdict(cfg),
         "rows": rows,
@@ -902,6 +938,10 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
 
 def _fmt(v: dict, digits: int = 2) -> str:
     return "-" if v["mean"] is None else f"{v['mean']:.{digits}f} ± {v['std']:.{digits}f}"
+
+
+def _reach_note(n: int, seeds: int) -> str:
+    return "" if n >= seeds else f" ({n} of {seeds} seeds reach it)"
 
 
 def markdown_report(result: dict) -> str:
@@ -929,14 +969,18 @@ def markdown_report(result: dict) -> str:
         lines.append("")
     if s.get("T1_equal"):
         lines += [
-            "### T1 at equal assisted success (each gate's cheapest flag rate reaching the common level)",
+            "### T1 at equal assisted success (human steps per episode at the highest success every gate reaches)",
             "",
-            "| task | common success | gate | flag rate | human steps | episode length | assisted success |",
-            "|---|---|---|---|---|---|---|",
+            "| task | common success | gate | human steps there | best success | operating points: flag rate "
+            "(success, human steps) |",
+            "|---|---|---|---|---|---|",
         ]
         lines += [
-            f"| {r['task']} | {r['success_level']:.2f} | {r['gate']} | {r['flag_rate']:.2f} | "
-            f"{_fmt(r['human_steps'], 1)} | {_fmt(r['episode_length'], 1)} | {_fmt(r['assisted_success'])} |"
+            f"| {r['task']} | {r['success_level']:.2f} | {r['gate']} | {_fmt(r['human_steps'], 1)}"
+            f"{_reach_note(r['human_steps']['n'], len(cfg['seeds']))} | "
+            f"{r['max_success']:.2f} | " + ", ".join(
+                f"{p['flag_rate']:.2f} ({p['assisted_success']['mean']:.2f}, {p['human_steps']['mean']:.1f})"
+                for p in r["curve"]) + " |"
             for r in s["T1_equal"]
         ]
         lines.append("")
@@ -1015,11 +1059,11 @@ def print_report(result: dict) -> None:
         con.print(t)
     if s.get("T1_equal"):
         t = Table(title="T1 at equal assisted success")
-        for c in ("task", "common success", "gate", "flag rate", "human steps", "assisted success"):
+        for c in ("task", "common success", "gate", "human steps there", "best success"):
             t.add_column(c)
         for r in s["T1_equal"]:
-            t.add_row(r["task"], f"{r['success_level']:.2f}", r["gate"], f"{r['flag_rate']:.2f}",
-                      fmt(r["human_steps"]), fmt(r["assisted_success"]))
+            t.add_row(r["task"], f"{r['success_level']:.2f}", r["gate"], fmt(r["human_steps"]),
+                      f"{r['max_success']:.2f}")
         con.print(t)
     if s.get("T2"):
         t = Table(title="T2 targeted data: lift-unseen autonomous success")
@@ -1067,7 +1111,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, default=2, help="parallel worker processes (default 2)")
     p.add_argument("--out", default="bench/results", help="output folder (outcomes.json + plots)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--summarize", metavar="OUTCOMES_JSON", default="",
+                   help="recompute the summary, orderings, tables and plots from a saved run's rows (no runs)")
     return p
+
+
+def resummarize(path: Path, out: Path) -> dict:
+    """A saved outcomes.json with its summary, orderings, tables and plots recomputed from its rows."""
+    try:
+        result = json.loads(path.read_text())
+        rows, saved_cfg = result["rows"], result["config"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise SystemExit(f"{PROG}: error: {path}: not an outcomes file ({type(exc).__name__}: {exc})") from None
+    known = {f for f in EvalConfig.__dataclass_fields__}
+    cfg = EvalConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in saved_cfg.items() if k in known})
+    result["summary"] = summarize(rows, cfg)
+    out.mkdir(parents=True, exist_ok=True)
+    result["plots"] = plot(result["summary"], out)
+    (out / "outcomes.json").write_text(json.dumps(result, indent=2, default=float))
+    (out / "results.md").write_text(markdown_report(result))
+    return result
 
 
 def main(args: list[str] | None = None) -> int:
@@ -1080,9 +1143,14 @@ def main(args: list[str] | None = None) -> int:
     if ns.seeds < 1 or ns.jobs < 1:
         print(f"{PROG}: error: --seeds and --jobs must be >= 1", file=sys.stderr)
         return 2
+    if ns.summarize:
+        print_report(resummarize(Path(ns.summarize), Path(ns.out)))
+        return 0
     cfg = EvalConfig.make(ns.quick)
     cfg.seeds = tuple(range(ns.seeds))
-    result = run(cfg, tables, ns.jobs, Path(ns.out), progress=not ns.no_progress)
+    argv = sys.argv[1:] if args is None else args
+    result = run(cfg, tables, ns.jobs, Path(ns.out), progress=not ns.no_progress,
+                 command=" ".join(["python -m hitl_bringup.eval", *argv]))
     print_report(result)
     print(
         json.dumps(

@@ -78,9 +78,18 @@ def test_summary_and_orderings_report_what_was_measured(tmp_path):
     assert all((tmp_path / f).stat().st_size > 1000 for f in files)
 
 
-def test_equal_success_reads_each_gate_at_its_cheapest_point_reaching_the_common_level(tmp_path):
-    """dv reaches 0.9 only at rate 0.3 (25 steps), ens at 0.15 (30 steps) and 0.3 (40), random peaks at
-    0.8: the common level is 0.8; dv's cheapest point with >= 0.8 is rate 0.15 (20 steps)."""
+def test_effort_at_mixes_operating_points():
+    pts = [(0.1, 0.0), (0.5, 10.0), (1.0, 14.0)]  # never ask (autonomous 0.1), two flag rates
+    assert ev.effort_at(pts, 1.0) == pytest.approx(14.0)
+    assert ev.effort_at(pts, 0.7) == pytest.approx(14.0 * 0.6 / 0.9)  # never ask / best point, mixed
+    assert ev.effort_at(pts, 0.5) == pytest.approx(14.0 * 0.4 / 0.9)  # cheaper than the 0.5 point itself
+    assert ev.effort_at(pts, 0.05) == 0.0
+    assert ev.effort_at(pts, 1.01) is None
+
+
+def test_equal_success_compares_every_gate_at_the_level_all_reach(tmp_path):
+    """The common level is 0.8 (random peaks there). dv has a point at 0.8 (21 steps on the mean curve);
+    ens reaches 0.8 cheapest by mixing its 0.6 and 0.9 points (13 + 18 * 2/3 = 25)."""
     cfg = ev.EvalConfig.make(quick=True)
     curves = {"denoising_vector": [(0.05, 0.5, 10), (0.15, 0.8, 20), (0.3, 0.9, 25)],
               "ensemble_variance": [(0.05, 0.6, 12), (0.15, 0.9, 30), (0.3, 0.9, 40)],
@@ -91,25 +100,42 @@ def test_equal_success_reads_each_gate_at_its_cheapest_point_reaching_the_common
     s = ev.summarize({"T1": rows}, cfg)
     eq = {r["gate"]: r for r in s["T1_equal"]}
     assert [r["success_level"] for r in eq.values()] == [pytest.approx(0.8)] * 3
-    assert {g: r["flag_rate"] for g, r in eq.items()} == {
-        "denoising_vector": 0.15, "ensemble_variance": 0.15, "random": 0.15}
     assert eq["denoising_vector"]["human_steps"]["mean"] == pytest.approx(21.0)
-    assert eq["ensemble_variance"]["human_steps"]["mean"] == pytest.approx(31.0)
-    assert len(eq["random"]["curve"]) == 3
+    assert eq["denoising_vector"]["human_steps"]["std"] == pytest.approx(1.0)  # per seed: 20, 21, 22
+    assert eq["ensemble_variance"]["human_steps"]["mean"] == pytest.approx(25.0)
+    assert eq["random"]["human_steps"]["mean"] == pytest.approx(36.0)
+    assert eq["ensemble_variance"]["max_success"] == pytest.approx(0.9) and len(eq["random"]["curve"]) == 3
     # the main T1 table keeps the target rate's rows only
     assert {r["gate"]: r["human_steps"]["mean"] for r in s["T1"]}["random"] == pytest.approx(36.0)
     verdicts = {c["claim"]: c["verdict"] for c in s["orderings"]}
     assert verdicts["T1 lift-test at equal assisted success 0.80: denoising-vector gate needs fewer human "
                     "steps than ensemble_variance"] == "holds"
-    # a gate that never succeeds: nothing to compare, said so
+    # a gate that never does better than never asking: nothing to compare, said so
     never = [dict(r, assisted_success=0.0) if r["gate"] == "random" else r for r in rows]
     verdicts = {c["claim"]: c["verdict"] for c in ev.summarize({"T1": never}, cfg)["orderings"]}
     assert verdicts["T1 lift-test at equal assisted success 0.00: denoising-vector gate needs fewer human "
                     "steps than random"] == "incomparable"
     md = ev.markdown_report({"summary": s, "config": {**ev.asdict(cfg), "seeds": [0, 1, 2]}, "mode": "quick",
                              "command": "c", "seconds_total": 1.0, "machine": {"cpus": 2, "jobs": 1}})
-    assert "| lift-test | 0.80 | denoising_vector | 0.15 | 21.0 ± 1.0 |" in md
+    assert ("| lift-test | 0.80 | denoising_vector | 21.0 ± 1.0 | 0.90 | 0.05 (0.50, 11.0), 0.15 (0.80, 21.0), "
+            "0.30 (0.90, 26.0) |") in md
     assert "t1_equal_success.png" in ev.plot(s, tmp_path)
+
+
+def test_summarize_recomputes_a_saved_run(tmp_path, capsys):
+    cfg = ev.EvalConfig.make(quick=True)
+    saved = {"mode": "full", "command": "python -m hitl_bringup.eval", "rows": fake_rows(), "config": ev.asdict(cfg),
+             "summary": {}, "seconds_total": 5.0, "machine": {"cpus": 2, "jobs": 2}, "errors": []}
+    src = tmp_path / "run" / "outcomes.json"
+    src.parent.mkdir()
+    src.write_text(json.dumps(saved))
+    assert ev.main(["--summarize", str(src), "--out", str(tmp_path / "again")]) == 0
+    again = json.loads((tmp_path / "again" / "outcomes.json").read_text())
+    assert again["rows"] == saved["rows"] and {r["gate"] for r in again["summary"]["T1_equal"]} == set(ev.T1_GATES)
+    assert "T1 at equal assisted success" in (tmp_path / "again" / "results.md").read_text()
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(SystemExit, match=r"bad\.json: not an outcomes file"):
+        ev.main(["--summarize", str(tmp_path / "bad.json"), "--out", str(tmp_path / "x")])
 
 
 def test_eval_cli_rejects_unknown_tables(capsys):
