@@ -752,6 +752,12 @@ def plot(summary: dict, out: Path) -> list[str]:
 
     files = []
 
+    def save(fig, name: str) -> None:
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        files.append(name)
+
     def bars(ax, labels, groups, title, ylabel):
         x = np.arange(len(labels))
         w = 0.8 / max(1, len(groups))
@@ -776,10 +782,7 @@ def plot(summary: dict, out: Path) -> list[str]:
                 for g in T1_GATES
             }
             bars(ax, tasks, groups, f"T1: {yl}", yl)
-        fig.tight_layout()
-        fig.savefig(out / "t1_human_effort.png", dpi=110)
-        plt.close(fig)
-        files.append("t1_human_effort.png")
+        save(fig, "t1_human_effort.png")
     if s_equal := summary.get("T1_equal"):
         tasks = list(dict.fromkeys(r["task"] for r in s_equal))
         fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 4), squeeze=False)
@@ -800,10 +803,7 @@ def plot(summary: dict, out: Path) -> list[str]:
             ax.set_xlabel("human steps / episode")
             ax.set_ylabel("assisted success")
             ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(out / "t1_equal_success.png", dpi=110)
-        plt.close(fig)
-        files.append("t1_equal_success.png")
+        save(fig, "t1_equal_success.png")
     if summary.get("T2"):
         fig, ax = plt.subplots(figsize=(6, 4))
         labels = [str(r["budget"]) for r in summary["T2"]]
@@ -813,10 +813,7 @@ def plot(summary: dict, out: Path) -> list[str]:
         }
         bars(ax, labels, groups, "T2: lift-unseen after fine-tuning on N human steps", "autonomous success")
         ax.set_xlabel("human steps N")
-        fig.tight_layout()
-        fig.savefig(out / "t2_targeted_data.png", dpi=110)
-        plt.close(fig)
-        files.append("t2_targeted_data.png")
+        save(fig, "t2_targeted_data.png")
     if summary.get("T3"):
         fig, ax = plt.subplots(figsize=(6, 4))
         for m in (*T3_METHODS, "full-demos"):
@@ -835,10 +832,7 @@ def plot(summary: dict, out: Path) -> list[str]:
         ax.set_ylabel("autonomous success")
         ax.set_title("T3: threading, learning from interventions")
         ax.legend(fontsize=8)
-        fig.tight_layout()
-        fig.savefig(out / "t3_iwr.png", dpi=110)
-        plt.close(fig)
-        files.append("t3_iwr.png")
+        save(fig, "t3_iwr.png")
     if summary.get("T4"):
         fig, ax = plt.subplots(figsize=(6, 4))
         bars(
@@ -851,10 +845,7 @@ def plot(summary: dict, out: Path) -> list[str]:
         weak = summary["T4"][0]["weak_success"]["mean"]
         if weak is not None:
             ax.axhline(weak, ls="--", c="gray", label="weak policy")
-        fig.tight_layout()
-        fig.savefig(out / "t4_mile.png", dpi=110)
-        plt.close(fig)
-        files.append("t4_mile.png")
+        save(fig, "t4_mile.png")
     return files
 
 
