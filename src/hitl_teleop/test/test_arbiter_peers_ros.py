@@ -191,6 +191,10 @@ def test_end_to_end_operator_finishes_lift_through_the_arbiter(ros):
         "episodes:=0",
         "-p",
         "seed:=4",
+        "-p",  # no episode starts (and times out) while the arbiter and the operator still load
+        "wait_for_publishers:=[arm_command, teleop]",
+        "-p",  # on a loaded machine watchdog holds slow the operator down: this test is not about speed
+        "max_episode_steps:=300",
     ]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     procs = [

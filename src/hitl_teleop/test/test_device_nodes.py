@@ -194,6 +194,15 @@ def _arm_command(frame, positions, quats, hold=False):
     return m
 
 
+def assert_goes_silent(node, status: list[str], send, count) -> None:
+    """Once the adapter reports the hold, nothing more reaches the arm (``count``: messages so far)."""
+    assert spin_until(node, lambda: "arbiter holds" in status, 5.0, send, period=0.1)
+    spin_until(node, lambda: False, 0.3, send, period=0.1)  # outputs from before the hold, still in flight
+    n = count()
+    spin_until(node, lambda: False, 1.0, send, period=0.1)
+    assert count() == n
+
+
 def test_yumi_adapter_node_publishes_trajectories_and_goes_silent_on_hold(node):
     from hitl_teleop.adapters.kinematics import matrix_to_pose
     from hitl_teleop.adapters.yumi import yumi_chain
@@ -237,10 +246,7 @@ def test_yumi_adapter_node_publishes_trajectories_and_goes_silent_on_hold(node):
         np.testing.assert_allclose(t.points[0].positions, home["l"], atol=0.02)
         assert list(trajs["r"][-1].joint_names) == list(chains["r"].joint_names)
         hold["v"] = True
-        assert spin_until(node, lambda: "arbiter holds" in status, 5.0, send, period=0.1)
-        n = len(trajs["l"])
-        spin_until(node, lambda: False, 1.0, send, period=0.1)
-        assert len(trajs["l"]) == n
+        assert_goes_silent(node, status, send, lambda: len(trajs["l"]))
     finally:
         rc, err = stop(proc)
         for s in subs:
@@ -326,10 +332,7 @@ def test_franka_adapter_node_publishes_equilibrium_pose_and_goes_silent_on_hold(
         assert m.header.frame_id == "fr3_link0" and m.header.stamp.sec > 0
         assert (m.pose.position.x, m.pose.position.z, m.pose.orientation.x) == (0.46, 0.40, 1.0)
         hold["v"] = True
-        assert spin_until(node, lambda: "arbiter holds" in status, 5.0, send, period=0.1)
-        n = len(got)
-        spin_until(node, lambda: False, 1.0, send, period=0.1)
-        assert len(got) == n
+        assert_goes_silent(node, status, send, lambda: len(got))
     finally:
         rc, err = stop(proc)
         for s in subs:

@@ -23,7 +23,9 @@ def spin(make_node: Callable[[], Any], argv: list[str], name: str,
          errors: tuple[type[BaseException], ...] = SETUP_ERRORS) -> int:
     """Init, spin until SIGINT/SIGTERM, clean up (the node's ``close()`` first, if it has one).
 
-    A setup error of the given types is one line on stderr and exit code 2.
+    A setup error of the given types is one line on stderr and exit code 2. The same error raised by a
+    callback after SIGINT/SIGTERM has shut the context down (a publish racing the teardown, e.g.
+    pybind11's "Unable to convert call argument") is part of a clean shutdown: exit 0.
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException
@@ -36,6 +38,8 @@ def spin(make_node: Callable[[], Any], argv: list[str], name: str,
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except errors as exc:
+        if node is not None and not rclpy.ok():
+            return 0  # finally: still cleans up
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
     finally:
