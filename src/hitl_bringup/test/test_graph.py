@@ -102,6 +102,13 @@ def test_real_graph_bridge_parameters_build_the_bridge(arm):
         assert b.names == sim.make_env(task, arm).obs_names
 
 
+@pytest.mark.parametrize("record", [True, False])
+def test_sim_arm_waits_for_the_recorder_only_when_recording(record):
+    by = {s.name: s for s in build_graph(checkpoint="c.pt", record=record)}
+    assert by["sim_arm"].parameters["wait_for_recorder"] is record
+    assert ("recorder" in by) is record
+
+
 def test_threshold_sources_and_overrides():
     task_thr = yaml.safe_load((graph.config_dir() / "tasks" / "lift.yaml").read_text())["threshold"]
     by = {s.name: s for s in build_graph(checkpoint="c.pt")}

@@ -67,6 +67,9 @@ class Publisher:
             assert proc.poll() is None, f"recorder exited early:\n{proc.stdout.read()}"
             assert time.monotonic() < deadline, "recorder did not subscribe"
             time.sleep(0.05)
+        # The publishers have seen the recorder's readers; the readers may not have seen the writers yet
+        # (discovery is two-way): on a loaded machine the first ~0.3 s of messages were dropped. Settle.
+        time.sleep(1.0)
 
     def step(self, i: int) -> None:
         obs = Observation()

@@ -193,3 +193,44 @@ def test_node_stops_after_its_episodes_and_says_so():
         rclpy.shutdown()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
+
+
+def test_first_episode_waits_for_the_recorder_and_is_seen_from_its_start():
+    """wait_for_recorder: no episode before a node named `recorder` listens; then its first message is
+    the START of episode 1 and the observations begin at step 0 (nothing of episode 1 is lost)."""
+    ns = NS + "_rec"
+    cmd = [sys.executable, "-m", "hitl_sim.nodes.sim_arm_node", "--ros-args", "-p", "task:=lift",
+           "-p", "wait_for_recorder:=true", "-r", f"__ns:={ns}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    rclpy.init()
+    watcher = rclpy.create_node("watcher", namespace=ns)
+    seen: list = []
+    watcher.create_subscription(Observation, "observation", seen.append, 10)
+    recorder = None
+    try:
+        end = time.monotonic() + 20
+        while time.monotonic() < end and not seen:  # observations flow (episode 0: not started)
+            rclpy.spin_once(watcher, timeout_sec=0.05)
+        end = time.monotonic() + 2.0
+        while time.monotonic() < end:
+            rclpy.spin_once(watcher, timeout_sec=0.05)
+        assert seen and all(o.episode == 0 for o in seen), "an episode started without the recorder"
+        recorder = rclpy.create_node("recorder", namespace=ns)
+        events: list = []
+        obs: list = []
+        recorder.create_subscription(EpisodeEvent, "episode_event", events.append, 10)
+        recorder.create_subscription(Observation, "observation", lambda o: obs.append(o) if o.episode else None, 50)
+        end = time.monotonic() + 20
+        while time.monotonic() < end and len(obs) < 5:
+            rclpy.spin_once(recorder, timeout_sec=0.05)
+            rclpy.spin_once(watcher, timeout_sec=0.0)
+        assert events and events[0].event == EpisodeEvent.EVENT_START and events[0].episode == 1
+        assert [o.step for o in obs[:5]] == list(range(5))
+    finally:
+        for n in (watcher, recorder):
+            if n is not None:
+                n.destroy_node()
+        rclpy.shutdown()
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=15)[0]
+    assert proc.returncode == 0 and "recorder" in out

@@ -32,6 +32,9 @@ parameters:
   wait_for_publishers (string[], [])    auto_start waits until each of these topics (relative names, e.g.
                                         action_chunk, uncertainty) has a publisher: no episode times out
                                         while the policy is still loading, under ros2 launch or hitl_run
+  wait_for_recorder (bool, false)       auto_start also waits until the node named `recorder` (this
+                                        namespace) subscribes to observation and episode_event, then
+                                        0.5 s more (DDS matches both ways): episode 1 is recorded whole
   robot_id          (string, '')        robot id in messages; '' = the namespace (e.g. robot_0) or 'robot'
 topics: pub observation, sim/state, ee_pose, episode_event, scene_markers; sub arm_command
 services: start_episode, reset_episode
@@ -68,8 +71,11 @@ def make_node():
                     ("auto_start", True),
                     ("robot_id", ""),
                     ("wait_for_publishers", [""]),
+                    ("wait_for_recorder", False),
                 )
             }
+            self.wait_for_recorder = bool(p["wait_for_recorder"])
+            self.recorder_seen_tick: int | None = None
             self.waiting_for = [t for t in p["wait_for_publishers"] if t]
             self.arm_name, self.task, self.variant = str(p["arm"]), str(p["task"]), str(p["variant"])
             self.max_episode_steps, self.episodes = int(p["max_episode_steps"]), int(p["episodes"])
@@ -157,7 +163,23 @@ def make_node():
                 self.get_logger().warning(f"ignoring arm_command: {exc}", throttle_duration_sec=2.0)
 
         def _missing_publishers(self) -> list[str]:
-            return [t for t in self.waiting_for if self.count_publishers(self._resolve(t)) == 0]
+            missing = [t for t in self.waiting_for if self.count_publishers(self._resolve(t)) == 0]
+            if self.wait_for_recorder:
+                ns = self.get_namespace()
+                unrecorded = [
+                    t for t in ("observation", "episode_event")
+                    if not any(i.node_name == "recorder" and i.node_namespace == ns
+                               for i in self.get_subscriptions_info_by_topic(self._resolve(t)))
+                ]
+                if unrecorded:
+                    self.recorder_seen_tick = None
+                    missing.append(f"the recorder's subscriptions to {unrecorded}")
+                else:
+                    if self.recorder_seen_tick is None:
+                        self.recorder_seen_tick = self.tick
+                    if self.tick - self.recorder_seen_tick < self.ticks_per_s / 2:
+                        missing.append("the recorder to match (0.5 s)")
+            return missing
 
         def _resolve(self, topic: str) -> str:
             ns = self.get_namespace().rstrip("/")
@@ -169,7 +191,7 @@ def make_node():
                 missing = self._missing_publishers()
                 if missing:
                     self.get_logger().info(
-                        f"waiting for publishers on {missing} before the first episode",
+                        f"waiting for {missing} before the first episode",
                         throttle_duration_sec=5.0,
                     )
                 else:
