@@ -9,6 +9,13 @@ if [ -f "$_hitl_root/install/local_setup.bash" ]; then
   # shellcheck disable=SC1091
   source "$_hitl_root/install/local_setup.bash"
 fi
+# The packages' console scripts (hitl_run, hitl_train, hitl_finetune, hitl_collect, hitl_bag, the nodes):
+# colcon puts them where `ros2 run` looks, install/<pkg>/lib/<pkg>/; put them on PATH too.
+for _hitl_bin in "$_hitl_root"/install/*/lib/*/; do
+  case ":$PATH:" in *":${_hitl_bin%/}:"*) ;; *) PATH="${_hitl_bin%/}:$PATH" ;; esac
+done
+export PATH
+unset _hitl_bin
 # Keep DDS traffic on this machine, off any other host.
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 export PYTHONPATH="$_hitl_root/src/hitl_policy:$_hitl_root/src/hitl_sim:$_hitl_root/src/hitl_teleop:$_hitl_root/src/hitl_bringup${PYTHONPATH:+:$PYTHONPATH}"

@@ -78,3 +78,19 @@ def test_ruff_clean():
     ruff = shutil.which("ruff") or str(ROOT / ".venv" / "bin" / "ruff")
     proc = subprocess.run([ruff, "check", "--quiet", str(ROOT)], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+@pytest.mark.skipif(not (ROOT / "install" / "hitl_bringup").exists(), reason="workspace not built (make setup)")
+def test_env_sh_puts_every_console_script_on_path():
+    """The README's 'in a shell after source scripts/env.sh: hitl_run, hitl_train, ...' holds (from a bare
+    PATH; sourcing twice adds nothing)."""
+    names = [name for _pkg, name, _target in ENTRY_POINTS]
+    env_sh = ROOT / "scripts" / "env.sh"
+    script = f"source {env_sh} && source {env_sh} && " + " && ".join(f"command -v {n}" for n in names)
+    script += ' && echo "$PATH"'
+    bare = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60, cwd="/", env=bare)
+    assert proc.returncode == 0, f"not on PATH after env.sh: {proc.stdout}{proc.stderr}"
+    *found, path = proc.stdout.splitlines()
+    assert [Path(p).name for p in found] == names
+    assert path.split(":").count(str(ROOT / "install" / "hitl_bringup" / "lib" / "hitl_bringup")) == 1
