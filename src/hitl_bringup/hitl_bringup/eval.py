@@ -5,8 +5,8 @@
 T1 human effort (diffusion paper, Table I): human-assisted steps and episode length per episode
    on lift (unseen objects), cup_stack and drawer for the denoising-vector, ensemble-variance and
    random gates, each calibrated to the same help-flag rate on nominal rollouts (same budget), and,
-   at equal assisted success, each gate swept over several flag rates and read at its cheapest
-   operating point that reaches the highest success all gates reach.
+   at equal assisted success, each gate swept over several flag rates and read (``effort_at``) at the
+   highest success all gates reach.
 T2 targeted data (diffusion paper, Fig. 8): autonomous success on lift-unseen after 50/50
    fine-tuning on N human steps chosen by the uncertainty gate vs N steps of full demonstrations.
 T3 IWR (IWR, Table I): threading, x0 diffusion base policy from demos, 3 rounds of human-gated
@@ -60,8 +60,8 @@ class EvalConfig:
     batch_size: int = 64  # fine-tuning and the Gaussian policies
     target_rate: float = 0.15  # the main T1 table and T2's gate
     # T1 at equal assisted success: each gate also runs at these flag rates (one calibration, several
-    # thresholds); the comparison takes each gate's cheapest operating point that reaches the highest
-    # assisted success every gate reaches.
+    # thresholds); each gate's effort is read at the highest assisted success every gate reaches
+    # (equal_success / effort_at).
     t1_flag_rates: tuple[float, ...] = (0.05, 0.15, 0.3)
     calib_episodes: int = 6
     t1_episodes: int = 20
@@ -585,16 +585,12 @@ def effort_at(points: list[tuple[float, float]], level: float) -> float | None:
     """Fewest human steps per episode that reach assisted success ``level`` with these operating points
     (success, human steps): one point at or above the level, or a mix of one below and one above it
     (switching thresholds between episodes reaches the interpolated point on average). None: unreachable."""
-    eps = 1e-9
-    best = None
-    for s_hi, h_hi in points:
-        if s_hi < level - eps:
-            continue
-        cands = [h_hi] + [
-            h_lo + (h_hi - h_lo) * (level - s_lo) / (s_hi - s_lo) for s_lo, h_lo in points if s_lo < level - eps
-        ]
-        best = min([*cands, *([] if best is None else [best])])
-    return best
+    above = [(s, h) for s, h in points if s >= level - 1e-9]
+    below = [(s, h) for s, h in points if s < level - 1e-9]
+    costs = [h_hi for _s, h_hi in above] + [
+        h_lo + (h_hi - h_lo) * (level - s_lo) / (s_hi - s_lo) for s_hi, h_hi in above for s_lo, h_lo in below
+    ]
+    return min(costs) if costs else None
 
 
 def equal_success(t1: list[dict], cfg: EvalConfig) -> list[dict]:

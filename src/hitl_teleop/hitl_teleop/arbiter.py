@@ -236,19 +236,11 @@ def yaw_to_quat(yaw: np.ndarray) -> np.ndarray:
     return np.stack([np.zeros_like(yaw), np.zeros_like(yaw), np.sin(yaw / 2), np.cos(yaw / 2)], axis=1)
 
 
-def quat_to_yaw(q: np.ndarray) -> np.ndarray:
-    """(n,) heading about the base z axis of quaternions (x, y, z, w)."""
-    x, y, z, w = normalize_quaternions(q).T
-    return np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
-
-
-def join_action(
-    positions: np.ndarray, orientations: np.ndarray, gripper: np.ndarray, width: int = 5
-) -> np.ndarray:
+def join_action(positions: np.ndarray, yaw: np.ndarray, gripper: np.ndarray, width: int = 5) -> np.ndarray:
     """One action row in the layout of `split_action` (width 5, 4 or 3 per end effector)."""
     cols = [np.asarray(positions, float)]
     if width == 5:
-        cols.append(quat_to_yaw(orientations)[:, None])
+        cols.append(np.asarray(yaw, float).reshape(-1, 1))
     if width >= 4:
         cols.append(np.asarray(gripper, float)[:, None])
     return np.concatenate(cols, axis=1).reshape(-1)
@@ -745,9 +737,8 @@ class Arbiter:
 
     def _as_action(self, command: CommandOut) -> np.ndarray:
         """A command (TCP poses) as an action row in the policy's layout (simulator x, y, z, yaw)."""
-        pos = self.tool.sim_positions(command.positions, command.orientations)
-        yaw = yaw_to_quat(self.tool.sim_yaw(command.orientations))
-        return join_action(pos, yaw, command.gripper, self._action_width)
+        return join_action(self.tool.sim_positions(command.positions, command.orientations),
+                           self.tool.sim_yaw(command.orientations), command.gripper, self._action_width)
 
     def _human_command(self) -> CommandOut | None:
         ref_pos, ref_ori = self._reference()

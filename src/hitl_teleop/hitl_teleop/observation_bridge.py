@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from hitl_teleop.adapters.kinematics import Chain, pose_to_matrix, rpy_to_matrix, transform
-from hitl_teleop.tool_frame import ToolFrame
+from hitl_teleop.adapters.kinematics import Chain, matrix_to_pose, pose_to_matrix, rpy_to_matrix, transform
+from hitl_teleop.tool_frame import ToolFrame, heading
 
 ARMS = ("franka", "widowx", "yumi")
 PERCEIVED_ATTRS = {"pos": 3, "xy": 2, "z": 1, "yaw": 1}
@@ -134,10 +134,6 @@ def _triple(value: Any, what: str) -> tuple[float, float, float]:
     if len(v) != 3 or not all(math.isfinite(x) for x in v):
         raise BridgeConfigError(f"{what} must be 3 finite numbers, got {list(value)}")
     return v  # type: ignore[return-value]
-
-
-def _heading(R: np.ndarray) -> float:
-    return float(math.atan2(R[1, 0], R[0, 0]))
 
 
 def _fold(yaw: float, period: float) -> float:
@@ -389,7 +385,7 @@ class ObservationBridge:
     def _object_frame(self, name: str) -> tuple[np.ndarray, float]:
         obj = self.cfg.objects[name]
         T = self.object_poses[name].T @ transform(np.array(obj.offset_xyz), rpy_to_matrix(np.array(obj.offset_rpy)))
-        yaw = _fold(_heading(T[:3, :3]), obj.yaw_period or 2 * math.pi)
+        yaw = _fold(float(heading(T[:3, :3])), obj.yaw_period or 2 * math.pi)
         return T[:3, 3], yaw
 
     def _field(self, attr: str, detail: str, width: int) -> np.ndarray:
@@ -411,27 +407,17 @@ class ObservationBridge:
         issues = self.problems(now)
         if issues:
             return BridgeOutput(False, "not publishing: " + "; ".join(issues))
-        tcps = self._tcp_poses()
-        grip = self.gripper()
-        ee = np.zeros((self.n_arms, 5))
-        for i, T in enumerate(tcps):
-            S = self.tool.sim_pose(T)
-            ee[i, :3] = S[:3, 3]
-            ee[i, 3] = _fold(_heading(S[:3, :3]), 2 * math.pi)
-            ee[i, 4] = grip[i]
+        tcp_positions, tcp_quaternions = (np.stack(v) for v in zip(*map(matrix_to_pose, self._tcp_poses())))
+        ee = np.column_stack([
+            self.tool.sim_positions(tcp_positions, tcp_quaternions),
+            self.tool.sim_yaw(tcp_quaternions),
+            self.gripper(),
+        ])
         parts = [ee.reshape(-1)] + [self._field(attr, detail, w) for _f, w, attr, detail in self._plan]
         data = np.concatenate(parts)
         if not np.all(np.isfinite(data)):
             return BridgeOutput(False, self._reject("output non-finite", "not publishing: non-finite observation"))
-        from scipy.spatial.transform import Rotation
-
-        return BridgeOutput(
-            True,
-            data=data,
-            ee=ee,
-            tcp_positions=np.stack([T[:3, 3] for T in tcps]),
-            tcp_quaternions=np.stack([Rotation.from_matrix(T[:3, :3]).as_quat() for T in tcps]),
-        )
+        return BridgeOutput(True, data=data, ee=ee, tcp_positions=tcp_positions, tcp_quaternions=tcp_quaternions)
 
 
 # ---------------------------------------------------------------------- configuration from parameters

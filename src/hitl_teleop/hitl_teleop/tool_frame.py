@@ -10,16 +10,32 @@ back into a TCP pose with the inverse. In the simulator the offset is the identi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
+from hitl_sim.core import wrap
 from scipy.spatial.transform import Rotation
 
 
 def heading(R: np.ndarray) -> np.ndarray:
     """Yaw of the x axis of rotation matrices (..., 3, 3) about the base z axis."""
     return np.arctan2(R[..., 1, 0], R[..., 0, 0])
+
+
+def _qmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton products of quaternions (..., 4) x, y, z, w (plain numpy: scipy's Rotation costs ~100 us
+    per call, and the arbiter converts on every control tick)."""
+    ax, ay, az, aw = np.moveaxis(a, -1, 0)
+    bx, by, bz, bw = np.moveaxis(b, -1, 0)
+    return np.stack([aw * bx + ax * bw + ay * bz - az * by,
+                     aw * by - ax * bz + ay * bw + az * bx,
+                     aw * bz + ax * by - ay * bx + az * bw,
+                     aw * bw - ax * bx - ay * by - az * bz], axis=-1)
+
+
+def _unit(quaternions: np.ndarray) -> np.ndarray:
+    q = np.asarray(quaternions, float).reshape(-1, 4)
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
 
 
 class ToolFrame:
@@ -32,34 +48,37 @@ class ToolFrame:
         if xyz.size != 3 or rpy.size != 3 or not (np.all(np.isfinite(xyz)) and np.all(np.isfinite(rpy))):
             raise ValueError(f"tool offset needs 3 finite xyz and 3 finite rpy values, got {xyz} / {rpy}")
         self.xyz = xyz
-        self.R = Rotation.from_euler("xyz", rpy).as_matrix()  # URDF rpy: Rz(yaw) Ry(pitch) Rx(roll)
+        rot = Rotation.from_euler("xyz", rpy)  # URDF rpy: Rz(yaw) Ry(pitch) Rx(roll)
+        self.R, self._q = rot.as_matrix(), rot.as_quat()
+        self._q_inv = self._q * np.array([-1.0, -1.0, -1.0, 1.0])
         self.offset = np.eye(4)  # T(offset_xyz, offset_rpy)
         self.offset[:3, :3], self.offset[:3, 3] = self.R, xyz
         self.is_identity = bool(np.allclose(xyz, 0.0) and np.allclose(self.R, np.eye(3)))
 
     # real TCP -> simulator
-    def sim_pose(self, T_tcp: np.ndarray) -> np.ndarray:
-        """The simulator frame (4, 4) of a TCP pose (4, 4)."""
-        return T_tcp @ self.offset
-
     def sim_yaw(self, tcp_quaternions: np.ndarray) -> np.ndarray:
         """(n,) simulator yaw of TCP orientations (n, 4), wrapped to (-pi, pi]."""
-        R_tcp = Rotation.from_quat(np.asarray(tcp_quaternions, float).reshape(-1, 4)).as_matrix()
-        yaw = heading(R_tcp @ self.R)
-        return math.pi - np.mod(math.pi - yaw, 2 * math.pi)
+        x, y, z, w = np.moveaxis(_qmul(_unit(tcp_quaternions), self._q), -1, 0)  # R_tcp @ R_offset
+        return wrap(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)))  # heading of its x axis
 
     def sim_positions(self, tcp_positions: np.ndarray, tcp_quaternions: np.ndarray) -> np.ndarray:
         """(n, 3) simulator points of TCP poses."""
-        R_tcp = Rotation.from_quat(np.asarray(tcp_quaternions, float).reshape(-1, 4)).as_matrix()
-        return np.asarray(tcp_positions, float).reshape(-1, 3) + R_tcp @ self.xyz
+        return np.asarray(tcp_positions, float).reshape(-1, 3) + self._offset_in_base(tcp_quaternions)
 
     # simulator -> real TCP
     def tcp_quaternions(self, yaw: np.ndarray) -> np.ndarray:
         """(n, 4) TCP orientations whose simulator frame is level with heading ``yaw``."""
-        Rz = Rotation.from_euler("z", np.asarray(yaw, float).reshape(-1, 1)).as_matrix()
-        return Rotation.from_matrix(Rz @ self.R.T).as_quat()
+        half = np.asarray(yaw, float).reshape(-1) / 2
+        z_turn = np.stack([np.zeros_like(half), np.zeros_like(half), np.sin(half), np.cos(half)], axis=1)
+        return _qmul(z_turn, self._q_inv)  # R_z(yaw) @ R_offset^T
 
     def tcp_positions(self, sim_positions: np.ndarray, tcp_quaternions: np.ndarray) -> np.ndarray:
         """(n, 3) TCP positions that put the simulator point at ``sim_positions``."""
-        R_tcp = Rotation.from_quat(np.asarray(tcp_quaternions, float).reshape(-1, 4)).as_matrix()
-        return np.asarray(sim_positions, float).reshape(-1, 3) - R_tcp @ self.xyz
+        return np.asarray(sim_positions, float).reshape(-1, 3) - self._offset_in_base(tcp_quaternions)
+
+    def _offset_in_base(self, tcp_quaternions: np.ndarray) -> np.ndarray:
+        """(n, 3) R_tcp @ offset_xyz (zero without a translation offset, the usual case)."""
+        q = _unit(tcp_quaternions)
+        if not self.xyz.any():
+            return np.zeros((len(q), 3))
+        return Rotation.from_quat(q).apply(self.xyz)

@@ -20,10 +20,10 @@ from hitl_teleop.arbiter import (
     TeleopIn,
     UncertaintyIn,
     join_action,
-    quat_to_yaw,
     split_action,
     yaw_to_quat,
 )
+from hitl_teleop.tool_frame import ToolFrame
 
 DT = 0.1
 FRANKA = load_arm_profile("franka")
@@ -451,8 +451,8 @@ def test_split_action_layouts():
 
 def test_yaw_round_trip():
     yaw = np.array([0.3, -1.2])
-    np.testing.assert_allclose(quat_to_yaw(yaw_to_quat(yaw)), yaw)
-    row = join_action(np.ones((2, 3)), yaw_to_quat(yaw), np.array([0.1, 0.9]), 5)
+    np.testing.assert_allclose(ToolFrame().sim_yaw(yaw_to_quat(yaw)), yaw)
+    row = join_action(np.ones((2, 3)), yaw, np.array([0.1, 0.9]), 5)
     np.testing.assert_allclose(row, [1, 1, 1, 0.3, 0.1, 1, 1, 1, -1.2, 0.9])
 
 
@@ -460,7 +460,7 @@ def test_yaw_actions_command_orientation_and_human_action_in_same_layout():
     rig = Rig(gating="human")
     rig.chunk_actions = np.tile(np.r_[HOME, 0.05, 0.2], (4, 1))
     out = rig.step()
-    np.testing.assert_allclose(quat_to_yaw(out.command.orientations), [0.05])
+    np.testing.assert_allclose(ToolFrame().sim_yaw(out.command.orientations), [0.05])
     out = rig.step(
         teleop=teleop(
             take_over=True, mode=MODE_ABSOLUTE, position=HOME, orientation=yaw_to_quat([0.1])[0], gripper=0.7

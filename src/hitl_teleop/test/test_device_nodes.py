@@ -10,13 +10,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 
 try:
-    import rclpy
     from geometry_msgs.msg import Pose
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile
     from sensor_msgs.msg import JointState, Joy
@@ -32,20 +30,6 @@ except ImportError as exc:
 pytestmark = pytest.mark.ros
 NS = "/h3test"
 DOMAIN = 150 + os.getpid() % 60
-
-
-@pytest.fixture(scope="module")
-def node():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=DOMAIN)
-    n = rclpy.create_node("device_nodes_test", context=ctx)
-    ex = rclpy.executors.SingleThreadedExecutor(context=ctx)
-    ex.add_node(n)
-    n.ex = ex
-    yield n
-    ex.shutdown()
-    n.destroy_node()
-    rclpy.shutdown(context=ctx)
 
 
 def start(module: str, params: dict[str, object] | None = None, ns: str = NS) -> subprocess.Popen:
@@ -65,17 +49,6 @@ def stop(proc: subprocess.Popen) -> tuple[int, str]:
         proc.kill()
         _, err = proc.communicate()
     return proc.returncode, err
-
-
-def spin_until(node, cond, timeout: float, every=None, period: float = 0.05) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if every is not None:
-            every()
-        node.ex.spin_once(timeout_sec=period)
-        if cond():
-            return True
-    return False
 
 
 @pytest.mark.parametrize(
@@ -103,14 +76,14 @@ def test_joy_node_stream(node):
             m.axes, m.buttons = state["axes"], state["buttons"]
             pub.publish(m)
 
-        assert spin_until(node, lambda: len(got) > 2, 20.0, send), "joy_teleop_node published nothing"
+        assert node.spin_until(lambda: len(got) > 2, 20.0, send), "joy_teleop_node published nothing"
         got.clear()
         state["buttons"] = [0] * 17
         state["buttons"][8] = 1  # L2 deadman
         state["buttons"][3] = 1  # start: pause edge, held down over many messages
         state["axes"] = [0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
         # messages already in flight may still carry the old state: wait for enough new ones
-        assert spin_until(node, lambda: sum(m.engaged for m in got) >= 6, 10.0, send, period=0.05)
+        assert node.spin_until(lambda: sum(m.engaged for m in got) >= 6, 10.0, send, period=0.05)
         assert all(m.delta.linear.x > 0 for m in got if m.engaged)
         assert sum(m.pause for m in got) == 1
         assert (
@@ -120,7 +93,7 @@ def test_joy_node_stream(node):
         )
         got.clear()
         state["buttons"] = [0] * 17  # release: motion stops at once
-        assert spin_until(node, lambda: sum(not m.engaged for m in got) >= 3, 10.0, send)
+        assert node.spin_until(lambda: sum(not m.engaged for m in got) >= 3, 10.0, send)
         assert all(m.delta.linear.x == 0.0 for m in got if not m.engaged) and not got[-1].engaged
     finally:
         rc, err = stop(proc)
@@ -134,7 +107,7 @@ def test_spacemouse_node_without_device_reports_and_keeps_retrying(node):
     sub = node.create_subscription(TeleopCommand, f"{NS}/teleop", got.append, 10)
     proc = start("spacemouse_node", {"retry_s": 0.5})
     try:
-        spin_until(node, lambda: False, 4.0)
+        node.spin_until(lambda: False, 4.0)
         assert proc.poll() is None, "the node must keep running (and retrying) without a device"
         assert got == []
     finally:
@@ -167,11 +140,11 @@ def test_trakstar_node_clutched_motion(node):
         x["v"] += 0.001 if x["clutch"] else 0.01
 
     try:
-        assert spin_until(node, lambda: len(got) > 2, 20.0, send)
+        assert node.spin_until(lambda: len(got) > 2, 20.0, send)
         assert not any(m.engaged or m.delta.linear.x for m in got)
         got.clear()
         x["clutch"] = 1
-        assert spin_until(node, lambda: sum(m.engaged for m in got) > 5, 10.0, send)
+        assert node.spin_until(lambda: sum(m.engaged for m in got) > 5, 10.0, send)
         moved = sum(m.delta.linear.x for m in got if m.engaged)
         assert 0.0 < moved < 0.001 * len(got) + 1e-9  # hand steps of 1 mm, not the 10 mm before the press
         assert got[-1].header.frame_id == "wx250s/base_link"
@@ -196,10 +169,10 @@ def _arm_command(frame, positions, quats, hold=False):
 
 def assert_goes_silent(node, status: list[str], send, count) -> None:
     """Once the adapter reports the hold, nothing more reaches the arm (``count``: messages so far)."""
-    assert spin_until(node, lambda: "arbiter holds" in status, 5.0, send, period=0.1)
-    spin_until(node, lambda: False, 0.3, send, period=0.1)  # outputs from before the hold, still in flight
+    assert node.spin_until(lambda: "arbiter holds" in status, 5.0, send, period=0.1)
+    node.spin_until(lambda: False, 0.3, send, period=0.1)  # outputs from before the hold, still in flight
     n = count()
-    spin_until(node, lambda: False, 1.0, send, period=0.1)
+    node.spin_until(lambda: False, 1.0, send, period=0.1)
     assert count() == n
 
 
@@ -240,7 +213,7 @@ def test_yumi_adapter_node_publishes_trajectories_and_goes_silent_on_hold(node):
         )
 
     try:
-        assert spin_until(node, lambda: trajs["l"] and trajs["r"], 20.0, send, period=0.1), proc.stderr
+        assert node.spin_until(lambda: trajs["l"] and trajs["r"], 20.0, send, period=0.1), proc.stderr
         t = trajs["l"][-1]
         assert list(t.joint_names) == list(chains["l"].joint_names)
         np.testing.assert_allclose(t.points[0].positions, home["l"], atol=0.02)
@@ -289,9 +262,8 @@ def test_widowx_adapter_dry_run(node):
         cmd_pub.publish(_arm_command("wx250s/base_link", [p], [q]))
 
     try:
-        assert spin_until(
-            node, lambda: any(d["type"] == "JointGroupCommandOut" for d in lines), 20.0, send, period=0.1
-        )
+        assert node.spin_until(lambda: any(d["type"] == "JointGroupCommandOut" for d in lines), 20.0, send,
+                               period=0.1)
         d = next(d for d in lines if d["type"] == "JointGroupCommandOut")
         assert d["topic"] == "/wx250s/commands/joint_group" and d["name"] == "arm"
         np.testing.assert_allclose(d["cmd"], q0, atol=0.02)
@@ -327,7 +299,7 @@ def test_franka_adapter_node_publishes_equilibrium_pose_and_goes_silent_on_hold(
         cmd_pub.publish(_arm_command("fr3_link0", [[0.46, 0.0, 0.40]], [q0], hold["v"]))
 
     try:
-        assert spin_until(node, lambda: len(got) > 0, 20.0, send, period=0.1)
+        assert node.spin_until(lambda: len(got) > 0, 20.0, send, period=0.1)
         m = got[-1]
         assert m.header.frame_id == "fr3_link0" and m.header.stamp.sec > 0
         assert (m.pose.position.x, m.pose.position.z, m.pose.orientation.x) == (0.46, 0.40, 1.0)

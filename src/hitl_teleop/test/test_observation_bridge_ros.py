@@ -12,14 +12,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
 import yaml
 
 try:
-    import rclpy
     from geometry_msgs.msg import PoseStamped
     from sensor_msgs.msg import JointState
     from std_msgs.msg import String
@@ -71,31 +69,6 @@ def stop(proc: subprocess.Popen) -> tuple[int, str]:
     return proc.returncode, out
 
 
-@pytest.fixture(scope="module")
-def node():
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=DOMAIN)
-    n = rclpy.create_node("observation_bridge_test", context=ctx)
-    ex = rclpy.executors.SingleThreadedExecutor(context=ctx)
-    ex.add_node(n)
-    n.ex = ex
-    yield n
-    ex.shutdown()
-    n.destroy_node()
-    rclpy.shutdown(context=ctx)
-
-
-def spin_until(node, cond, timeout: float, every=None, period: float = 0.05) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if every is not None:
-            every()
-        node.ex.spin_once(timeout_sec=period)
-        if cond():
-            return True
-    return False
-
-
 def test_joint_state_and_object_pose_in_observation_out(node, tmp_path):
     obs: list[Observation] = []
     status: list[str] = []
@@ -128,10 +101,10 @@ def test_joint_state_and_object_pose_in_observation_out(node, tmp_path):
     proc = start(PARAMS, tmp_path)
     try:
         # up, and silent while it has no input
-        assert spin_until(node, lambda: any("no joint state yet" in s for s in status), 30.0), status
+        assert node.spin_until(lambda: any("no joint state yet" in s for s in status), 30.0), status
         assert "no pose yet for object 'obj' on /perception/object_pose" in status[-1] and not obs
         # inputs in, observations out at the control rate
-        assert spin_until(node, lambda: len(obs) >= 5, 10.0, publish, period=0.02), status[-3:]
+        assert node.spin_until(lambda: len(obs) >= 5, 10.0, publish, period=0.02), status[-3:]
         expected = ObservationBridge(config_from_params({k: v for k, v in PARAMS.items()
                                                          if k not in ("robot_id", "rate_hz")}))
         expected.on_joint_state(list(JOINTS), list(JOINTS.values()), 1.0, 1.0)
@@ -149,31 +122,31 @@ def test_joint_state_and_object_pose_in_observation_out(node, tmp_path):
                                    want.tcp_positions[0], atol=1e-12)
         steps = [o.step for o in obs]
         assert steps == list(range(steps[0], steps[0] + len(steps))) and steps[0] == 0
-        assert spin_until(node, lambda: bool(events), 2.0, publish)
+        assert node.spin_until(lambda: bool(events), 2.0, publish)
         assert (events[0].event, events[0].episode, events[0].robot_id) == (EpisodeEvent.EVENT_START, 1, "robot_t")
         assert status[-1] == "ok"
         # the object is no longer seen: within its max age (0.5 s) the node stops and says why
         send["object"] = False
-        assert spin_until(node, lambda: "object 'obj'" in status[-1], 3.0, publish), status[-3:]
+        assert node.spin_until(lambda: "object 'obj'" in status[-1], 3.0, publish), status[-3:]
         assert "stale" in status[-1] and "\n" not in status[-1]
         n = len(obs)
-        spin_until(node, lambda: False, 0.5, publish)
+        node.spin_until(lambda: False, 0.5, publish)
         assert len(obs) == n
         # NaN joint states are rejected: the joints go stale too, and the object's return changes nothing
         send["nan"] = True
-        assert spin_until(node, lambda: "joint state of" in status[-1], 3.0, publish), status[-3:]
+        assert node.spin_until(lambda: "joint state of" in status[-1], 3.0, publish), status[-3:]
         send["object"] = True
-        assert spin_until(node, lambda: "object" not in status[-1], 3.0, publish), status[-3:]
+        assert node.spin_until(lambda: "object" not in status[-1], 3.0, publish), status[-3:]
         assert "joint state of" in status[-1] and len(obs) == n
         send["nan"] = False
-        assert spin_until(node, lambda: len(obs) > n + 2, 3.0, publish)
+        assert node.spin_until(lambda: len(obs) > n + 2, 3.0, publish)
         # a new episode on request: END of the running one, START of the next, steps from 0
         client = node.create_client(StartEpisode, f"{NS}/start_episode")
         assert client.wait_for_service(timeout_sec=5.0)
         future = client.call_async(StartEpisode.Request(variant="test"))
-        assert spin_until(node, future.done, 5.0, publish)
+        assert node.spin_until(future.done, 5.0, publish)
         assert future.result().success and future.result().episode == 2
-        assert spin_until(node, lambda: obs[-1].episode == 2, 3.0, publish)
+        assert node.spin_until(lambda: obs[-1].episode == 2, 3.0, publish)
         kinds = [(e.event, e.episode) for e in events]
         assert kinds[-2:] == [(EpisodeEvent.EVENT_END, 1), (EpisodeEvent.EVENT_START, 2)]
         first = next(o for o in obs if o.episode == 2)

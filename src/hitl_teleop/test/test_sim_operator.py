@@ -185,6 +185,7 @@ def test_real_expert_rescues_a_stuck_policy_in_hitl_sim():
     if not hasattr(hitl_sim, "make_env"):
         pytest.skip("hitl_sim.make_env not available yet")
     from hitl_teleop.arbiter import join_action
+    from hitl_teleop.tool_frame import ToolFrame
 
     env = hitl_sim.make_env("lift", arm="franka", num_envs=1, seed=3)
     profile = env.arm
@@ -218,7 +219,7 @@ def test_real_expert_rescues_a_stuck_policy_in_hitl_sim():
         )
         out = arb.tick(t)
         c = out.command
-        action = current if c.hold else join_action(c.positions, c.orientations, c.gripper, 5)
+        action = current if c.hold else join_action(c.positions, ToolFrame().sim_yaw(c.orientations), c.gripper, 5)
         obs, info = env.step(action[None])
         t += env.dt
         if info["done"][0]:

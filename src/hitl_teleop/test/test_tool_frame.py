@@ -60,7 +60,7 @@ def test_round_trips(xyz, rpy):
     np.testing.assert_allclose(tool.sim_positions(p_tcp, q), p_sim, atol=1e-12)
     for i in range(3):  # the simulator frame of the commanded TCP pose is level with that heading
         p, quat = p_tcp[i], q[i]
-        S = tool.sim_pose(transform(p, Rotation.from_quat(quat).as_matrix()))
+        S = transform(p, Rotation.from_quat(quat).as_matrix()) @ tool.offset
         np.testing.assert_allclose(S[:3, 2], [0, 0, 1], atol=1e-9)
         np.testing.assert_allclose(S[:3, 3], p_sim[i], atol=1e-12)
         np.testing.assert_allclose(math.atan2(S[1, 0], S[0, 0]), yaw[i], atol=1e-9)
@@ -128,7 +128,7 @@ def test_franka_policy_yaw_reaches_the_arm_and_reads_back_as_commanded():
 
     # without the offset (the simulator's identity) the same action would tilt the hand off top-down
     naive = arbiter_command("franka", {}, p0[None], q0[None], action)
-    S = tool.sim_pose(transform(naive.positions[0], Rotation.from_quat(naive.orientations[0]).as_matrix()))
+    S = transform(naive.positions[0], Rotation.from_quat(naive.orientations[0]).as_matrix()) @ tool.offset
     assert S[2, 2] < math.cos(0.05)
 
 
@@ -180,7 +180,7 @@ def test_joint_space_arms_reach_the_commanded_yaw(arm):
     assert len(sent) == len(chains)
     for i, (chain, msg) in enumerate(zip(chains, sent)):
         q = np.array(msg.cmd if isinstance(msg, JointGroupCommandOut) else msg.positions)
-        S = tool.sim_pose(chain.fk(q))
+        S = chain.fk(q) @ tool.offset
         np.testing.assert_allclose(S[:3, 3], target[i, :3], atol=1e-3)
         assert abs(math.atan2(S[1, 0], S[0, 0]) - target[i, 3]) < np.deg2rad(1.0)
         assert S[2, 2] > math.cos(np.deg2rad(1.0))  # still top-down

@@ -62,7 +62,8 @@ def main(args: list[str] | None = None) -> int:
 
     import time
 
-    from geometry_msgs.msg import Pose, PoseStamped
+    from geometry_msgs.msg import PoseStamped
+    from hitl_sim.ros_conversions import episode_event_msg
     from rclpy.node import Node
     from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
     from sensor_msgs.msg import JointState
@@ -71,15 +72,13 @@ def main(args: list[str] | None = None) -> int:
     from hitl_msgs.msg import EpisodeEvent, Observation
     from hitl_msgs.srv import ResetEpisode, StartEpisode
     from hitl_teleop.observation_bridge import Episodes, ObservationBridge, config_from_params
+    from hitl_teleop.ros_conversions import make_pose, pose_position, pose_quat, stamp_to_sec
 
     kinds = {
         "start": EpisodeEvent.EVENT_START,
         "end": EpisodeEvent.EVENT_END,
         "reset": EpisodeEvent.EVENT_RESET,
     }
-
-    def secs(stamp) -> float:
-        return stamp.sec + stamp.nanosec * 1e-9
 
     class ObservationBridgeNode(Node):
         def __init__(self) -> None:
@@ -148,12 +147,13 @@ def main(args: list[str] | None = None) -> int:
 
         def on_joints(self, msg: JointState) -> None:
             self._rejected(
-                self.bridge.on_joint_state(list(msg.name), list(msg.position), secs(msg.header.stamp), self.now())
+                self.bridge.on_joint_state(list(msg.name), list(msg.position), stamp_to_sec(msg.header.stamp),
+                                        self.now())
             )
 
         def _pose_args(self, msg: PoseStamped) -> tuple:
-            q, o = msg.pose.position, msg.pose.orientation
-            return (q.x, q.y, q.z), (o.x, o.y, o.z, o.w), msg.header.frame_id, secs(msg.header.stamp), self.now()
+            return (pose_position(msg.pose), pose_quat(msg.pose), msg.header.frame_id,
+                    stamp_to_sec(msg.header.stamp), self.now())
 
         def on_ee_pose(self, msg: PoseStamped) -> None:
             self._rejected(self.bridge.on_ee_pose(*self._pose_args(msg)))
@@ -175,11 +175,9 @@ def main(args: list[str] | None = None) -> int:
 
         def emit(self, events) -> None:
             for ev in events:
-                msg = EpisodeEvent()
-                msg.header.stamp = self.get_clock().now().to_msg()
-                msg.robot_id, msg.episode, msg.event = self.robot_id, int(ev.episode), kinds[ev.kind]
-                msg.task, msg.variant, msg.steps, msg.note = self.task, self.variant, int(ev.steps), ev.note
-                self.pub_event.publish(msg)
+                self.pub_event.publish(episode_event_msg(
+                    kinds[ev.kind], robot_id=self.robot_id, episode=ev.episode, task=self.task,
+                    variant=self.variant, steps=ev.steps, note=ev.note, stamp=self.get_clock().now().to_msg()))
 
         def on_tick(self) -> None:
             stamp = self.get_clock().now()
@@ -196,7 +194,7 @@ def main(args: list[str] | None = None) -> int:
             msg.episode, msg.step = self.episodes.episode, self.episodes.step
             msg.names = list(self.bridge.names)
             msg.data = [float(v) for v in out.data]
-            msg.ee_poses = [self._pose(p, q) for p, q in zip(out.tcp_positions, out.tcp_quaternions)]
+            msg.ee_poses = [make_pose(p, q) for p, q in zip(out.tcp_positions, out.tcp_quaternions)]
             msg.gripper = [float(g) for g in out.ee[:, 4]]
             self.pub_obs.publish(msg)
             pose = PoseStamped()
@@ -204,14 +202,6 @@ def main(args: list[str] | None = None) -> int:
             pose.pose = msg.ee_poses[0]
             self.pub_pose.publish(pose)
             self.emit(self.episodes.published())
-
-        @staticmethod
-        def _pose(p, q) -> Pose:
-            pose = Pose()
-            pose.position.x, pose.position.y, pose.position.z = (float(v) for v in p)
-            o = pose.orientation
-            o.x, o.y, o.z, o.w = (float(v) for v in q)
-            return pose
 
         # --------------------------------------------------------------- services
         def srv_start(self, req, res):
