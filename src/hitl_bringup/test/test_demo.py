@@ -119,3 +119,23 @@ def test_newest_bag_ignores_files(tmp_path):
     assert demo.newest_bag(tmp_path, "bag") == tmp_path / "bag_a"
     assert np.isnan(demo.summarize(demo.DemoConfig(out=tmp_path), {"success_rate": 0.0}, tmp_path,
                                    {"episodes": []}, {"threshold": 0.1}, {}, {})["assisted_success_rate"])
+
+
+def test_table_prints_the_oracle_bounds_when_the_target_is_missed(bag, tmp_path):
+    from hitl_bringup import demo
+    from rich.console import Console
+
+    a = demo.analyze_bag(bag, NS)
+    s = demo.summarize(demo.DemoConfig(episodes=2, out=tmp_path), {"success_rate": 0.0}, bag, a,
+                       {"threshold": 0.5}, {}, {})
+    s["effort_bounds"] = {"least_human_steps": 22.7, "fixed_step_human_fraction": 0.428,
+                          "least_fraction": 0.255, "least_fraction_episode_steps": 87.0}
+    console = Console(record=True, width=200)
+    demo.print_table(s, console)
+    text = console.export_text()
+    assert "22.7" in text and "42.8%" in text and "target NOT met" in text
+    assert ">= 22.7 human steps" in text and "padding episodes to 87 steps (26%" in text
+    del s["effort_bounds"]  # a summary without bounds still prints
+    console = Console(record=True, width=200)
+    demo.print_table(s, console)
+    assert "n/a" in console.export_text()
