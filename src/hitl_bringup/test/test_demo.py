@@ -122,8 +122,9 @@ def test_newest_bag_ignores_files(tmp_path):
 
 
 def test_table_prints_the_oracle_bounds_when_the_target_is_missed(bag, tmp_path):
-    from hitl_bringup import demo
     from rich.console import Console
+
+    from hitl_bringup import demo
 
     a = demo.analyze_bag(bag, NS)
     s = demo.summarize(demo.DemoConfig(episodes=2, out=tmp_path), {"success_rate": 0.0}, bag, a,

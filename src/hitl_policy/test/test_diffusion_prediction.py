@@ -58,7 +58,8 @@ def test_ood_distance_varying_ignores_entries_constant_in_training():
     off_manifold[:, 0] += 1.0  # a varying entry leaves the data
     hist = lambda o: o[None]  # noqa: E731
     assert policy.ood_distance(hist(new_type), dims="all")[0] > 0.5
-    assert policy.ood_distance(hist(new_type), dims="varying")[0] == pytest.approx(0.0, abs=1e-5)
+    # the reference is stored rounded to 1e-4 per entry (deduplication): ~1e-4 from a training state
+    assert policy.ood_distance(hist(new_type), dims="varying")[0] == pytest.approx(0.0, abs=1e-3)
     assert policy.ood_distance(hist(off_manifold), dims="varying")[0] > 0.5
     with pytest.raises(ValueError, match="dims"):
         policy.ood_distance(hist(seen), dims="some")
