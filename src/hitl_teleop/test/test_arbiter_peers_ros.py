@@ -4,7 +4,6 @@ fleet_allocator_node assigns operators to the robots that need help most."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import threading
@@ -25,6 +24,8 @@ except ImportError as exc:  # not built / env not sourced
         allow_module_level=True,
     )
 
+from node_process import output, spawn, stop
+
 pytestmark = pytest.mark.ros
 
 
@@ -32,19 +33,7 @@ def start(module: str, *params: str, ns: str = "/") -> subprocess.Popen:
     cmd = [sys.executable, "-m", f"hitl_teleop.nodes.{module}", "--ros-args", "-r", f"__ns:={ns}"]
     for p in params:
         cmd += ["-p", p]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def stop(proc: subprocess.Popen) -> str:
-    proc.send_signal(signal.SIGINT)
-    try:
-        out, _ = proc.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-    assert proc.returncode == 0, f"node did not exit cleanly on SIGINT ({proc.returncode}):\n{out[-3000:]}"
-    return out
+    return spawn(cmd)
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +60,8 @@ def wait(pred, timeout: float, what: str, proc: subprocess.Popen | None = None):
     out = ""
     if proc is not None:
         proc.kill()
-        out = proc.communicate()[0][-3000:]
+        proc.wait()
+        out = output(proc)
     raise AssertionError(f"timed out waiting for {what}\n{out}")
 
 
@@ -196,9 +186,8 @@ def test_end_to_end_operator_finishes_lift_through_the_arbiter(ros):
         "-p",  # on a loaded machine watchdog holds slow the operator down: this test is not about speed
         "max_episode_steps:=300",
     ]
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
     procs = [
-        subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
+        spawn(cmd),
         start("arbiter_node", "threshold:=1.0", "gating:=robot", ns=ns),
         start("sim_operator_node", "task:=lift", "reaction_delay_ticks:=2", "operator_id:=sim_e2e", ns=ns),
     ]
@@ -224,7 +213,8 @@ def test_end_to_end_operator_finishes_lift_through_the_arbiter(ros):
     try:
         wait(lambda: any(e.event == EpisodeEvent.EVENT_END for e in events), 90, "an episode end")
         end = next(e for e in events if e.event == EpisodeEvent.EVENT_END)
-        assert end.success, f"episode ended without success: {end}"
+        logs = "\n".join(f"--- {p.args[2]}\n{output(p, 1500)}" for p in procs)
+        assert end.success, f"episode ended without success: {end}\n{logs}"
         human = [s for s in states if s.source == ControlState.SOURCE_HUMAN]
         assert human and all(s.operator_id == "sim_e2e" for s in human)
         assert any(s.help_requested and s.reason == ControlState.REASON_ROBOT_GATED for s in states)

@@ -34,6 +34,8 @@ except ImportError as exc:  # not built / env not sourced
         )
     raise
 
+from node_process import spawn, stop  # noqa: E402 (after the ROS import check)
+
 pytestmark = pytest.mark.ros
 
 
@@ -173,7 +175,6 @@ def namespace():
 
 @pytest.fixture(scope="module")
 def arbiter(namespace):
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
     cmd = [
         sys.executable,
         "-m",
@@ -194,17 +195,9 @@ def arbiter(namespace):
         "-p",
         "robot_id:=robot_t",
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = spawn(cmd)
     yield proc
-    proc.send_signal(signal.SIGINT)
-    try:
-        out, _ = proc.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-    assert proc.returncode == 0, (
-        f"arbiter_node did not exit cleanly on SIGINT ({proc.returncode}):\n{out[-3000:]}"
-    )
+    stop(proc, "arbiter_node")
 
 
 @pytest.fixture(scope="module")
