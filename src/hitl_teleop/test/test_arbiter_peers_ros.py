@@ -46,6 +46,7 @@ def ros():
     th.start()
     yield node
     ex.shutdown()
+    th.join(timeout=10)  # destroy here, not in the spin thread (see test_arbiter_ros.Driver.close)
     node.destroy_node()
     rclpy.shutdown()
 

@@ -34,7 +34,7 @@ except ImportError as exc:  # not built / env not sourced
         )
     raise
 
-from node_process import spawn, stop  # noqa: E402 (after the ROS import check)
+from node_process import output, spawn, stop  # noqa: E402 (after the ROS import check)
 
 pytestmark = pytest.mark.ros
 
@@ -164,7 +164,12 @@ class Driver:
         return [m for t, m in list(self.states) if t >= t0]
 
     def close(self) -> None:
+        """Stop spinning, then destroy the node here. Destroyed while the spin thread is still inside
+        its wait, rclpy finishes the job in that thread when the wait returns; that was measured to
+        deadlock in Fast DDS (participant teardown waiting on a discovery callback, GIL held) when
+        the arbiter's exit arrived at the same moment."""
         self.executor.shutdown()
+        self.thread.join(timeout=10)
         self.node.destroy_node()
 
 
@@ -210,8 +215,8 @@ def driver(arbiter, namespace):
         )
     except AssertionError:
         arbiter.terminate()
-        out = arbiter.communicate(timeout=10)[0]
-        raise AssertionError(f"arbiter never drove under the policy; its output:\n{out[-3000:]}") from None
+        arbiter.wait(timeout=10)
+        raise AssertionError(f"arbiter never drove under the policy; its output:\n{output(arbiter)}") from None
     yield d
     d.close()
     rclpy.shutdown()
