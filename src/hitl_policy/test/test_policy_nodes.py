@@ -116,6 +116,52 @@ def test_policy_node_answers_every_observation_with_the_rest_of_its_plan(checkpo
     assert codes == {"policy": 0, "uncertainty": 0}, _logs(tmp_path)
 
 
+@pytest.mark.slow
+def test_ebm_checkpoint_drives_the_policy_and_jeffreys_uncertainty_nodes(domain, tmp_path):
+    """policy:=ebm end to end: Langevin actions from the policy node, Jeffreys scores (IIFL) from the
+    uncertainty node, both from one EBM checkpoint."""
+    import torch
+    from hitl_policy.models.ebm import EBMPolicy
+
+    torch.set_num_threads(1)
+    ckpt = str(EBMPolicy(3, 5, {"hidden": [16, 16], "langevin_iterations": 5,
+                                "inference_counter_examples": 16}).save(tmp_path / "ebm.pt"))
+    ns = f"/pe{os.getpid()}"
+    specs = [NodeSpec("hitl_policy", "policy_node", "hitl_policy.nodes.policy_node", "policy", ns,
+                      {"checkpoint": ckpt, "seed": 1}),
+             NodeSpec("hitl_policy", "uncertainty_node", "hitl_policy.nodes.uncertainty_node", "uncertainty",
+                      ns, {"checkpoint": ckpt, "estimator": "jeffreys", "threshold": 1e9,
+                           "estimator_params": "{n_samples: 4, iterations: 3}"})]
+    runner = GraphRunner(specs, workdir=tmp_path, echo=False, log_dir=tmp_path / "logs")
+    runner.start()
+    rclpy.init(domain_id=domain)
+    node = rclpy.create_node("ebm_node_test", namespace=ns)
+    chunks: list[ActionChunk] = []
+    scores: list[Uncertainty] = []
+    try:
+        node.create_subscription(ActionChunk, "action_chunk", chunks.append, 50)
+        node.create_subscription(Uncertainty, "uncertainty", scores.append, 50)
+        pub = node.create_publisher(Observation, "observation", 10)
+        assert _spin_until(node, lambda: runner.dead() or (
+            pub.get_subscription_count() >= 2 and node.count_publishers(f"{ns}/action_chunk") >= 1), 60) \
+            and not runner.dead(), f"nodes did not come up: {runner.dead()} {_logs(tmp_path)}"
+        for i in range(3):
+            pub.publish(_obs(i))
+            assert _spin_until(node, lambda i=i: len(chunks) > i, 30), f"no chunk for observation {i}"
+        # the monitor scores the newest observation only: one score at least for the three
+        assert _spin_until(node, lambda: len(scores) >= 1, 30), _logs(tmp_path)
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+        codes = runner.stop()
+    assert [c.observation_stamp.sec for c in chunks] == [100, 101, 102]
+    assert all(c.policy == "ebm" and c.horizon == 1 and c.n_execute == 1 and c.action_dim == 5 for c in chunks)
+    assert all(np.isfinite(c.actions).all() for c in chunks)
+    assert all(np.isfinite(u.score) and not u.help_requested and u.threshold == 1e9 for u in scores)
+    assert scores[0].header.stamp.sec >= 100
+    assert codes == {"policy": 0, "uncertainty": 0}, _logs(tmp_path)
+
+
 def _logs(tmp_path) -> str:
     return "\n".join(p.read_text() for p in sorted((tmp_path / "logs").glob("*.log")))
 
