@@ -6,6 +6,8 @@ import os
 import random
 import sys
 import time
+from contextlib import contextmanager
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -64,43 +66,50 @@ def _spin_until(node, cond, timeout):
     return cond()
 
 
-@pytest.mark.slow
-def test_policy_node_answers_every_observation_with_the_rest_of_its_plan(checkpoint, domain, tmp_path):
-    ns = f"/pn{os.getpid()}"
-    specs = [NodeSpec("hitl_policy", "policy_node", "hitl_policy.nodes.policy_node", "policy", ns,
-                      {"checkpoint": checkpoint, "seed": 1}),
+@contextmanager
+def policy_pair(tmp_path, domain: int, ns: str, policy_params: dict, uncertainty_params: dict):
+    """policy_node + uncertainty_node started by the runner, and a test node on their topics:
+    yields a namespace with node, runner, obs/events publishers, chunks, scores; ``codes`` after."""
+    specs = [NodeSpec("hitl_policy", "policy_node", "hitl_policy.nodes.policy_node", "policy", ns, policy_params),
              NodeSpec("hitl_policy", "uncertainty_node", "hitl_policy.nodes.uncertainty_node", "uncertainty",
-                      ns, {"checkpoint": checkpoint, "estimator": "random", "threshold": 0.0})]
+                      ns, uncertainty_params)]
     runner = GraphRunner(specs, workdir=tmp_path, echo=False, log_dir=tmp_path / "logs")
     runner.start()
     rclpy.init(domain_id=domain)
-    node = rclpy.create_node("policy_node_test", namespace=ns)
-    chunks: list[ActionChunk] = []
-    scores: list[Uncertainty] = []
+    node = rclpy.create_node(f"test_{ns.strip('/')}", namespace=ns)
+    pair = SimpleNamespace(node=node, runner=runner, chunks=[], scores=[], codes=None)
     try:
-        node.create_subscription(ActionChunk, "action_chunk", chunks.append, 50)
-        node.create_subscription(Uncertainty, "uncertainty", scores.append, 50)
-        pub = node.create_publisher(Observation, "observation", 10)
-        ev = node.create_publisher(EpisodeEvent, "episode_event", 10)
+        node.create_subscription(ActionChunk, "action_chunk", pair.chunks.append, 50)
+        node.create_subscription(Uncertainty, "uncertainty", pair.scores.append, 50)
+        pair.obs = node.create_publisher(Observation, "observation", 10)
+        pair.events = node.create_publisher(EpisodeEvent, "episode_event", 10)
         assert _spin_until(node, lambda: runner.dead() or (
-            pub.get_subscription_count() >= 2 and ev.get_subscription_count() >= 2
+            pair.obs.get_subscription_count() >= 2 and pair.events.get_subscription_count() >= 2
             and node.count_publishers(f"{ns}/action_chunk") >= 1), 60) and not runner.dead(), (
             f"nodes did not come up: {runner.dead()} {_logs(tmp_path)}")
-        start = EpisodeEvent(robot_id="robot_0", episode=1, event=EpisodeEvent.EVENT_START, task="lift")
-        ev.publish(start)
-        _spin_until(node, lambda: False, 0.3)
-        for i in range(6):
-            pub.publish(_obs(i))
-            assert _spin_until(node, lambda i=i: len(chunks) > i, 30), f"no chunk for observation {i}"
-        wrong = _obs(6)
-        wrong.data = [1.0, 2.0]  # bad dimension: ignored with an error, nothing published
-        pub.publish(wrong)
-        _spin_until(node, lambda: False, 0.5)
-        assert _spin_until(node, lambda: len(scores) >= 1, 30), _logs(tmp_path)
+        yield pair
     finally:
         node.destroy_node()
         rclpy.shutdown()
-        codes = runner.stop()
+        pair.codes = runner.stop()
+
+
+@pytest.mark.slow
+def test_policy_node_answers_every_observation_with_the_rest_of_its_plan(checkpoint, domain, tmp_path):
+    with policy_pair(tmp_path, domain, f"/pn{os.getpid()}", {"checkpoint": checkpoint, "seed": 1},
+                     {"checkpoint": checkpoint, "estimator": "random", "threshold": 0.0}) as pair:
+        node, chunks, scores = pair.node, pair.chunks, pair.scores
+        start = EpisodeEvent(robot_id="robot_0", episode=1, event=EpisodeEvent.EVENT_START, task="lift")
+        pair.events.publish(start)
+        _spin_until(node, lambda: False, 0.3)
+        for i in range(6):
+            pair.obs.publish(_obs(i))
+            assert _spin_until(node, lambda i=i: len(chunks) > i, 30), f"no chunk for observation {i}"
+        wrong = _obs(6)
+        wrong.data = [1.0, 2.0]  # bad dimension: ignored with an error, nothing published
+        pair.obs.publish(wrong)
+        _spin_until(node, lambda: False, 0.5)
+        assert _spin_until(node, lambda: len(scores) >= 1, 30), _logs(tmp_path)
     assert [c.observation_stamp.sec for c in chunks] == [100 + i for i in range(6)]
     assert [c.horizon for c in chunks] == [4, 3, 4, 3, 4, 3]
     assert [c.n_execute for c in chunks] == [2, 1, 2, 1, 2, 1]
@@ -113,53 +122,36 @@ def test_policy_node_answers_every_observation_with_the_rest_of_its_plan(checkpo
     assert u.threshold == 0.0 and u.help_requested == (u.score > 0.0) and u.robot_id
     assert u.header.stamp.sec >= 100
     assert "expects 3" in _logs(tmp_path)
-    assert codes == {"policy": 0, "uncertainty": 0}, _logs(tmp_path)
+    assert pair.codes == {"policy": 0, "uncertainty": 0}, _logs(tmp_path)
 
 
 @pytest.mark.slow
 def test_ebm_checkpoint_drives_the_policy_and_jeffreys_uncertainty_nodes(domain, tmp_path):
-    """policy:=ebm end to end: Langevin actions from the policy node, Jeffreys scores (IIFL) from the
-    uncertainty node, both from one EBM checkpoint."""
+    """policy:=ebm end to end: Langevin actions from the policy node (with deploy-time sampling
+    settings), Jeffreys scores (IIFL) from the uncertainty node, both from one EBM checkpoint."""
     import torch
     from hitl_policy.models.ebm import EBMPolicy
 
     torch.set_num_threads(1)
-    ckpt = str(EBMPolicy(3, 5, {"hidden": [16, 16], "langevin_iterations": 5,
-                                "inference_counter_examples": 16}).save(tmp_path / "ebm.pt"))
-    ns = f"/pe{os.getpid()}"
-    specs = [NodeSpec("hitl_policy", "policy_node", "hitl_policy.nodes.policy_node", "policy", ns,
-                      {"checkpoint": ckpt, "seed": 1}),
-             NodeSpec("hitl_policy", "uncertainty_node", "hitl_policy.nodes.uncertainty_node", "uncertainty",
-                      ns, {"checkpoint": ckpt, "estimator": "jeffreys", "threshold": 1e9,
-                           "estimator_params": "{n_samples: 4, iterations: 3}"})]
-    runner = GraphRunner(specs, workdir=tmp_path, echo=False, log_dir=tmp_path / "logs")
-    runner.start()
-    rclpy.init(domain_id=domain)
-    node = rclpy.create_node("ebm_node_test", namespace=ns)
-    chunks: list[ActionChunk] = []
-    scores: list[Uncertainty] = []
-    try:
-        node.create_subscription(ActionChunk, "action_chunk", chunks.append, 50)
-        node.create_subscription(Uncertainty, "uncertainty", scores.append, 50)
-        pub = node.create_publisher(Observation, "observation", 10)
-        assert _spin_until(node, lambda: runner.dead() or (
-            pub.get_subscription_count() >= 2 and node.count_publishers(f"{ns}/action_chunk") >= 1), 60) \
-            and not runner.dead(), f"nodes did not come up: {runner.dead()} {_logs(tmp_path)}"
+    ckpt = str(EBMPolicy(3, 5, {"hidden": [16, 16]}).save(tmp_path / "ebm.pt"))
+    with policy_pair(tmp_path, domain, f"/pe{os.getpid()}",
+                     {"checkpoint": ckpt, "seed": 1,
+                      "inference": "{inference_counter_examples: 8, langevin_iterations: 2}"},
+                     {"checkpoint": ckpt, "estimator": "jeffreys", "threshold": 1e9,
+                      "estimator_params": "{n_samples: 4, iterations: 3}"}) as pair:
         for i in range(3):
-            pub.publish(_obs(i))
-            assert _spin_until(node, lambda i=i: len(chunks) > i, 30), f"no chunk for observation {i}"
+            pair.obs.publish(_obs(i))
+            assert _spin_until(pair.node, lambda i=i: len(pair.chunks) > i, 30), f"no chunk for observation {i}"
         # the monitor scores the newest observation only: one score at least for the three
-        assert _spin_until(node, lambda: len(scores) >= 1, 30), _logs(tmp_path)
-    finally:
-        node.destroy_node()
-        rclpy.shutdown()
-        codes = runner.stop()
+        assert _spin_until(pair.node, lambda: len(pair.scores) >= 1, 30), _logs(tmp_path)
+    chunks, scores = pair.chunks, pair.scores
     assert [c.observation_stamp.sec for c in chunks] == [100, 101, 102]
     assert all(c.policy == "ebm" and c.horizon == 1 and c.n_execute == 1 and c.action_dim == 5 for c in chunks)
     assert all(np.isfinite(c.actions).all() for c in chunks)
     assert all(np.isfinite(u.score) and not u.help_requested and u.threshold == 1e9 for u in scores)
     assert scores[0].header.stamp.sec >= 100
-    assert codes == {"policy": 0, "uncertainty": 0}, _logs(tmp_path)
+    assert "inference {'inference_counter_examples': 8, 'langevin_iterations': 2}" in _logs(tmp_path)
+    assert pair.codes == {"policy": 0, "uncertainty": 0}, _logs(tmp_path)
 
 
 def _logs(tmp_path) -> str:
@@ -184,3 +176,17 @@ def test_bad_checkpoint_is_one_line_error(tmp_path):
                           f"checkpoint:={bad}"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "truncated or corrupt" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_bad_inference_setting_is_one_line_error(tmp_path):
+    import subprocess
+
+    from hitl_policy.models.ebm import EBMPolicy
+
+    ckpt = EBMPolicy(3, 5, {"hidden": [8]}).save(tmp_path / "ebm.pt")
+    out = subprocess.run([sys.executable, "-m", "hitl_policy.nodes.policy_node", "--ros-args", "-p",
+                          f"checkpoint:={ckpt}", "-p", "inference:='{num_inference_steps: 3}'"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "ebm policy has no inference setting ['num_inference_steps']" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1

@@ -13,7 +13,7 @@ from collections import deque
 
 import numpy as np
 
-from hitl_policy.nodes.runtime import spin, wants_help
+from hitl_policy.nodes.runtime import parse_mapping_param, spin, wants_help
 
 USAGE = """usage: policy_node [--help] [--ros-args -p name:=value ...]
 
@@ -27,6 +27,9 @@ parameters:
   threads    (int, 1)            torch CPU threads
   dt         (double, 0.0)       seconds between actions in the chunk; 0 = measured from the
                                  observation stamps (median of the last 10 intervals)
+  inference  (string, '{}')      YAML mapping of sampling settings (faster, coarser actions; no
+                                 retraining): ebm inference_counter_examples, langevin_iterations,
+                                 inference_select; diffusion num_inference_steps
 topics: sub observation, episode_event; pub action_chunk
 """
 
@@ -52,16 +55,19 @@ def checkpoint_action_names(path: str, act_dim: int) -> list[str]:
     return default_action_names(act_dim)
 
 
-def load_policy_on(path: str, device: str, seed: int, threads: int):
-    """Load a checkpoint for inference (one-line error on a bad file)."""
+def load_policy_on(path: str, device: str, seed: int, threads: int, inference: dict | None = None):
+    """Load a checkpoint for inference (one-line error on a bad file), with deploy-time sampling
+    settings (hitl_policy.inference_settings)."""
     import torch
 
+    from hitl_policy.inference_settings import apply_inference_settings
     from hitl_policy.registry import load_policy
 
     torch.set_num_threads(max(1, threads))
     torch.manual_seed(seed)
     np.random.seed(seed % 2**32)
     policy = load_policy(path)
+    apply_inference_settings(policy, inference or {})
     if device != "cpu" and hasattr(policy, "to"):
         policy.to(device)
     return policy
@@ -87,11 +93,12 @@ def main(args: list[str] | None = None) -> int:
             seed = int(self.declare_parameter("seed", 0).value)
             threads = int(self.declare_parameter("threads", 1).value)
             self.dt = float(self.declare_parameter("dt", 0.0).value)
+            inference = parse_mapping_param(self.declare_parameter("inference", "{}").value, "inference")
             self.intervals: deque[float] = deque(maxlen=10)
             self.last_stamp: float | None = None
             if not ckpt:
                 raise CheckpointError("parameter 'checkpoint' is empty: pass -p checkpoint:=<file>")
-            self.policy = load_policy_on(ckpt, device, seed, threads)
+            self.policy = load_policy_on(ckpt, device, seed, threads, inference)
             p = self.policy
             self.names = checkpoint_action_names(ckpt, p.act_dim)
             self.sched = ChunkScheduler(p.n_obs, p.n_action, p.horizon)
@@ -102,7 +109,7 @@ def main(args: list[str] | None = None) -> int:
             self.create_subscription(EpisodeEvent, "episode_event", self.on_event, 10)
             self.get_logger().info(
                 f"{p.kind} policy from {ckpt}: obs_dim {p.obs_dim}, act_dim {p.act_dim}, n_obs {p.n_obs}, "
-                f"horizon {p.horizon}, n_action {p.n_action}")
+                f"horizon {p.horizon}, n_action {p.n_action}" + (f"; inference {inference}" if inference else ""))
 
         def on_event(self, msg: EpisodeEvent) -> None:
             if msg.event in (EpisodeEvent.EVENT_START, EpisodeEvent.EVENT_RESET):
@@ -149,7 +156,7 @@ def main(args: list[str] | None = None) -> int:
             out_msg.inference_time_ms = out.inference_time_ms
             self.pub.publish(out_msg)
 
-    return spin(PolicyNode, argv, "policy_node", errors=(CheckpointError,))
+    return spin(PolicyNode, argv, "policy_node", errors=(CheckpointError, ValueError))
 
 
 if __name__ == "__main__":

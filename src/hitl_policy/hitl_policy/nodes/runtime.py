@@ -10,6 +10,23 @@ from typing import Any
 SETUP_ERRORS: tuple[type[BaseException], ...] = (ValueError, RuntimeError, FileNotFoundError, ImportError)
 
 
+def parse_mapping_param(text: str, name: str) -> dict:
+    """A string parameter holding a YAML/JSON mapping ('' or '{}' = none); ValueError names ``name``."""
+    import yaml
+
+    if not text or not text.strip():
+        return {}
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{name} is not valid YAML: {str(exc).splitlines()[0]}") from exc
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{name} must be a mapping, got {type(value).__name__}: {text!r}")
+    return value
+
+
 def wants_help(argv: list[str], usage: str) -> bool:
     """True (after printing ``usage``) when --help/-h comes before any --ros-args."""
     head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv

@@ -19,7 +19,7 @@ import numpy as np
 import yaml
 
 from hitl_policy.nodes.policy_node import checkpoint_action_names, load_policy_on
-from hitl_policy.nodes.runtime import spin, wants_help
+from hitl_policy.nodes.runtime import parse_mapping_param, spin, wants_help
 
 USAGE = """usage: uncertainty_node [--help] [--ros-args -p name:=value ...]
 
@@ -43,17 +43,7 @@ topics: sub observation, episode_event, control_state; pub uncertainty, uncertai
 
 def parse_estimator_params(text: str) -> dict:
     """The estimator_params string: a YAML/JSON mapping ('' or '{}' = none)."""
-    if not text or not text.strip():
-        return {}
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValueError(f"estimator_params is not valid YAML: {str(exc).splitlines()[0]}") from exc
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ValueError(f"estimator_params must be a mapping, got {type(value).__name__}: {text!r}")
-    return value
+    return parse_mapping_param(text, "estimator_params")
 
 
 def resolve_threshold(threshold: float, threshold_file: str) -> float:
