@@ -70,3 +70,48 @@ def test_setup_error_is_one_line_and_exit_2(capsys):
     assert runtime.spin(broken, argv(), "test_node") == 2
     assert capsys.readouterr().err.strip() == "test_node: checkpoint is corrupt"
     assert not rclpy.ok()
+
+
+HANGING_TEARDOWN = """
+import sys, time
+from hitl_policy.nodes import runtime
+runtime.SHUTDOWN_LIMIT_S = 1.0
+
+class Stuck:
+    def __init__(self):
+        from rclpy.node import Node
+        self.node = Node("runtime_stuck_teardown")
+        print("READY", flush=True)
+
+    def destroy_node(self):  # stands in for a middleware deadlock in rcl_node_fini
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            try:
+                time.sleep(0.05)
+            except KeyboardInterrupt:  # a C-level deadlock would not see the signal either
+                pass
+
+sys.exit(runtime.spin(Stuck, ["--ros-args"], "stuck"))
+"""
+
+
+def test_stuck_middleware_teardown_exits_with_the_stacks_instead_of_hanging():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", HANGING_TEARDOWN], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        assert proc.stdout.readline().strip() == "READY"
+        time.sleep(0.5)  # into spin
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1 and took < 15  # bounded by the 1 s watchdog, not by the 60 s sleep
+    assert "Timeout" in err and "destroy_node" in err  # faulthandler's dump says where it stuck

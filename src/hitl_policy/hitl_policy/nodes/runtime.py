@@ -3,11 +3,13 @@ init / spin / clean shutdown on SIGINT or SIGTERM. rclpy is imported only inside
 
 from __future__ import annotations
 
+import faulthandler
 import sys
 from collections.abc import Callable
 from typing import Any
 
 SETUP_ERRORS: tuple[type[BaseException], ...] = (ValueError, RuntimeError, FileNotFoundError, ImportError)
+SHUTDOWN_LIMIT_S = 4.0  # destroy_node + context shutdown; under the 5 s hitl_run and ros2 launch wait
 
 
 def parse_mapping_param(text: str, name: str) -> dict:
@@ -36,6 +38,16 @@ def wants_help(argv: list[str], usage: str) -> bool:
     return False
 
 
+def _arm_shutdown_watchdog() -> bool:
+    """Exit 1 with every thread's stack on the process's stderr if teardown outlasts SHUTDOWN_LIMIT_S
+    (False where stderr has no file descriptor, e.g. under a capturing test runner)."""
+    try:
+        faulthandler.dump_traceback_later(SHUTDOWN_LIMIT_S, exit=True, file=sys.__stderr__)
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        return False
+    return True
+
+
 def spin(make_node: Callable[[], Any], argv: list[str], name: str,
          errors: tuple[type[BaseException], ...] = SETUP_ERRORS) -> int:
     """Init, spin until SIGINT/SIGTERM, clean up (the node's ``close()`` first, if it has one).
@@ -60,10 +72,19 @@ def spin(make_node: Callable[[], Any], argv: list[str], name: str,
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
     finally:
-        if node is not None:
-            if hasattr(node, "close"):
-                node.close()
-            node.destroy_node()
-        if rclpy.ok():
-            rclpy.try_shutdown()
+        if node is not None and hasattr(node, "close"):
+            node.close()  # our own cleanup (the recorder finishes its bag here): never cut short
+        # The middleware teardown can deadlock (seen in a test process: Fast DDS destroying the
+        # participant while a discovery callback for a peer exiting at the same moment still runs,
+        # GIL held). faulthandler's watchdog is a C thread: it prints every thread's stack and exits 1
+        # before the launcher's SIGKILL, so a stuck shutdown is bounded and says where it stuck.
+        watchdog = _arm_shutdown_watchdog()
+        try:
+            if node is not None:
+                node.destroy_node()
+            if rclpy.ok():
+                rclpy.try_shutdown()
+        finally:
+            if watchdog:
+                faulthandler.cancel_dump_traceback_later()
     return 0
