@@ -100,7 +100,8 @@ def test_uncertainty_fields_from_a_result():
 
 
 def test_threshold_and_estimator_params_parsing(tmp_path):
-    from hitl_policy.nodes.uncertainty_node import parse_estimator_params, resolve_threshold
+    from hitl_policy.nodes.runtime import parse_mapping_param
+    from hitl_policy.nodes.uncertainty_node import resolve_threshold
 
     assert resolve_threshold(0.3, "") == 0.3
     (tmp_path / "cal.json").write_text('{"threshold": 0.42, "target_rate": 0.05}')
@@ -113,7 +114,7 @@ def test_threshold_and_estimator_params_parsing(tmp_path):
     (tmp_path / "bad.json").write_text('{"thr": 1}')
     with pytest.raises(ValueError, match="no numeric"):
         resolve_threshold(-1.0, str(tmp_path / "bad.json"))
-    assert parse_estimator_params("{radius: 0.1, k: 10}") == {"radius": 0.1, "k": 10}
-    assert parse_estimator_params("") == {} and parse_estimator_params("{}") == {}
+    assert parse_mapping_param("{radius: 0.1, k: 10}", "estimator_params") == {"radius": 0.1, "k": 10}
+    assert parse_mapping_param("", "p") == {} and parse_mapping_param("{}", "p") == {}
     with pytest.raises(ValueError, match="mapping"):
-        parse_estimator_params("[1, 2]")
+        parse_mapping_param("[1, 2]", "estimator_params")

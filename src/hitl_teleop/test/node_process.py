@@ -12,10 +12,11 @@ import subprocess
 import tempfile
 
 
-def spawn(cmd: list[str]) -> subprocess.Popen:
-    """Start ``cmd`` unbuffered, stdout and stderr to ``proc.log`` (read it with ``output``)."""
+def spawn(cmd: list[str], **env_vars: str) -> subprocess.Popen:
+    """Start ``cmd`` unbuffered (extra environment ``env_vars``), stdout and stderr to ``proc.log``
+    (read it with ``output``)."""
     log = tempfile.TemporaryFile("w+")  # noqa: SIM115 (lives as long as the process object)
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1", **env_vars)
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     proc.log = log
     return proc
@@ -27,14 +28,20 @@ def output(proc: subprocess.Popen, tail: int = 3000) -> str:
     return proc.log.read()[-tail:]
 
 
-def stop(proc: subprocess.Popen, name: str = "node") -> str:
-    """SIGINT, wait (kill after 15 s), assert a clean exit; returns the output's tail."""
-    proc.send_signal(signal.SIGINT)
+def finish(proc: subprocess.Popen, tail: int = 3000) -> tuple[int, str]:
+    """SIGINT if still running, wait (kill after 15 s): (exit code, the output's last ``tail`` characters)."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
     try:
         proc.wait(timeout=15)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
-    out = output(proc)
-    assert proc.returncode == 0, f"{name} did not exit cleanly on SIGINT ({proc.returncode}):\n{out}"
+    return proc.returncode, output(proc, tail)
+
+
+def stop(proc: subprocess.Popen, name: str = "node") -> str:
+    """``finish`` and assert a clean exit; returns the output's tail."""
+    rc, out = finish(proc)
+    assert rc == 0, f"{name} did not exit cleanly on SIGINT ({rc}):\n{out}"
     return out

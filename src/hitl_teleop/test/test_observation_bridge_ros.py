@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import subprocess
 import sys
 
@@ -30,6 +29,7 @@ except ImportError as exc:
     pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
 
 from hitl_teleop.observation_bridge import ObservationBridge, config_from_params
+from node_process import finish, spawn
 
 pytestmark = pytest.mark.ros
 NS = "/obs_bridge_test"
@@ -54,19 +54,7 @@ def start(params: dict, tmp_path) -> subprocess.Popen:
     path.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
     args = [sys.executable, "-m", "hitl_teleop.nodes.observation_bridge_node", "--ros-args",
             "-r", "__node:=observation_bridge", "-r", f"__ns:={NS}", "--params-file", str(path)]
-    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN), PYTHONUNBUFFERED="1")
-    return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def stop(proc: subprocess.Popen) -> tuple[int, str]:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-    try:
-        out, _ = proc.communicate(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-    return proc.returncode, out
+    return spawn(args, ROS_DOMAIN_ID=str(DOMAIN))
 
 
 def test_joint_state_and_object_pose_in_observation_out(node, tmp_path):
@@ -152,7 +140,7 @@ def test_joint_state_and_object_pose_in_observation_out(node, tmp_path):
         first = next(o for o in obs if o.episode == 2)
         assert first.step == 0
     finally:
-        rc, out = stop(proc)
+        rc, out = finish(proc, tail=10**6)
         for s in subs:
             node.destroy_subscription(s)
     assert rc == 0, out
@@ -162,10 +150,9 @@ def test_joint_state_and_object_pose_in_observation_out(node, tmp_path):
 def test_a_task_without_perception_sources_fails_at_start_with_one_line(tmp_path):
     proc = start({**{k: v for k, v in PARAMS.items() if k != "objects"}, "task": "drawer"}, tmp_path)
     try:
-        out, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     finally:
-        if proc.poll() is None:
-            stop(proc)
+        _, out = finish(proc)
     assert proc.returncode == 2, out
     line = [x for x in out.splitlines() if x.startswith("observation_bridge_node:")]
     assert len(line) == 1 and "['front_x', 'cab_y', 'heights', 'opening']" in line[0], out

@@ -41,11 +41,6 @@ topics: sub observation, episode_event, control_state; pub uncertainty, uncertai
 """
 
 
-def parse_estimator_params(text: str) -> dict:
-    """The estimator_params string: a YAML/JSON mapping ('' or '{}' = none)."""
-    return parse_mapping_param(text, "estimator_params")
-
-
 def resolve_threshold(threshold: float, threshold_file: str) -> float:
     """The parameter if >= 0, else the calibration file's 'threshold' (JSON/YAML or a bare number)."""
     if threshold is not None and float(threshold) >= 0:
@@ -123,7 +118,7 @@ def main(args: list[str] | None = None) -> int:
             super().__init__("uncertainty")
             ckpt = self.declare_parameter("checkpoint", "").value
             name = self.declare_parameter("estimator", "").value
-            params = parse_estimator_params(self.declare_parameter("estimator_params", "{}").value)
+            params = parse_mapping_param(self.declare_parameter("estimator_params", "{}").value, "estimator_params")
             self.threshold = resolve_threshold(float(self.declare_parameter("threshold", -1.0).value),
                                                self.declare_parameter("threshold_file", "").value)
             self.every_n = max(1, int(self.declare_parameter("every_n", 1).value))
