@@ -1,0 +1,114 @@
+"""N MuJoCo tasks behind the kinematic ``VecEnv`` API (hitl_sim/core.py): reset/step/observe/get_state.
+
+Robot i has its own generator seeded from (seed, i); ``reset(ids, seeds)`` reseeds. Robots that are
+done (success, failure or timeout) are frozen until ``reset(ids)``: stepping them changes nothing.
+Stepping here is sequential in this process; a worker-process pool for fleets can sit behind the
+same API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from hitl_sim.arms import ArmProfile
+from hitl_sim.core import SceneItem
+from hitl_sim.mj.base import MjTask
+
+
+class MjVecEnv:
+    """N robots of one arm on one MuJoCo task."""
+
+    backend = "mujoco"
+
+    def __init__(self, make_task: Callable[[], MjTask], arm: ArmProfile, num_envs: int = 1, seed: int = 0) -> None:
+        if num_envs < 1:
+            raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self.tasks = [make_task() for _ in range(num_envs)]
+        first = self.tasks[0]
+        self.arm = arm
+        self.task_name = first.name
+        self.variant = first.variant
+        self.num_envs = num_envs
+        self.n_arms = arm.n_arms
+        self.dt = first.dt
+        self.max_steps = first.max_steps
+        self.action_names = list(first.action_names)
+        self.obs_names = list(first.obs_names)
+        self.state_names = list(first.state_names)
+        self.act_dim = len(self.action_names)
+        self.obs_dim = len(self.obs_names)
+        self.state_dim = len(self.state_names)
+        n = num_envs
+        self.t = np.zeros(n, np.int64)
+        self.success = np.zeros(n, bool)
+        self.failed = np.zeros(n, bool)
+        self.done = np.zeros(n, bool)
+        self.episode = np.zeros(n, np.int64)
+        self._rngs = [np.random.default_rng(np.random.SeedSequence([seed, i])) for i in range(n)]
+        self.reset()
+        self.episode[:] = 0
+
+    def reset(self, ids=None, seeds=None) -> np.ndarray:
+        """Start new episodes for robots ``ids`` (all by default); ``seeds`` reseeds their generators."""
+        ids = np.arange(self.num_envs) if ids is None else np.atleast_1d(np.asarray(ids, np.int64))
+        if seeds is not None:
+            seeds = np.atleast_1d(np.asarray(seeds, np.int64))
+            if len(seeds) != len(ids):
+                raise ValueError(f"got {len(seeds)} seeds for {len(ids)} robots")
+        for k, i in enumerate(ids):
+            if not 0 <= i < self.num_envs:
+                raise ValueError(f"robot id {i} out of range 0..{self.num_envs - 1}")
+            if seeds is not None:
+                self._rngs[i] = np.random.default_rng(int(seeds[k]))
+            self.tasks[i].reset(self._rngs[i])
+            self.episode[i] += 1
+            self.t[i] = 0
+            self.success[i] = self.failed[i] = self.done[i] = False
+        return self.observe()
+
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        a = np.asarray(actions, float)
+        if a.shape != (self.num_envs, self.act_dim):
+            raise ValueError(f"actions must have shape ({self.num_envs}, {self.act_dim}), got {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError("actions contain NaN or inf")
+        for i in np.flatnonzero(~self.done):
+            task = self.tasks[i]
+            task.apply(a[i])
+            success, failed = task.evaluate()
+            self.t[i] += 1
+            self.success[i] = success
+            self.failed[i] = failed and not success
+            self.done[i] = success or self.failed[i] or self.t[i] >= self.max_steps
+        info = {
+            "success": self.success.copy(),
+            "failed": self.failed.copy(),
+            "done": self.done.copy(),
+            "timeout": self.done & ~self.success & ~self.failed,
+            "t": self.t.copy(),
+        }
+        return self.observe(), info
+
+    def current_action(self) -> np.ndarray:
+        return np.stack([task.current_action() for task in self.tasks])
+
+    def get_state(self) -> np.ndarray:
+        return np.stack([task.state() for task in self.tasks]).astype(float)
+
+    def observe(self) -> np.ndarray:
+        return np.stack([task.observe() for task in self.tasks]).astype(np.float32)
+
+    def rng(self, i: int) -> np.random.Generator:
+        return self._rngs[i]
+
+    def scene(self, i: int = 0) -> list[SceneItem]:
+        return self.tasks[i].scene()
+
+    def render(self, i: int = 0, width: int = 320, height: int = 240) -> np.ndarray | None:
+        return self.tasks[i].render(width, height)
+
+    def close(self) -> None:
+        for task in self.tasks:
+            task.close()
