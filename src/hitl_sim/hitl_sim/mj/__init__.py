@@ -9,7 +9,10 @@ from __future__ import annotations
 import importlib
 
 # name -> "module:TaskClass:ExpertClass" (filled in as tasks land)
-MJ_TASKS: dict[str, str] = {}
+MJ_TASKS: dict[str, str] = {
+    "push": "hitl_sim.mj.planar:PushTask:PushExpert",  # fleet helper
+    "nav": "hitl_sim.mj.planar:NavTask:NavExpert",  # fleet helper
+}
 
 
 def _load(task: str) -> tuple[type, type]:
