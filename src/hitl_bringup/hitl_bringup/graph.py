@@ -165,6 +165,10 @@ def build_graph(arm: str = "franka", sim: Any = True, task: str = "lift", policy
     """
     given = dict(arm=arm, sim=sim, task=task, policy=policy, checkpoint=checkpoint, device=device,
                  threshold=threshold, record=record, namespace=namespace, **overrides)
+    if coerce("fleet_size", overrides.get("fleet_size", 0), 0) > 0:  # N robots + M operators: fleet_graph.py
+        from hitl_bringup.fleet_graph import build_fleet_graph
+
+        return build_fleet_graph(given)
     args = resolve_arguments({k: v for k, v in given.items() if "." not in k})
     node_overrides = {k: v for k, v in given.items() if "." in k}
     cfg = config_dir()

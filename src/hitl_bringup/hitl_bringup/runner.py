@@ -60,6 +60,10 @@ def write_params_file(spec: NodeSpec, folder: Path) -> Path:
     return path
 
 
+def base_name(key: str) -> str:
+    return key.rsplit("/", 1)[-1]
+
+
 def node_command(spec: NodeSpec, params_file: Path | str, python: str = sys.executable) -> list[str]:
     if not spec.module:
         raise GraphError(f"node {spec.name} ({spec.package}/{spec.executable}) has no Python module: "
@@ -92,6 +96,11 @@ class GraphRunner:
         self._lock = threading.Lock()
         self.commands: dict[str, list[str]] = {}
         self.skipped: list[NodeSpec] = []
+        # a node's key: its name, or <namespace>/<name> when names repeat (a fleet's robot graphs)
+        self._by_fqn = len({s.name for s in specs}) < len(specs)
+
+    def node_key(self, spec: NodeSpec) -> str:
+        return spec.fqn.lstrip("/") if self._by_fqn else spec.name
 
     def _say(self, line: str) -> None:
         with self._lock:
@@ -109,7 +118,7 @@ class GraphRunner:
             self._say(f"[runner] not starting {s.fqn}: no Python module; on a full install run "
                       f"`ros2 run {s.package} {s.executable} --ros-args -r __ns:={s.namespace or '/'}`")
         self.specs = [s for s in self.specs if s.module]
-        self.commands = {s.name: node_command(s, write_params_file(s, folder)) for s in self.specs}
+        self.commands = {self.node_key(s): node_command(s, write_params_file(s, folder)) for s in self.specs}
         return self.commands
 
     def start(self, start_last: tuple[str, ...] = START_LAST, ready_timeout: float = 180.0,
@@ -125,8 +134,9 @@ class GraphRunner:
         self._start(first)
         if last and first:
             t_end = time.monotonic() + ready_timeout
-            waiting = lambda: [s.name for s in first  # noqa: E731
-                               if not self.lines.get(s.name) and self.procs[s.name].poll() is None]
+            keys = [self.node_key(s) for s in first]
+            waiting = lambda: [k for k in keys  # noqa: E731
+                               if not self.lines.get(k) and self.procs[k].poll() is None]
             while waiting() and time.monotonic() < t_end:
                 time.sleep(0.1)
             if waiting() and self.echo:
@@ -136,14 +146,15 @@ class GraphRunner:
         self._start(last)
 
     def _start(self, specs: list[NodeSpec]) -> None:
-        width = max(len(s.name) for s in self.specs)
+        width = max(len(self.node_key(s)) for s in self.specs)
         for spec in specs:
-            proc = subprocess.Popen(self.commands[spec.name], stdout=subprocess.PIPE,
+            key = self.node_key(spec)
+            proc = subprocess.Popen(self.commands[key], stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
                                     bufsize=1, env=self.env, start_new_session=True)
-            self.procs[spec.name] = proc
-            log = open(self.log_dir / f"{spec.name}.log", "w") if self.log_dir else None  # noqa: SIM115
-            t = threading.Thread(target=self._pump, args=(spec.name, width, proc, log), daemon=True)
+            self.procs[key] = proc
+            log = open(self.log_dir / f"{key.replace('/', '__')}.log", "w") if self.log_dir else None  # noqa: SIM115
+            t = threading.Thread(target=self._pump, args=(key, width, proc, log), daemon=True)
             t.start()
             self._threads.append(t)
             if self.echo:
@@ -184,7 +195,8 @@ class GraphRunner:
             if until is not None and until():
                 return True
             dead = self.dead()
-            if any(n in dead for n in stop_on_death) or (self.procs and len(dead) == len(self.procs)):
+            stop_now = any(n in stop_on_death or base_name(n) in stop_on_death for n in dead)
+            if stop_now or (self.procs and len(dead) == len(self.procs)):
                 return False
             if t_end is not None and time.monotonic() > t_end:
                 return False
@@ -208,8 +220,8 @@ class GraphRunner:
 
     def stop(self, grace: float = 5.0) -> dict[str, int]:
         """Stop every node (the recorder last); returns the exit codes."""
-        first = [n for n in self.procs if n not in LAST_TO_STOP]
-        last = [n for n in self.procs if n in LAST_TO_STOP]
+        first = [n for n in self.procs if base_name(n) not in LAST_TO_STOP]
+        last = [n for n in self.procs if base_name(n) in LAST_TO_STOP]
         self._stop_group(first, grace)
         self._stop_group(last, grace * 2)
         for t in self._threads:
@@ -239,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if ns.dry_run:
         for spec in runner.specs:
-            print(" ".join(commands[spec.name]))
+            print(" ".join(commands[runner.node_key(spec)]))
             print("    " + yaml.safe_dump(spec.parameters, default_flow_style=True, sort_keys=True).strip())
         return 0
 
@@ -250,7 +262,16 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    fleet = any(s.name == "fleet_allocator" for s in specs)
+    if fleet:  # node output to files; the terminal shows the live fleet table (fleet_table.py)
+        runner.echo = False
+        runner.log_dir = Path(ns.log_dir or runner.workdir / "logs")
+        print(f"hitl_run: fleet of {sum(s.name == 'arbiter' for s in specs)} robots; node logs in {runner.log_dir}")
     runner.start()
+    if fleet:
+        from hitl_bringup.fleet_table import watch
+
+        watch(stopping, dead=runner.report_deaths)
     runner.wait(until=stopping.is_set)
     codes = runner.stop()
     failed = {n: rc for n, rc in codes.items() if rc not in (0, -signal.SIGINT, 130)}
