@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast lint bench eval eval-quick clean
+.PHONY: setup demo test test-fast lint bench eval eval-quick clean fleet-bench
 
 setup:
 	bash scripts/setup.sh
@@ -23,6 +23,10 @@ lint: setup
 
 bench: setup
 	$(ENV) python bench/uncertainty.py && python bench/sim.py && python bench/effort_bound.py
+
+# fleet benchmark without ROS (bench/fleet.py; sizes: docs/fleet.md): bench/results/fleet.json + fleet.png
+fleet-bench: setup
+	$(ENV) python bench/fleet.py $(FLEET_ARGS)
 
 eval: setup
 	$(ENV) python -m hitl_bringup.eval
