@@ -244,10 +244,11 @@ def fleet_timing(policies: dict, obs_dim: int, act_dim: int, repeats: int) -> di
     return out
 
 
-def failure_labelled_states(policies: dict, n_robots: int = 50, steps: int = 150, horizon: int = 10,
+def failure_labelled_states(policies: dict, n_robots: int = 50, steps: int = 150, horizon: int = 3,
                             seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per policy kind: (obs, current, label) of states its own autonomous rollouts on push visited;
-    label 1 = a hard-reset failure follows within ``horizon`` steps, 0 = the episode succeeds."""
+    """Per policy kind: (obs, current, label) of states its own autonomous rollouts on push visited
+    (episodes that ended in success or failure); label 1 = a hard-reset failure follows within
+    ``horizon`` steps, 0 = otherwise (a success, or a failure further ahead)."""
     sys.path.insert(0, str(ROOT / "src" / "hitl_bringup"))
     sys.path.insert(0, str(ROOT / "src" / "hitl_sim"))
     from hitl_bringup.fleet_bench import make_env
@@ -267,11 +268,9 @@ def failure_labelled_states(policies: dict, n_robots: int = 50, steps: int = 150
             for i in np.flatnonzero(info["done"]):
                 if info["success"][i] or info["failed"][i]:
                     for k, (o, c) in enumerate(traj[i]):
-                        near = len(traj[i]) - k <= horizon
-                        if info["success"][i] or near:
-                            xs.append(o)
-                            cs.append(c)
-                            ys.append(0 if info["success"][i] else 1)
+                        xs.append(o)
+                        cs.append(c)
+                        ys.append(int(bool(info["failed"][i]) and len(traj[i]) - k <= horizon))
                 traj[i] = []
                 obs = env.reset([i])
         out[kind] = (np.asarray(xs, np.float32), np.asarray(cs, np.float32), np.asarray(ys, np.int64))
@@ -280,7 +279,7 @@ def failure_labelled_states(policies: dict, n_robots: int = 50, steps: int = 150
 
 
 def fleet_auroc(policies: dict, labelled: dict, max_states: int = 600) -> dict:
-    """AUROC (failure-preceding vs succeeding-episode states) of the default and the fleet settings."""
+    """AUROC (states just before a failure vs the others) of the default and the fleet settings."""
     from hitl_policy.registry import make_estimator
 
     out: dict = {}
