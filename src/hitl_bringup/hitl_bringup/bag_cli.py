@@ -86,13 +86,16 @@ def cmd_to_dataset(args: argparse.Namespace) -> int:
 def cmd_export_lerobot(args: argparse.Namespace) -> int:
     from hitl_policy.bag_dataset import bags_to_labelled_dataset
     from hitl_policy.lerobot_format import write_lerobot
+    from hitl_policy.lerobot_video import bag_cameras
 
     ds, labels = bags_to_labelled_dataset(args.bags, robot_namespace=args.namespace)
+    cameras = {} if args.no_video else bag_cameras(labels)
     root = write_lerobot(ds, args.out, labels=labels, fps=args.fps, robot_type=args.robot_type,
-                         overwrite=args.overwrite)
+                         overwrite=args.overwrite, cameras=cameras)
     human = int((ds.source == 1).sum())
     print(f"{root}: LeRobotDataset v3.0, {ds.n_episodes} episodes, {ds.n_steps} frames ({human} intervention), "
-          f"task {ds.meta.get('task')!r}, success {int(ds.success.sum())}/{ds.n_episodes}")
+          f"task {ds.meta.get('task')!r}, success {int(ds.success.sum())}/{ds.n_episodes}, "
+          f"videos {sorted(cameras) or 'none'}")
     return 0
 
 
@@ -119,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=int, default=None, help="frame rate (default: the bag's control rate)")
     p.add_argument("--robot-type", default=None, help="info.json robot_type (e.g. franka)")
     p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
+    p.add_argument("--no-video", action="store_true", help="leave camera images out")
     p.set_defaults(func=cmd_export_lerobot)
     return parser
 

@@ -315,20 +315,23 @@ class StepLabels:
     control_source: ControlState.source (0 POLICY, 1 HUMAN, 2 PAUSED, 3 RESET; -1 no state yet);
     control_reason: ControlState.reason (REASON_* of hitl_msgs/ControlState, -1 none); holding: the
     arm held (ControlState.holding or ArmCommand.hold); operator: ControlState.operator_id;
-    log_time_ns: the observation's log time in the bag."""
+    log_time_ns: the observation's log time in the bag; namespace / bag: where the step was read."""
 
     control_source: np.ndarray
     control_reason: np.ndarray
     holding: np.ndarray
     operator: list[str]
     log_time_ns: np.ndarray
+    namespace: list[str] = field(default_factory=list)
+    bag: list[str] = field(default_factory=list)
 
     @staticmethod
     def concatenate(parts: list[StepLabels]) -> StepLabels:
         return StepLabels(*(np.concatenate([getattr(p, f) for p in parts])
                             for f in ("control_source", "control_reason", "holding")),
                           operator=[o for p in parts for o in p.operator],
-                          log_time_ns=np.concatenate([p.log_time_ns for p in parts]))
+                          log_time_ns=np.concatenate([p.log_time_ns for p in parts]),
+                          namespace=[x for p in parts for x in p.namespace], bag=[x for p in parts for x in p.bag])
 
 
 def _robot_dataset(ns: str, r: _Robot, bag_names: list[str]) -> tuple[EpisodeDataset, StepLabels]:
@@ -431,7 +434,7 @@ def _robot_dataset(ns: str, r: _Robot, bag_names: list[str]) -> tuple[EpisodeDat
     }
     ds = EpisodeDataset(obs=obs, action=action, current=current, episode_ends=ends, source=source,
                         robot_action=robot_action, success=success, expert_id=expert, meta=meta)
-    return ds, StepLabels(ctrl_source, ctrl_reason, holding, operator, obs_t)
+    return ds, StepLabels(ctrl_source, ctrl_reason, holding, operator, obs_t, [ns] * n, [bag_names[0]] * n)
 
 
 def bags_to_dataset(paths: str | Path | list[str | Path],

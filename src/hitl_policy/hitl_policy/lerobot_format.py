@@ -85,9 +85,10 @@ def feature_stats(values: np.ndarray) -> dict[str, list]:
 
 # ----------------------------------------------------------------------------- writing
 def write_lerobot(ds: EpisodeDataset, out: str | Path, *, labels: Any | None = None, fps: int | None = None,
-                  robot_type: str | None = None, overwrite: bool = False) -> Path:
+                  robot_type: str | None = None, overwrite: bool = False, cameras: dict | None = None) -> Path:
     """Write ``ds`` as a LeRobotDataset v3.0 under ``out``. ``labels``: a ``bag_dataset.StepLabels``
-    (control source/reason/operator per step); without it they are derived from ``ds.source``."""
+    (control source/reason/operator per step); without it they are derived from ``ds.source``.
+    ``cameras``: ``lerobot_video.bag_cameras`` (one frame per step) -> one video feature each."""
     pa, pq = _pa()
     root = Path(out)
     if root.exists() and any(root.iterdir()) and not overwrite:
@@ -186,16 +187,36 @@ def write_lerobot(ds: EpisodeDataset, out: str | Path, *, labels: Any | None = N
         per_ep = [feature_stats(values[a:b]) for a, b in zip(starts, ends)]
         for stat in per_ep[0]:
             ep_cols[f"stats/{key}/{stat}"] = [p[stat] for p in per_ep]
-    _write_table(pq, pa.table(ep_cols), root / EPISODES_FILE)
 
     stats = {key: feature_stats(values) for key, values in numeric.items()}
+    for key, cam in (cameras or {}).items():
+        if len(cam.frames) != n:
+            raise DatasetError(f"camera {key}: {len(cam.frames)} frames for {n} steps")
+        from hitl_policy.lerobot_video import encode_video, video_stats
+
+        info_block = encode_video(cam.frames, root / VIDEO_PATH.format(video_key=key, chunk_index=0, file_index=0),
+                                  fps)
+        h, w, c = cam.shape
+        features[key] = {"dtype": "video", "shape": [h, w, c], "names": ["height", "width", "channels"],
+                         "info": info_block}
+        stats[key] = video_stats(cam.frames, QUANTILES)
+        durations = [(b - a) / float(fps) for a, b in zip(starts, ends)]
+        offsets = np.concatenate([[0.0], np.cumsum(durations)])
+        per_ep = [video_stats(cam.frames[a:b], QUANTILES) for a, b in zip(starts, ends)]
+        ep_cols[f"videos/{key}/chunk_index"] = [0] * e
+        ep_cols[f"videos/{key}/file_index"] = [0] * e
+        ep_cols[f"videos/{key}/from_timestamp"] = [float(x) for x in offsets[:-1]]
+        ep_cols[f"videos/{key}/to_timestamp"] = [float(x) for x in offsets[1:]]
+        for stat in per_ep[0]:
+            ep_cols[f"stats/{key}/{stat}"] = [p[stat] for p in per_ep]
+    _write_table(pq, pa.table(ep_cols), root / EPISODES_FILE)
     _write_json(root / "meta" / "stats.json", stats)
     info = {
         "codebase_version": CODEBASE_VERSION, "robot_type": robot_type or ds.meta.get("arm") or None,
         "total_episodes": e, "total_frames": n, "total_tasks": len(tasks),
         "chunks_size": CHUNKS_SIZE, "data_files_size_in_mb": DATA_FILES_SIZE_MB,
         "video_files_size_in_mb": VIDEO_FILES_SIZE_MB, "fps": int(fps), "splits": {"train": f"0:{e}"},
-        "data_path": DATA_PATH, "video_path": None, "features": features,
+        "data_path": DATA_PATH, "video_path": VIDEO_PATH if cameras else None, "features": features,
     }
     _write_json(root / "meta" / "info.json", info)
     hitl = {"meta": ds.meta, "expert_id": [int(x) for x in ds.expert_id], "source_names": SOURCE_NAMES,

@@ -50,9 +50,14 @@ def check_v3_layout(root) -> dict:
         assert set(ft) >= {"dtype", "shape", "names"} and isinstance(ft["shape"], list)
     # data: one parquet file per template, every feature a column of the declared dtype and width
     data = pq.read_table(root / info["data_path"].format(chunk_index=0, file_index=0))
-    assert set(data.column_names) == set(feats)
+    videos = {k for k, ft in feats.items() if ft["dtype"] == "video"}
+    assert set(data.column_names) == set(feats) - videos
     assert data.num_rows == info["total_frames"]
     for key, ft in feats.items():
+        if key in videos:
+            assert ft["names"] == ["height", "width", "channels"] and len(ft["shape"]) == 3
+            assert {"video.height", "video.width", "video.codec", "video.pix_fmt", "video.fps"} <= set(ft["info"])
+            continue
         typ = data.schema.field(key).type
         if ft["shape"] == [1]:
             assert typ == ARROW[ft["dtype"]], key
@@ -86,7 +91,8 @@ def check_v3_layout(root) -> dict:
             continue
         assert set(stats[key]) == STAT_KEYS, key
         for s in STAT_KEYS - {"count"}:
-            assert len(stats[key][s]) == ft["shape"][0], (key, s)
+            want = [3, 1, 1] if key in videos else [ft["shape"][0]]
+            assert list(np.shape(stats[key][s])) == want, (key, s)
         assert f"stats/{key}/mean" in eps.column_names
     return info
 
@@ -168,3 +174,54 @@ def test_foreign_or_old_directories_are_refused(tmp_path):
     (tmp_path / "meta/info.json").write_text(json.dumps({"codebase_version": "v2.1", "features": {}}))
     with pytest.raises(DatasetError, match=r"v2\.1"):
         read_lerobot(tmp_path)
+
+
+def obs_log_times(plan=PLAN) -> list[int]:
+    """When write_bag logs each observation (its timeline: 100 ms a step, 10 ms per episode event)."""
+    t, last, out = 10**9, None, []
+    for ep, *_ in plan:
+        if ep != last:
+            if last is not None:
+                t += 10**7
+            last = ep
+        out.append(t)
+        t += 10**8
+    return out
+
+
+def test_camera_images_become_a_video_feature(tmp_path):
+    av = pytest.importorskip("av", reason="PyAV encodes the video (requirements/python.txt)")
+    from hitl_bringup.bag import BagWriter, WriterOptions
+
+    bag = write_bag(tmp_path / "bag")
+    cam = BagWriter(tmp_path / "cam", WriterOptions(fsync=False))
+    cam.add_topic("/robot_0/camera/image_raw", "sensor_msgs/msg/Image")
+    h, w = 64, 96
+    for k, t in enumerate(obs_log_times()):
+        for dt, level in ((2 * 10**6, 0), (5 * 10**6, 12 * k + 20)):  # the latest before the next step counts
+            pix = np.zeros((h, w, 3), np.uint8)
+            pix[:, :, 0] = level
+            pix[:, :, 2] = 255 - level
+            cam.write_message("/robot_0/camera/image_raw", {
+                "header": {"frame_id": "cam"}, "height": h, "width": w, "encoding": "rgb8", "is_bigendian": 0,
+                "step": w * 3, "data": pix.tobytes()}, t + dt)
+    cam.close()
+    for f in (tmp_path / "cam").glob("*.mcap"):  # a second file of the same bag
+        f.rename(bag / "bag_1.mcap")
+    out = tmp_path / "lerobot"
+    assert export([bag], out) == 0
+    info = check_v3_layout(out)
+    key = "observation.images.camera"
+    assert info["features"][key]["shape"] == [h, w, 3] and info["video_path"]
+    assert info["features"][key]["info"]["video.codec"] == "av1"
+    eps = pq.read_table(out / "meta/episodes/chunk-000/file-000.parquet").to_pydict()
+    assert eps[f"videos/{key}/from_timestamp"] == [0.0, 1.0] and eps[f"videos/{key}/to_timestamp"] == [1.0, 1.6]
+    video = out / info["video_path"].format(video_key=key, chunk_index=0, file_index=0)
+    with av.open(str(video)) as f:
+        frames = [(float(fr.time), fr.to_ndarray(format="rgb24")) for fr in f.decode(video=0)]
+    assert len(frames) == info["total_frames"] == 16
+    for k, (t, img) in enumerate(frames):
+        assert t == pytest.approx(k / info["fps"], abs=1e-3)
+        assert abs(float(img[:, :, 0].mean()) - (12 * k + 20)) < 4, k   # AV1 is lossy: a few levels
+    stats = json.loads((out / "meta/stats.json").read_text())[key]
+    assert stats["count"] == [16] and 0.0 <= stats["mean"][0][0][0] <= 1.0
