@@ -136,7 +136,8 @@ def graph():
     peer = Peer()
     try:
         ok = peer.wait(lambda: len(peer.ee) > 5 and peer.last_state() is not None
-                       and peer.last_state().source == ControlState.SOURCE_POLICY, 60)
+                       and peer.last_state().source == ControlState.SOURCE_POLICY
+                       and "console on http" in output(procs["console"]), 60)
         assert ok, "graph did not come up:\n" + "\n".join(f"--- {k}\n{output(p)}" for k, p in procs.items())
         yield port, peer, procs
     finally:
