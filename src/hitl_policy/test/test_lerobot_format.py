@@ -139,6 +139,17 @@ def test_hitl_train_reads_a_lerobot_directory(tmp_path):
     assert ckpt.exists()
 
 
+def test_hitl_finetune_reads_lerobot_directories(tmp_path):
+    from argparse import Namespace
+
+    from hitl_policy.cli.finetune import load_inputs
+
+    out = tmp_path / "lerobot"
+    assert export([write_bag(tmp_path / "bag")], out) == 0
+    pretrain, rounds = load_inputs(Namespace(data=[str(out)], bags=[], robot=None, pretrain=str(out)))
+    assert pretrain.n_steps == rounds[0].n_steps == 16 and (rounds[0].source == SOURCE_HUMAN).sum() == 3
+
+
 def test_killed_bag_exports_what_it_holds(tmp_path):
     bag = write_bag(tmp_path / "bag")
     data = (bag / "bag_0.mcap").read_bytes()

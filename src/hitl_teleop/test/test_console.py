@@ -232,3 +232,19 @@ def test_tokens_are_required_and_name_the_operator(server):
             pass
         assert msg["type"] == "error"
     assert np.isfinite(sent[-1][1].gripper)
+
+
+def test_camera_image_becomes_a_jpeg():
+    cv2 = pytest.importorskip("cv2")
+    import base64
+    from types import SimpleNamespace
+
+    from hitl_teleop.console.views import image_jpeg_b64
+
+    pix = np.zeros((48, 64, 3), np.uint8)
+    pix[:, :, 0] = 200                                        # red in rgb8
+    msg = SimpleNamespace(encoding="rgb8", height=48, width=64, step=64 * 3, data=pix.tobytes())
+    img = cv2.imdecode(np.frombuffer(base64.b64decode(image_jpeg_b64(msg)), np.uint8), cv2.IMREAD_COLOR)
+    assert img.shape == (48, 64, 3) and abs(int(img[..., 2].mean()) - 200) < 6 and img[..., 0].mean() < 6
+    with pytest.raises(ValueError, match="16UC1"):
+        image_jpeg_b64(SimpleNamespace(encoding="16UC1", height=1, width=1, step=2, data=b"\0\0"))
