@@ -44,6 +44,7 @@ def test_help_and_unsafe_settings_are_one_line_errors():
         assert r.returncode == 2 and len(err) == 1 and needle in err[0], r.stderr
 
 
+@pytest.mark.slow
 def test_node_serves_the_page_only_with_the_token():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
