@@ -23,6 +23,8 @@ proposed; NaN unknown), ``intervention`` (bool: a human drove this step, LeRobot
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -88,11 +90,28 @@ def write_lerobot(ds: EpisodeDataset, out: str | Path, *, labels: Any | None = N
                   robot_type: str | None = None, overwrite: bool = False, cameras: dict | None = None) -> Path:
     """Write ``ds`` as a LeRobotDataset v3.0 under ``out``. ``labels``: a ``bag_dataset.StepLabels``
     (control source/reason/operator per step); without it they are derived from ``ds.source``.
-    ``cameras``: ``lerobot_video.bag_cameras`` (one frame per step) -> one video feature each."""
+    ``cameras``: ``lerobot_video.bag_cameras`` (one frame per step) -> one video feature each.
+    Written next to ``out`` and renamed at the end: a failed export leaves no half dataset behind."""
+    final = Path(out)
+    if final.exists() and (not final.is_dir() or (any(final.iterdir()) and not overwrite)):
+        raise DatasetError(f"{final}: exists and is not empty (pass overwrite)")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    root = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        _write_into(ds, root, labels, fps, robot_type, cameras)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    root.chmod(0o755)  # mkdtemp's 0700 would hide the dataset from other users
+    if final.exists():
+        shutil.rmtree(final)
+    root.rename(final)
+    return final
+
+
+def _write_into(ds: EpisodeDataset, root: Path, labels: Any | None, fps: int | None, robot_type: str | None,
+                cameras: dict | None) -> None:
     pa, pq = _pa()
-    root = Path(out)
-    if root.exists() and any(root.iterdir()) and not overwrite:
-        raise DatasetError(f"{root}: exists and is not empty (pass overwrite)")
     if ds.n_steps == 0:
         raise DatasetError("nothing to export: the dataset has no steps")
     n, e = ds.n_steps, ds.n_episodes
@@ -162,7 +181,6 @@ def write_lerobot(ds: EpisodeDataset, out: str | Path, *, labels: Any | None = N
             arrays[key] = pa.FixedSizeListArray.from_arrays(flat, width)
     numeric = {k: np.asarray(v[0], np.float64) for k, v in columns.items() if v[1] != "string"}
 
-    root.mkdir(parents=True, exist_ok=True)
     data_rel = DATA_PATH.format(chunk_index=0, file_index=0)
     _write_table(pq, pa.table(arrays), root / data_rel)
     _write_table(pq, _tasks_table(pa, tasks), root / "meta" / "tasks.parquet")
@@ -223,7 +241,6 @@ def write_lerobot(ds: EpisodeDataset, out: str | Path, *, labels: Any | None = N
             "reason_names": REASON_NAMES, "label_rule": "intervention = control.source HUMAN and not "
             "control.holding; POLICY and not holding = robot; otherwise paused"}
     _write_json(root / "meta" / "hitl.json", hitl)
-    return root
 
 
 def _tasks_table(pa: Any, tasks: list[str]) -> Any:

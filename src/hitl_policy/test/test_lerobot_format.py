@@ -176,6 +176,18 @@ def test_bag_without_labels_is_refused(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_a_failed_export_leaves_nothing_behind(tmp_path):
+    from hitl_policy.data import DatasetError
+    from hitl_policy.lerobot_format import write_lerobot
+    from hitl_policy.lerobot_video import Camera
+
+    ds = bags_to_dataset(write_bag(tmp_path / "bag"))
+    short = Camera("observation.images.cam", [np.zeros((8, 8, 3), np.uint8)] * 3)   # 3 frames, 16 steps
+    with pytest.raises(DatasetError, match="3 frames for 16 steps"):
+        write_lerobot(ds, tmp_path / "out", cameras={short.key: short})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bag"]
+
+
 def test_foreign_or_old_directories_are_refused(tmp_path):
     from hitl_policy.data import DatasetError
 
