@@ -128,6 +128,7 @@ def test_bag_to_lerobot_to_training_set_round_trip(tmp_path, capsys):
     assert "exists and is not empty" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # torch + diffusers import and a 2-step training: 25-35 s on the loaded machine
 def test_hitl_train_reads_a_lerobot_directory(tmp_path):
     from hitl_policy.cli.train import main as train
 
@@ -135,7 +136,7 @@ def test_hitl_train_reads_a_lerobot_directory(tmp_path):
     assert export([write_bag(tmp_path / "bag")], out) == 0
     ckpt = tmp_path / "c.pt"
     assert train(["--data", str(out), "--policy", "diffusion", "--out", str(ckpt), "--steps", "2",
-                  "--batch-size", "8", "--set", "hidden=[8,8]", "--no-progress"]) == 0
+                  "--batch-size", "8", "--set", "hidden=[8,8]", "--threads", "1", "--no-progress"]) == 0
     assert ckpt.exists()
 
 
