@@ -27,7 +27,7 @@ def test_eight_robots_two_operators_and_the_allocator():
             "arbiter", "policy", "recorder", "sim_arm", "uncertainty"]  # no device of its own
     by_ns = {s.namespace: s for s in per_robot if s.name == "sim_arm"}
     assert by_ns["/robot_3"].parameters["robot_id"] == "robot_3" and by_ns["/robot_3"].parameters["seed"] == 3
-    rec = [s for s in per_robot if s.name == "recorder" and s.namespace == "/robot_5"][0]
+    rec = next(s for s in per_robot if s.name == "recorder" and s.namespace == "/robot_5")
     assert rec.parameters["output"].endswith("robot_5")
     ops = [s for s in specs if s.executable == "sim_operator_node"]
     assert [o.name for o in ops] == ["operator_0", "operator_1"]

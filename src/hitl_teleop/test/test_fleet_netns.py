@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from node_process import output, spawn
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
