@@ -54,7 +54,9 @@ def watch(stop: threading.Event, dead: Callable[[], Any] | None = None, rate_hz:
 
     from hitl_msgs.msg import FleetStatus
 
-    rclpy.init()
+    from rclpy.signals import SignalHandlerOptions
+
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C stays the runner's (it sets stop)
     node = rclpy.create_node("fleet_table")
     latest: list = []
     node.create_subscription(FleetStatus, "/fleet/status", lambda m: latest.__setitem__(slice(None), [m]), 10)
