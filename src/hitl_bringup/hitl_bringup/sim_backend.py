@@ -1,16 +1,31 @@
-"""The simulator backend behind ``hitl_sim``'s factories: "kinematic" (default) or "mujoco".
+"""The simulator backend behind ``hitl_sim``'s factories: "kinematic" (this module's default) or "mujoco".
 
-``backend=`` is passed to ``hitl_sim.make_env`` / ``make_expert`` / ``collect_demos`` only when it is
-not the default, so callers run on a ``hitl_sim`` with or without the MuJoCo backend parameter.
+Where ``hitl_sim.make_env`` takes a ``backend`` parameter the backend is always passed explicitly (its
+own default picks MuJoCo wherever a task has a model); a ``hitl_sim`` without that parameter has only
+the kinematic simulator, and asking it for another backend is a clear error.
 """
 
 from __future__ import annotations
 
+import inspect
+
 DEFAULT_SIM = "kinematic"
 
 
+def has_backends() -> bool:
+    """True when this hitl_sim's make_env takes ``backend=`` (the MuJoCo backend exists)."""
+    from hitl_sim import make_env as _make_env
+
+    return "backend" in inspect.signature(_make_env).parameters
+
+
 def backend_kwargs(sim: str) -> dict:
-    return {} if sim in ("", DEFAULT_SIM) else {"backend": sim}
+    sim = sim or DEFAULT_SIM
+    if has_backends():
+        return {"backend": sim}
+    if sim != DEFAULT_SIM:
+        raise ValueError(f"simulator {sim!r}: this hitl_sim has no backend parameter (only the kinematic simulator)")
+    return {}
 
 
 def make_env(task: str, arm: str, num_envs: int, variant: str, seed: int, sim: str = DEFAULT_SIM):

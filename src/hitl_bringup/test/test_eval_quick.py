@@ -282,15 +282,26 @@ def test_outcomes_schema_readme_and_docs(tmp_path):
     assert "### T5 sampling radius" in out
 
 
-def test_sim_backend_is_passed_only_when_not_the_default(monkeypatch):
+def test_sim_backend_is_passed_explicitly(monkeypatch):
     import hitl_sim
     from hitl_bringup import sim_backend
 
     seen = []
-    monkeypatch.setattr(hitl_sim, "make_env", lambda *a, **kw: seen.append(kw))
+
+    def with_backend(task, arm, num_envs=1, variant="train", seed=0, backend=None):
+        seen.append(backend)
+
+    def without_backend(task, arm, num_envs=1, variant="train", seed=0):
+        seen.append("none")
+
+    monkeypatch.setattr(hitl_sim, "make_env", with_backend)
     sim_backend.make_env("lift", "franka", 2, "test", 0)
     sim_backend.make_env("lift", "franka", 2, "test", 0, sim="mujoco")
-    assert "backend" not in seen[0] and seen[1]["backend"] == "mujoco"
+    assert seen == ["kinematic", "mujoco"]  # never the factory's own default (MuJoCo where a model exists)
+    monkeypatch.setattr(hitl_sim, "make_env", without_backend)
+    sim_backend.make_env("lift", "franka", 2, "test", 0)
+    with pytest.raises(ValueError, match="no backend parameter"):
+        sim_backend.make_env("lift", "franka", 2, "test", 0, sim="mujoco")
     cfg = ev.EvalConfig.make(quick=False, sim="mujoco")
     assert cfg.t3_task == "square" and cfg.t4_tasks == ("drawer_open", "peg_insert", "button_press")
     with pytest.raises(ValueError, match="unknown simulator"):

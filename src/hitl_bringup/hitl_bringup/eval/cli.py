@@ -67,10 +67,11 @@ def gating_used(cfg: EvalConfig) -> dict:
     """The gating each task's deployments ran with (hitl_bringup.gating; threshold: calibrated per cell)."""
     from hitl_bringup.gating import load_gating
 
-    tasks = {t for t, _ in cfg.t1_tasks} | {"lift", cfg.t3_task, *cfg.t4_tasks}
+    scored = {t for t, _ in cfg.t1_tasks} | {"lift"}  # T1, T2, T5: uncertainty gates (score_every may be set)
     out = {}
-    for t in sorted(tasks):
-        g = load_gating(t, {} if cfg.score_every is None else {"score_every": cfg.score_every}, missing_ok=True)
+    for t in sorted(scored | {cfg.t3_task, *cfg.t4_tasks}):
+        over = {"score_every": cfg.score_every} if cfg.score_every is not None and t in scored else {}
+        g = load_gating(t, over, missing_ok=True)
         out[t] = {**{k: v for k, v in g.arbiter_kwargs().items() if k != "threshold"}, "score_every": g.score_every}
     return out
 
