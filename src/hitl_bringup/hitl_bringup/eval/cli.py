@@ -56,11 +56,15 @@ def build_jobs(cfg: EvalConfig, tables: tuple[str, ...], cache: str) -> list[tup
 
 
 def _run_job(name: str, fn, *args) -> dict:
+    """Run one job; its CPU seconds are kept too (wall seconds on a shared machine say little)."""
+    cpu0 = time.process_time()
     try:
-        return fn(*args)
+        res = fn(*args)
     except Exception as exc:  # one failed cell must not lose the others' results
-        return {"errors": [{"job": name, "error": f"{type(exc).__name__}: {exc}",
-                            "trace": traceback.format_exc()[-2000:]}]}
+        res = {"errors": [{"job": name, "error": f"{type(exc).__name__}: {exc}",
+                           "trace": traceback.format_exc()[-2000:]}]}
+    res["cpu_seconds"] = {name: round(time.process_time() - cpu0, 1)}
+    return res
 
 
 def gating_used(cfg: EvalConfig) -> dict:
@@ -84,7 +88,7 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
     cache = str(out / "cache")
     todo = build_jobs(cfg, tables, cache)
     rows: dict[str, list[dict]] = {t: [] for t in ROW_KEYS}
-    extra: dict = {"seconds": {}, "errors": [], "T3_meta": [], "base": []}
+    extra: dict = {"seconds": {}, "cpu_seconds": {}, "errors": [], "T3_meta": [], "base": []}
     failed: set[str] = set()
     t0 = time.perf_counter()
 
@@ -92,6 +96,7 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
         for t in ROW_KEYS:
             rows[t] += res.get(t, [])
         extra["seconds"].update(res.get("seconds", {}))
+        extra["cpu_seconds"].update(res.get("cpu_seconds", {}))
         extra["errors"] += res.get("errors", [])
         extra["base"] += res.get("base", [])
         if res.get("errors"):
@@ -157,6 +162,7 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
         "gating": gating_used(cfg),
         "rows": rows,
         "seconds_total": round(time.perf_counter() - t0, 1),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         **extra,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "jobs": jobs},
     }

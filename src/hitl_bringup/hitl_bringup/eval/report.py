@@ -37,7 +37,10 @@ def markdown_report(result: dict) -> str:
     sim = result.get("simulator", cfg.get("sim", "kinematic"))
     lines = [
         f"Mode: **{result['mode']}** on the **{sim}** simulator (`{result['command']}`), seeds {list(cfg['seeds'])}, "
-        f"{result['seconds_total']:.0f} s on {result['machine']['cpus']} CPUs with {result['machine']['jobs']} jobs.",
+        f"{result['seconds_total']:.0f} s on {result['machine']['cpus']} CPUs with {result['machine']['jobs']} jobs"
+        + (f"; {sum(result['cpu_seconds'].values()):.0f} CPU seconds over all jobs" if result.get("cpu_seconds")
+           else "")
+        + (f"; load average at the end {result['load_average'][0]:.1f}" if result.get("load_average") else "") + ".",
         "",
     ]
     if s.get("T1"):
