@@ -155,6 +155,22 @@ def readme_section(result: dict) -> str:
         c = counts.get(t)
         text = ", ".join(f"{k} {v}" for k, v in sorted(c.items())) if c else "not run"
         lines.append(f"- **{t}** {name}: {text}")
+    equal = result["summary"].get("T1_equal", [])
+    if equal:
+        gates = list(dict.fromkeys(r["gate"] for r in equal))
+        lines += ["", "T1, human steps per episode at equal assisted success (mean ± std over seeds; paper: "
+                      "denoising vectors / HULA-offline):", "",
+                  "| task | success level | " + " | ".join(gates) + " | paper |",
+                  "|---|---|" + "---|" * len(gates) + "---|"]
+        from hitl_bringup.eval.t1 import PAPER_T1
+
+        for task in dict.fromkeys(r["task"] for r in equal):
+            by = {r["gate"]: r for r in equal if r["task"] == task}
+            p = PAPER_T1.get(task.split("-")[0], {})
+            level = next(iter(by.values()))["success_level"]
+            lines.append(f"| {task} | {level:.2f} | " + " | ".join(_fmt(by[g]["human_steps"], 1) if g in by else "-"
+                                                                  for g in gates)
+                         + f" | {p.get('steps', '-')} / {p.get('hula', '-')} |")
     if sim != "mujoco":
         lines += ["", "These numbers come from the kinematic simulator (grasps by rule, no physics): they test the "
                       "pipelines, not the papers' claims. The tables are to be re-measured on MuJoCo "
