@@ -80,6 +80,8 @@ def nominal_scores(policy, estimators: dict, task: str, cfg: EvalConfig, seed: i
 
 def job_t1(task: str, variant: str, seed: int, cfg: EvalConfig, cache: str) -> dict:
     setup_worker()
+    from hitl_bringup.sim_loop import deploy
+
     t0 = time.perf_counter()
     base = load_base(paths_for(task, cfg, Path(cache)), ("diffusion", "ensemble", "ebm"))
     policy = base["diffusion"]
@@ -94,8 +96,6 @@ def job_t1(task: str, variant: str, seed: int, cfg: EvalConfig, cache: str) -> d
         for rate in flag_rates(cfg):
             thr = calibrate(calib[gate], rate)
             env = make_env(task, cfg.arm, min(cfg.num_envs, cfg.t1_episodes), variant, eval_seed, cfg.sim)
-            from hitl_bringup.sim_loop import deploy
-
             res = deploy(env, policy, cfg.t1_episodes, est, gate_config(task, thr, cfg.reaction_ticks, cfg.score_every),
                          make_expert(task, seed=seed, sim=cfg.sim), seed=eval_seed,
                          operator=operator(cfg.reaction_ticks, seed))

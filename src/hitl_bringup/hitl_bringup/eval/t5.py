@@ -56,13 +56,12 @@ def job_t5(seed: int, cfg: EvalConfig, cache: str) -> dict:
                      seed=dep_seed, operator=operator(cfg.reaction_ticks, seed))
         s = res.summary()
         n_human = int((res.dataset.source == SOURCE_HUMAN).sum())
-        success = 0.0
         if n_human:
             tuned, _ = finetune(policy, demos, [res.dataset], "mix", cfg.t5_finetune_steps, cfg.batch_size,
                                 cfg.ft_lr_diffusion, seed=seed, progress=False)
             success = autonomous(tuned, TASK, "test", cfg.t5_eval_episodes, eval_seed, arm=cfg.arm,
                                  num_envs=cfg.num_envs, sim=cfg.sim).summary()["success_rate"]
-        else:
+        else:  # no human step to learn from: the base policy's success
             success = autonomous(policy, TASK, "test", cfg.t5_eval_episodes, eval_seed, arm=cfg.arm,
                                  num_envs=cfg.num_envs, sim=cfg.sim).summary()["success_rate"]
         rows.append({"table": "T5", "task": "lift-test", "radius": r, "seed": seed, "threshold": thr,
