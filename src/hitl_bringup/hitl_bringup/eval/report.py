@@ -138,10 +138,11 @@ def readme_section(result: dict) -> str:
     lines = [
         "## Results",
         "",
-        f"`make eval` (full, `python -m hitl_bringup.eval --sim {sim}`) and `make eval-quick` (every pipeline at "
-        "CI size) write `bench/results/outcomes.json` (per-seed values, mean, spread, the paper's value beside "
-        "ours, a verdict per ordering) and `docs/results.md` is regenerated from it "
-        "(`python -m hitl_bringup.eval --summarize bench/results/outcomes.json --docs docs/results.md`).",
+        "`make eval` (full, about an hour on 2 cores; `SIM=mujoco` for the MuJoCo tasks) writes "
+        "`bench/results/outcomes.json` (per-seed values, mean, spread, the paper's value beside ours, a verdict "
+        "per ordering, the gating each task ran with) and regenerates [docs/results.md](docs/results.md) from it; "
+        "`make eval-quick` runs every pipeline at CI size into `bench/results/quick/` (also a slow test). "
+        "This text: `python -m hitl_bringup.eval --summarize <outcomes.json> --readme -`.",
         "",
         f"Latest run: **{result['mode']}** mode on the **{sim}** simulator, seeds {list(result['config']['seeds'])}, "
         f"{result['seconds_total']:.0f} s. Orderings as measured (holds / reversed / tie / incomparable):",
