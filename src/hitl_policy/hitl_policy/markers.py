@@ -156,3 +156,30 @@ def to_marker_array(specs: list[MarkerSpec], frame_id: str, stamp, lifetime_s: f
         m.lifetime = Duration(sec=sec, nanosec=int((lifetime_s - sec) * 1e9))
         out.markers.append(m)
     return out
+
+
+class MarkerDrawer:
+    """Keeps the latest score/control source and the EE path; makes MarkerArrays (from the ROS messages' fields)."""
+
+    def __init__(self, path_length: int = 1000) -> None:
+        self.path = PathTracker(path_length)
+        self.source: int | None = None
+        self.last = None  # latest Uncertainty msg
+        self.threshold = 1.0
+
+    def on_control_state(self, msg) -> None:
+        self.source = int(msg.source)
+
+    def add_pose(self, episode: int, position: np.ndarray, score: float) -> None:
+        self.path.add(episode, position, score)
+
+    def markers(self, unc_msg, frame_id: str, stamp):
+        dim = int(unc_msg.dim) or 3
+        specs = build_markers(
+            self.path.points(), self.path.scores(), float(unc_msg.threshold), score=float(unc_msg.score),
+            source=self.source, help_requested=bool(unc_msg.help_requested), dim=dim,
+            sample_points=np.asarray(unc_msg.sample_points),
+            sample_vectors=np.asarray(unc_msg.sample_vectors),
+            mode_means=np.asarray(unc_msg.mode_means), mode_weights=np.asarray(unc_msg.mode_weights),
+            estimator=unc_msg.estimator)
+        return to_marker_array(specs, frame_id, stamp)
