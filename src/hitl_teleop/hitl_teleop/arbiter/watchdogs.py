@@ -35,38 +35,32 @@ class LatestInputs:
         return self.teleop is not None and now - self.teleop.stamp <= config.device_timeout_s
 
 
+def _stale(cause: Reason, what: str, stamp: float | None, now: float, timeout_s: float) -> Hold | None:
+    """A hold when the freshest ``what`` is missing or older than ``timeout_s``."""
+    if stamp is None:
+        return Hold(cause, f"no {what} received yet")
+    age = now - stamp
+    if age > timeout_s:
+        return Hold(cause, f"{what} {age * 1e3:.0f} ms old (> {timeout_s * 1e3:.0f})")
+    return None
+
+
 def watchdog_hold(source: ControlSource, inputs: LatestInputs, now: float, config: ArbiterConfig) -> Hold | None:
     """The hold due now for ``source`` (None: none). Only POLICY and HUMAN are watched."""
     if source not in (ControlSource.POLICY, ControlSource.HUMAN):
         return None
-    obs = inputs.observation
-    if obs is None:
-        return Hold(Reason.STALE_OBSERVATION, "no observation received yet")
-    age = now - obs.stamp
-    if age > config.observation_timeout_s:
-        return Hold(
-            Reason.STALE_OBSERVATION,
-            f"observation {age * 1e3:.0f} ms old (> {config.observation_timeout_s * 1e3:.0f})",
-        )
+    obs, chunk, t = inputs.observation, inputs.chunk, inputs.teleop
+    hold = _stale(Reason.STALE_OBSERVATION, "observation", obs and obs.stamp, now, config.observation_timeout_s)
+    if hold is not None:
+        return hold
     if source == ControlSource.POLICY:
-        if inputs.chunk is None:
-            return Hold(Reason.STALE_POLICY, "no action chunk received yet")
-        age = now - inputs.chunk.stamp
-        if age > config.policy_timeout_s:
-            return Hold(
-                Reason.STALE_POLICY, f"action chunk {age * 1e3:.0f} ms old (> {config.policy_timeout_s * 1e3:.0f})"
-            )
-        if inputs.chunk_invalid:
-            return Hold(Reason.INVALID_COMMAND, "policy action rejected (NaN/inf or malformed): holding")
-        return None
-    t = inputs.teleop
-    if t is None:
-        return Hold(Reason.STALE_DEVICE, "no teleop command received yet")
-    age = now - t.stamp
-    if age > config.device_timeout_s:
-        return Hold(Reason.STALE_DEVICE, f"teleop {age * 1e3:.0f} ms old (> {config.device_timeout_s * 1e3:.0f})")
-    if config.require_deadman and not t.engaged:
-        return Hold(Reason.DEADMAN_RELEASED, "deadman released: holding")
-    if inputs.teleop_invalid:
-        return Hold(Reason.INVALID_COMMAND, "teleop command rejected (NaN/inf): holding")
-    return None
+        hold = _stale(Reason.STALE_POLICY, "action chunk", chunk and chunk.stamp, now, config.policy_timeout_s)
+        if hold is None and inputs.chunk_invalid:
+            hold = Hold(Reason.INVALID_COMMAND, "policy action rejected (NaN/inf or malformed): holding")
+        return hold
+    hold = _stale(Reason.STALE_DEVICE, "teleop command", t and t.stamp, now, config.device_timeout_s)
+    if hold is None and config.require_deadman and not t.engaged:
+        hold = Hold(Reason.DEADMAN_RELEASED, "deadman released: holding")
+    if hold is None and inputs.teleop_invalid:
+        hold = Hold(Reason.INVALID_COMMAND, "teleop command rejected (NaN/inf): holding")
+    return hold
