@@ -89,3 +89,17 @@ def test_log_records_carry_their_level():
     transition = [r for r in rig.step().log if not r.routine]
     assert transition and all(r.level == LogLevel.INFO for r in transition)
     assert rig.arb.mode == Mode.AWAITING_HELP
+
+
+def test_a_conflict_holds_in_every_source_until_cleared():
+    rig = Rig()
+    rig.step()
+    rig.arb.conflict = "another arbiter publishes arm_command: holding"
+    out = rig.step()
+    assert out.command.hold and out.state.reason == Reason.INVALID_COMMAND and "another" in out.state.reason_text
+    rig.step(teleop=teleop(pause=True, engaged=False))
+    out = rig.step(teleop=teleop(pause=False, engaged=False))
+    assert out.state.source == Source.PAUSED and out.state.reason == Reason.INVALID_COMMAND
+    rig.arb.conflict = ""
+    out = rig.step(teleop=teleop(pause=True, engaged=False))  # resume
+    assert out.state.source == Source.POLICY and not out.command.hold

@@ -84,6 +84,9 @@ class Arbiter:
         self._prev_buttons: dict[str, tuple[bool, bool, bool]] = {}  # operator -> pause, reset, take_over
         self._chunk_duration = 0.0  # the longest n_execute * dt seen
         self._help_published = False
+        # set by the node when another publisher of this robot's arm_command/control_state exists:
+        # hold in every source, with this text as the reason (cleared: control resumes)
+        self.conflict = ""
 
     # ------------------------------------------------------------------------------ properties
     @property
@@ -196,7 +199,7 @@ class Arbiter:
     # ---------------------------------------------------------------------------------- ticks
     def watchdog(self, now: float) -> ArbiterOutput | None:
         """Fast check between control ticks: a full tick (a hold) as soon as a hold becomes due."""
-        if self.hold is not None or watchdog_hold(self.source, self.inputs, now, self.config) is None:
+        if self.hold is not None or watchdog_hold(self.source, self.inputs, now, self.config, self.conflict) is None:
             return None
         return self.tick(now)
 
@@ -207,7 +210,7 @@ class Arbiter:
         if transition is not None:
             self._enter(transition, now)
         proposed = self._policy_action(now)
-        hold = watchdog_hold(self.source, self.inputs, now, self.config)
+        hold = watchdog_hold(self.source, self.inputs, now, self.config, self.conflict)
         command, human_action = None, None
         if hold is None and self.source == ControlSource.POLICY:
             command = self.commander.policy(proposed, self.inputs.observation)

@@ -45,8 +45,12 @@ def _stale(cause: Reason, what: str, stamp: float | None, now: float, timeout_s:
     return None
 
 
-def watchdog_hold(source: ControlSource, inputs: LatestInputs, now: float, config: ArbiterConfig) -> Hold | None:
-    """The hold due now for ``source`` (None: none). Only POLICY and HUMAN are watched."""
+def watchdog_hold(source: ControlSource, inputs: LatestInputs, now: float, config: ArbiterConfig,
+                  conflict: str = "") -> Hold | None:
+    """The hold due now for ``source`` (None: none). Only POLICY and HUMAN are watched, except a
+    ``conflict`` (another commander of this arm, found by the node), which holds in every source."""
+    if conflict:
+        return Hold(Reason.INVALID_COMMAND, conflict)
     if source not in (ControlSource.POLICY, ControlSource.HUMAN):
         return None
     obs, chunk, t = inputs.observation, inputs.chunk, inputs.teleop
