@@ -1,4 +1,5 @@
-"""Damped-least-squares IK latency of the real-arm adapters (hitl_teleop.adapters.ik).
+"""IK latency of the real-arm adapters: damped least squares on the bundled URDFs (hitl_teleop.adapters.ik)
+and mink on the simulator's YuMi MJCF (hitl_teleop.adapters.mj_arm, the YuMi adapter's default).
 
     python bench/ik.py [--n 20]
 
@@ -15,27 +16,30 @@ import time
 
 import numpy as np
 from hitl_teleop.adapters.ik import IKParams, solve_ik
+from hitl_teleop.adapters.mj_arm import solve_ik_mink
 from hitl_teleop.adapters.widowx import widowx_chain
-from hitl_teleop.adapters.yumi import yumi_chain
+from hitl_teleop.adapters.yumi import yumi_chain, yumi_mj_chains
 
 
 def bench(n: int = 20) -> dict[str, dict[str, float]]:
     rng = np.random.default_rng(0)
     out: dict[str, dict[str, float]] = {}
-    for name, chain in (("widowx", widowx_chain()), ("yumi_left", yumi_chain("l"))):
+    cases = (("widowx", widowx_chain(), solve_ik), ("yumi_left", yumi_chain("l"), solve_ik),
+             ("yumi_left_mjcf_mink", yumi_mj_chains()[0], solve_ik_mink))
+    for name, chain, solve in cases:
         near, far = [], []
         for _ in range(n):
             q = rng.uniform(chain.lower, chain.upper) * 0.8
             T = chain.fk(q)
             seed = np.clip(q + rng.normal(0, 0.02, chain.dof), chain.lower, chain.upper)
             t0 = time.perf_counter()
-            solve_ik(chain, T, seed, IKParams(restarts=2))
+            solve(chain, T, seed, IKParams(restarts=2))
             near.append(time.perf_counter() - t0)
             T_far = T.copy()
             d = T[:3, 3] - chain.first_joint_origin()
             T_far[:3, 3] = chain.first_joint_origin() + d / np.linalg.norm(d) * chain.max_reach * 0.99
             t0 = time.perf_counter()
-            solve_ik(chain, T_far, seed, IKParams(restarts=2))
+            solve(chain, T_far, seed, IKParams(restarts=2))
             far.append(time.perf_counter() - t0)
         out[name] = {
             "near_target_ms_median": 1e3 * float(np.median(near)),
