@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hitl_policy.control_source import ControlSource
+
 # visualization_msgs/Marker constants (kept here so this module needs no ROS import)
 ARROW, CUBE, SPHERE, CYLINDER, LINE_STRIP, LINE_LIST = 0, 1, 2, 3, 4, 5
 SPHERE_LIST, TEXT_VIEW_FACING = 7, 9
 ADD, DELETE, DELETEALL = 0, 2, 3
 
-SOURCE_NAMES = {0: "POLICY", 1: "HUMAN", 2: "PAUSED", 3: "RESET"}
 
 RGBA = tuple[float, float, float, float]
 
@@ -119,7 +120,7 @@ def build_markers(path: np.ndarray, path_scores: np.ndarray, threshold: float, *
         else:
             specs.append(MarkerSpec("mode_means", 10 + i, SPHERE, action=DELETE))
     anchor = path[-1] if len(path) else np.zeros(3)
-    src = SOURCE_NAMES.get(source, "?") if source is not None else "?"
+    src = ControlSource(source).name if source in set(ControlSource) else "?"
     text = f"{estimator + ' ' if estimator else ''}u={score:.3f} / {threshold:.3f}  [{src}]"
     if help_requested:
         text += "  HELP"

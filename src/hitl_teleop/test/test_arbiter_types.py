@@ -53,6 +53,16 @@ def test_every_mode_publishes_a_message_source():
     assert {m for m in Mode if m.help_requested} == {Mode.AWAITING_HELP, Mode.HUMAN_ROBOT_GATED}
 
 
+def test_reason_and_source_names_of_the_console_markers_and_lerobot_export_are_the_enums():
+    from hitl_policy.lerobot_format import REASON_NAMES, SOURCE_NAMES
+    from hitl_teleop.console import state
+
+    assert list(state.SOURCE_NAMES) == SOURCE_NAMES == sorted(constants(ControlState, "SOURCE_"),
+                                                                key=constants(ControlState, "SOURCE_").get)
+    assert list(state.REASON_NAMES) == REASON_NAMES == sorted(constants(ControlState, "REASON_"),
+                                                                key=constants(ControlState, "REASON_").get)
+
+
 def test_dataset_labels_are_control_sources():
     assert (SOURCE_ROBOT, SOURCE_HUMAN, SOURCE_PAUSED) == (ControlSource.POLICY, ControlSource.HUMAN,
                                                            ControlSource.PAUSED)

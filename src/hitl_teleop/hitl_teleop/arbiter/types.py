@@ -11,28 +11,12 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 
 import numpy as np
-from hitl_policy.control_source import ControlSource
+from hitl_policy.control_source import ControlReason, ControlSource
 
 Source = ControlSource  # who drives: POLICY, HUMAN, PAUSED, RESET (one enum for the whole stack)
 
 
-class Reason(IntEnum):
-    """Why the source is what it is (ControlState.REASON_*). The last five are holds (watchdogs)."""
-
-    NONE = 0
-    ROBOT_GATED = 1
-    HUMAN_GATED = 2
-    UNCERTAINTY_LOW = 3
-    OPERATOR_RELEASED = 4
-    PAUSE = 5
-    RESUME = 6
-    RESET = 7
-    STALE_POLICY = 8
-    STALE_OBSERVATION = 9
-    STALE_DEVICE = 10
-    DEADMAN_RELEASED = 11
-    INVALID_COMMAND = 12
-
+Reason = ControlReason  # why: ControlState.REASON_* (the last five are holds)
 
 HOLD_CAUSES = (
     Reason.STALE_POLICY,
