@@ -28,11 +28,12 @@ bench: setup
 fleet-bench: setup
 	$(ENV) python bench/fleet.py $(FLEET_ARGS)
 
+SIM ?= kinematic
 eval: setup
-	$(ENV) python -m hitl_bringup.eval
+	$(ENV) python -m hitl_bringup.eval --sim $(SIM) --docs docs/results.md
 
 eval-quick: setup
-	$(ENV) python -m hitl_bringup.eval --quick
+	$(ENV) python -m hitl_bringup.eval --quick --sim $(SIM) --out bench/results/quick
 
 clean:
 	rm -rf build install log .setup-stamps

@@ -19,7 +19,9 @@ parameters:
   arm                   (string, 'franka')  arm profile (workspace/speed limits, control rate)
   robot_id              (string, '')        robot id in ControlState/HelpRequest (default: the namespace)
   gating                (string, 'both')    robot | human | both
-  threshold             (double, -1.0)      help threshold; <= 0: use each Uncertainty message's threshold
+  threshold             (double, -1.0)      help threshold (0 is legal); < 0 = unset: threshold_file, else
+                                            each Uncertainty message's threshold
+  threshold_file        (string, '')        calibration file, read as the uncertainty node reads it
   release_ratio         (double, 0.8)       back to the policy below threshold * release_ratio ...
   release_ticks         (int, 3)            ... for this many consecutive uncertainty messages
   min_intervention_s    (double, 0.0)       minimum intervention time t_T (never less than one chunk)
@@ -47,6 +49,7 @@ def main(args: list[str] | None = None) -> int:
     if wants_help(argv, USAGE):
         return 0
 
+    from hitl_policy.uncertainty.threshold import resolve_threshold
     from hitl_sim.arms import load_arm_profile
     from rclpy.node import Node
 
@@ -62,7 +65,7 @@ def main(args: list[str] | None = None) -> int:
     )
     from hitl_msgs.srv import ResetEpisode, SetControlMode
     from hitl_teleop import ros_conversions as rc
-    from hitl_teleop.arbiter import Arbiter, ArbiterConfig, Source
+    from hitl_teleop.arbiter import Arbiter, ArbiterConfig, LogLevel, Source
 
     class ArbiterNode(Node):
         def __init__(self) -> None:
@@ -70,11 +73,12 @@ def main(args: list[str] | None = None) -> int:
             p = self.declare_parameter
             self.profile = load_arm_profile(p("arm", "franka").value)
             robot_id = p("robot_id", "").value or self.get_namespace().strip("/")
-            threshold = float(p("threshold", -1.0).value)
+            threshold = resolve_threshold(float(p("threshold", -1.0).value), p("threshold_file", "").value,
+                                          required=False)  # None: each Uncertainty message's threshold
             rate = float(p("rate_hz", 0.0).value) or self.profile.control_rate_hz
             cfg = ArbiterConfig(
                 robot_id=robot_id,
-                threshold=threshold if threshold > 0 else None,
+                threshold=threshold,
                 release_ratio=float(p("release_ratio", 0.8).value),
                 release_ticks=int(p("release_ticks", 3).value),
                 min_intervention_s=float(p("min_intervention_s", 0.0).value),
@@ -106,7 +110,7 @@ def main(args: list[str] | None = None) -> int:
             self.bad_obs_warned = False
             self.get_logger().info(
                 f"arbiter for {robot_id or '(no id)'} on {self.profile.name}: gating {cfg.gating}, "
-                f"threshold {cfg.threshold if cfg.threshold else 'from uncertainty'}, {rate:g} Hz, "
+                f"threshold {cfg.threshold if cfg.threshold is not None else 'from uncertainty'}, {rate:g} Hz, "
                 f"watchdog {watchdog_hz:g} Hz"
                 + ("" if self.arbiter.tool.is_identity else
                    f", TCP offset xyz {list(cfg.ee_offset_xyz)} rpy {list(cfg.ee_offset_rpy)}")
@@ -146,13 +150,13 @@ def main(args: list[str] | None = None) -> int:
 
         def publish(self, out) -> None:
             log = self.get_logger()
-            for line in out.log:
-                if "holding" in line or "reject" in line:
-                    log.warning(line)
-                elif "clamped" in line or "limited" in line:  # routine with far absolute targets
-                    log.info(line, throttle_duration_sec=2.0)
+            for rec in out.log:
+                if rec.level >= LogLevel.WARNING:
+                    log.warning(rec.text)
+                elif rec.routine:  # clamps: every tick with far absolute targets
+                    log.info(rec.text, throttle_duration_sec=2.0)
                 else:
-                    log.info(line)
+                    log.info(rec.text)
             self.pub_cmd.publish(rc.arm_command_msg(out.command, out.stamp, self.frame_id))
             self.pub_state.publish(rc.control_state_msg(out.state, out.stamp, self.frame_id))
             if out.help_request is not None:
