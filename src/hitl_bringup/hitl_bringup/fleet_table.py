@@ -50,11 +50,10 @@ def watch(stop: threading.Event, dead: Callable[[], Any] | None = None, rate_hz:
     """Subscribe /fleet/status and redraw the table until ``stop`` is set (Ctrl-C sets it in the runner)."""
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
     from rich.live import Live
 
     from hitl_msgs.msg import FleetStatus
-
-    from rclpy.signals import SignalHandlerOptions
 
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C stays the runner's (it sets stop)
     node = rclpy.create_node("fleet_table")
