@@ -113,7 +113,7 @@ def uncertainty_in(msg: Uncertainty, received: float) -> UncertaintyIn:
     return UncertaintyIn(
         _stamp_or(msg.header.stamp, received),
         float(msg.score),
-        float(msg.threshold) if msg.threshold > 0 else None,
+        float(msg.threshold) if msg.threshold >= 0 else None,  # negative: unset; 0 is legal
     )
 
 
