@@ -1,15 +1,33 @@
 """What every hitl node's ``main`` does around its node class: ``--help`` without starting ROS, and
-init / spin / clean shutdown on SIGINT or SIGTERM. rclpy is imported only inside ``spin``."""
+init / spin / clean shutdown on SIGINT or SIGTERM. rclpy is imported only inside ``spin``.
+
+Shutdown (tests: src/hitl_policy/test/test_node_runtime.py):
+- SIGINT and SIGTERM are handled here, not by rclpy: the first one ends the spin loop, later ones
+  (a terminal's Ctrl-C reaches the whole process group and ``ros2 launch`` forwards another) are
+  ignored, so the node's ``close()`` (the recorder closes its bag there) is never cut short and no
+  KeyboardInterrupt traceback is printed. A process started with SIGINT ignored (a non-interactive
+  shell's background job) still stops on SIGINT.
+- The parent's death (launcher or runner SIGKILLed) delivers SIGTERM (Linux PR_SET_PDEATHSIG): no
+  node outlives its launcher, so the arbiter and the arm driver stop commanding within ~0.1 s.
+- A node may end the graph's run itself: setting ``node.exit_code`` (e.g. 0 after the last episode)
+  ends the spin loop and becomes the process's exit code.
+"""
 
 from __future__ import annotations
 
+import ctypes
 import faulthandler
+import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
 
 SETUP_ERRORS: tuple[type[BaseException], ...] = (ValueError, RuntimeError, FileNotFoundError, ImportError)
 SHUTDOWN_LIMIT_S = 4.0  # destroy_node + context shutdown; under the 5 s hitl_run and ros2 launch wait
+SPIN_PERIOD_S = 0.05  # the spin loop checks for a stop request at least this often
+RESTORE_SIGNAL_HANDLERS = False  # True where spin runs inside a longer-lived process (tests)
+_PR_SET_PDEATHSIG = 1
 
 
 def parse_mapping_param(text: str, name: str) -> dict:
@@ -38,6 +56,38 @@ def wants_help(argv: list[str], usage: str) -> bool:
     return False
 
 
+class StopRequest:
+    """Set by the first SIGINT/SIGTERM; later signals are only counted."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self.repeats = 0
+
+    def __call__(self, signum: int, frame: Any) -> None:
+        if self.signal is None:
+            self.signal = signum
+        else:
+            self.repeats += 1
+
+    def install(self) -> dict[int, Any]:
+        """Handle SIGINT and SIGTERM; returns the previous handlers."""
+        return {sig: signal.signal(sig, self) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> bool:
+    """Ask the kernel to send ``sig`` when the parent process dies (Linux; False elsewhere). Also
+    sends it at once if the parent is already gone (re-parented to init)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    if os.getppid() == 1:
+        os.kill(os.getpid(), sig)
+    return True
+
+
 def _arm_shutdown_watchdog() -> bool:
     """Exit 1 with every thread's stack on the process's stderr if teardown outlasts SHUTDOWN_LIMIT_S
     (False where stderr has no file descriptor, e.g. under a capturing test runner)."""
@@ -48,26 +98,47 @@ def _arm_shutdown_watchdog() -> bool:
     return True
 
 
+def run_until_stopped(node: Any, stop: StopRequest) -> None:
+    """Spin ``node`` until a stop signal, the context's shutdown or ``node.exit_code`` is set."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    try:
+        while stop.signal is None and rclpy.ok() and getattr(node, "exit_code", None) is None:
+            executor.spin_once(timeout_sec=SPIN_PERIOD_S)
+    finally:
+        executor.shutdown(timeout_sec=0.5)
+
+
 def spin(make_node: Callable[[], Any], argv: list[str], name: str,
          errors: tuple[type[BaseException], ...] = SETUP_ERRORS) -> int:
-    """Init, spin until SIGINT/SIGTERM, clean up (the node's ``close()`` first, if it has one).
+    """Init, spin until SIGINT/SIGTERM (or ``node.exit_code``), clean up (the node's ``close()``
+    first, if it has one). Returns the exit code.
 
     A setup error of the given types is one line on stderr and exit code 2. The same error raised by a
-    callback after SIGINT/SIGTERM has shut the context down (a publish racing the teardown, e.g.
-    pybind11's "Unable to convert call argument") is part of a clean shutdown: exit 0.
+    callback after the context was shut down (a publish racing the teardown, e.g. pybind11's "Unable
+    to convert call argument") is part of a clean shutdown: exit 0.
     """
     import rclpy
     from rclpy.executors import ExternalShutdownException
+    from rclpy.signals import SignalHandlerOptions
 
-    rclpy.init(args=argv)
+    stop = StopRequest()
+    previous = stop.install()
+    die_with_parent()
+    rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
     node = None
+    code = 0
     try:
         node = make_node()
-        rclpy.spin(node)
+        run_until_stopped(node, stop)
+        code = int(getattr(node, "exit_code", None) or 0)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except errors as exc:
-        if node is not None and not rclpy.ok():
+        if node is not None and (not rclpy.ok() or stop.signal is not None):
             return 0  # finally: still cleans up
         print(f"{name}: {exc}", file=sys.stderr)
         return 2
@@ -87,4 +158,7 @@ def spin(make_node: Callable[[], Any], argv: list[str], name: str,
         finally:
             if watchdog:
                 faulthandler.cancel_dump_traceback_later()
-    return 0
+            if RESTORE_SIGNAL_HANDLERS:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+    return code
