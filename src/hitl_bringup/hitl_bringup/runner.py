@@ -5,7 +5,10 @@ The nodes come from :func:`hitl_bringup.graph.build_graph`, exactly as in deploy
 runs as ``python -m <module> --ros-args -r __node:=<name> [-r __ns:=<ns>] --params-file <yaml>
 [-r from:=to ...]`` in its own process group. Output is streamed with a ``[name]`` prefix; Ctrl-C or
 SIGTERM stops every node (the recorder last, so the bag holds everything); a node that dies is
-reported with its exit code.
+reported with its exit code. A required node (graph.REQUIRED_NODES) that exits ends the graph: exit
+code 0 (the simulated arm after its ``episodes``) is a clean end (hitl_run exits 0), any other code
+a failure (hitl_run prints the node, its code and its last lines, and exits 1). Every node gets
+SIGTERM when hitl_run dies, even by SIGKILL (hitl_policy.nodes.runtime).
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 import yaml
 
-from hitl_bringup.graph import GraphError, NodeSpec, build_graph, build_record_graph
+from hitl_bringup.graph import REQUIRED_NODES, GraphError, NodeSpec, build_graph, build_record_graph
 
 MODES = {"deploy": build_graph, "record": build_record_graph}
 LAST_TO_STOP = ("recorder",)
@@ -87,6 +91,7 @@ class GraphRunner:
         self.out = out or sys.stdout
         self.procs: dict[str, subprocess.Popen] = {}
         self.lines: dict[str, int] = {}  # output lines seen per node
+        self.tails: dict[str, deque[str]] = {}  # each node's last output lines
         self.reported: set[str] = set()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -151,8 +156,10 @@ class GraphRunner:
 
     def _pump(self, name: str, width: int, proc: subprocess.Popen, log: IO[str] | None) -> None:
         assert proc.stdout is not None
+        tail = self.tails.setdefault(name, deque(maxlen=5))
         for line in proc.stdout:
             line = line.rstrip("\n")
+            tail.append(line)
             self.lines[name] = self.lines.get(name, 0) + 1
             if log:
                 log.write(line + "\n")
@@ -250,12 +257,31 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    return run_graph(runner, stopping)
+
+
+def ended_by(runner: GraphRunner) -> dict[str, int]:
+    """The required nodes that have exited (name -> code)."""
+    return {n: rc for n, rc in runner.dead().items() if n in REQUIRED_NODES}
+
+
+def run_graph(runner: GraphRunner, stopping: threading.Event, timeout: float | None = None) -> int:
+    """Start, run until a signal or a required node exits, stop; the exit code (0 clean, 1 failed)."""
+    required = tuple(n for n in REQUIRED_NODES if any(s.name == n for s in runner.specs))
     runner.start()
-    runner.wait(until=stopping.is_set)
-    codes = runner.stop()
-    failed = {n: rc for n, rc in codes.items() if rc not in (0, -signal.SIGINT, 130)}
-    if failed and not stopping.is_set():
-        print(f"hitl_run: nodes failed: {failed}", file=sys.stderr)
+    runner.wait(until=lambda: stopping.is_set() or bool(ended_by(runner)), timeout=timeout,
+                stop_on_death=required)
+    ended = {} if stopping.is_set() else ended_by(runner)
+    for name, rc in ended.items():
+        if rc == 0:
+            runner._say(f"[runner] {name} finished (exit 0): stopping the graph")
+    runner.stop()
+    failed = {n: rc for n, rc in ended.items() if rc != 0}
+    for name, rc in failed.items():
+        last = "\n    ".join(runner.tails.get(name, ["(no output)"]))
+        print(f"hitl_run: required node {name} exited with code {rc}; its last lines:\n    {last}",
+              file=sys.stderr, flush=True)
+    if failed:
         return 1
     return 0
 
