@@ -22,7 +22,7 @@ pytestmark = pytest.mark.ros
 
 @pytest.fixture(autouse=True)
 def _restore_signals(monkeypatch):
-    monkeypatch.setattr(runtime, "RESTORE_SIGNAL_HANDLERS", True)
+    monkeypatch.setattr(runtime, "IN_PROCESS", True)
 
 
 class Closing:

@@ -26,7 +26,10 @@ from typing import Any
 SETUP_ERRORS: tuple[type[BaseException], ...] = (ValueError, RuntimeError, FileNotFoundError, ImportError)
 SHUTDOWN_LIMIT_S = 4.0  # destroy_node + context shutdown; under the 5 s hitl_run and ros2 launch wait
 SPIN_PERIOD_S = 0.05  # the spin loop checks for a stop request at least this often
-RESTORE_SIGNAL_HANDLERS = False  # True where spin runs inside a longer-lived process (tests)
+# True where spin runs inside a longer-lived process (tests): the signal handlers are restored and spin
+# returns; else the process ends in spin (os._exit after flushing: the interpreter's final garbage
+# collection of torch & co. took 3-5 s on a loaded machine, past ros2 launch's 5 s SIGINT grace)
+IN_PROCESS = False
 _PR_SET_PDEATHSIG = 1
 
 
@@ -76,14 +79,15 @@ class StopRequest:
 
 def die_with_parent(sig: int = signal.SIGTERM) -> bool:
     """Ask the kernel to send ``sig`` when the parent process dies (Linux; False elsewhere). Also
-    sends it at once if the parent is already gone (re-parented to init)."""
+    sends it at once if the parent died while this was being set up (the parent pid changed)."""
+    parent = os.getppid()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
             return False
     except (OSError, AttributeError):
         return False
-    if os.getppid() == 1:
+    if os.getppid() != parent:
         os.kill(os.getpid(), sig)
     return True
 
@@ -138,10 +142,10 @@ def spin(make_node: Callable[[], Any], argv: list[str], name: str,
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except errors as exc:
-        if node is not None and (not rclpy.ok() or stop.signal is not None):
-            return 0  # finally: still cleans up
-        print(f"{name}: {exc}", file=sys.stderr)
-        return 2
+        if node is None or (rclpy.ok() and stop.signal is None):
+            print(f"{name}: {exc}", file=sys.stderr)
+            code = 2
+        # else: raised while the context shut down: a clean exit (finally still cleans up)
     finally:
         if node is not None and hasattr(node, "close"):
             node.close()  # our own cleanup (the recorder finishes its bag here): never cut short
@@ -158,7 +162,21 @@ def spin(make_node: Callable[[], Any], argv: list[str], name: str,
         finally:
             if watchdog:
                 faulthandler.cancel_dump_traceback_later()
-            if RESTORE_SIGNAL_HANDLERS:
+            if IN_PROCESS:
                 for sig, handler in previous.items():
                     signal.signal(sig, handler)
+    if not IN_PROCESS:
+        _exit_now(code)
     return code
+
+
+def _exit_now(code: int) -> None:
+    """End the process at once (stdio flushed), unless coverage wants its atexit hook."""
+    if os.environ.get("COVERAGE_PROCESS_START"):
+        return
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
