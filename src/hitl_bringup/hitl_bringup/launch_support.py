@@ -24,7 +24,7 @@ from hitl_bringup.graph import REQUIRED_NODES, GraphError, NodeSpec, argument_de
 LAUNCH_OWN = ("sigterm_timeout", "sigkill_timeout")
 
 
-class RequiredNodeExited(RuntimeError):
+class RequiredNodeExitError(RuntimeError):
     """A node the graph cannot run without exited with a non-zero code."""
 
 
@@ -48,7 +48,7 @@ def _on_exit(name: str) -> Callable[[ProcessExited, LaunchContext], list | None]
             return None  # stopped by the shutdown itself
         if event.returncode == 0:
             return [Shutdown(reason=f"{name} finished (exit 0): stopping the graph")]
-        raise RequiredNodeExited(f"required node {name} exited with code {event.returncode} "
+        raise RequiredNodeExitError(f"required node {name} exited with code {event.returncode} "
                                  f"(its last lines above say why): stopping the graph")
     return handler
 

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from launch_helpers import bag_is_whole, launch_env, ros2_launch_prefix, tiny_checkpoint
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]

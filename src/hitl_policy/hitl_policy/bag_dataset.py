@@ -8,7 +8,8 @@ applied, not on arrival times (which a loaded machine reorders): the last ``cont
 published with it (same header stamp). A step the arbiter made no decision on (two observations
 between its ticks) keeps the previous step's decision of that episode. Only a step with neither
 falls back to time: the latest ``control_state`` / ``arm_command`` received before the next
-observation. ``meta['label_join']`` counts the steps joined each way. Episodes are the runs of equal ``Observation.episode``; success comes from
+observation. ``meta['label_join']`` counts the steps joined each way.
+Episodes are the runs of equal ``Observation.episode``; success comes from
 the ``episode_event`` END of that episode (False when none was recorded, e.g. a killed run);
 observations of an episode received after its END event are dropped.
 

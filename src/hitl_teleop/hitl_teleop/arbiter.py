@@ -298,6 +298,9 @@ class Arbiter:
         self._action_width = 5  # per end effector, as in the last chunk (hitl_sim: x, y, z, yaw, gripper)
         self._last_hold_reason: Reason | None = None
         self._log: list[str] = []
+        # set by the node when another publisher of this robot's arm_command/control_state exists:
+        # hold in every source, with this text as the reason (cleared: control resumes)
+        self.conflict = ""
 
     # ------------------------------------------------------------------------------ properties
     @property
@@ -660,6 +663,8 @@ class Arbiter:
 
     def _watchdog_reason(self, now: float) -> tuple[Reason, str] | tuple[None, str]:
         cfg = self.config
+        if self.conflict:
+            return Reason.INVALID_COMMAND, self.conflict
         if self._source in (Source.PAUSED, Source.RESET):
             return None, ""
         if self._obs is None:

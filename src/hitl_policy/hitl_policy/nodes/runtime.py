@@ -15,6 +15,7 @@ Shutdown (tests: src/hitl_policy/test/test_node_runtime.py):
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import faulthandler
 import os
@@ -175,8 +176,6 @@ def _exit_now(code: int) -> None:
     if os.environ.get("COVERAGE_PROCESS_START"):
         return
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(code)
