@@ -23,20 +23,25 @@ class InputGuard:
     def total(self) -> int:
         return sum(self.rejected.values())
 
-    def reject(self, topic: str, why: str) -> str:
-        """Count one rejection; the line to log."""
-        key = f"{topic}: {why}"
+    def reject(self, topic: str, why: str) -> tuple[str, bool]:
+        """Count one rejection: (the line to log, whether it is the first of its kind: log it always).
+        The kind is the reason up to its first colon ("stamp in the future", "ValueError", ...)."""
+        key = f"{topic}: {why.split(':')[0]}"
+        first = key not in self.rejected
         self.rejected[key] = self.rejected.get(key, 0) + 1
-        return f"{topic} message rejected ({why}); {self.total()} rejected so far: {self.rejected}"
+        return f"{topic} message rejected ({why}); {self.total()} rejected so far: {self.rejected}", first
 
-    def stamp_problem(self, topic: str, stamp: float, now: float) -> str | None:
-        """Why a header stamp (seconds; 0 = none, the receipt time is used) is not acceptable."""
+    def stamp_problem(self, topic: str, stamp: float, now: float, sender: str = "") -> str | None:
+        """Why a header stamp (seconds; 0 = none, the receipt time is used) is not acceptable. Order
+        is checked per (topic, sender): several devices may publish on one teleop topic."""
         if stamp == 0.0:
             return None
         if stamp != stamp or abs(stamp - now) > self.max_skew_s:
-            return f"stamp {stamp - now:+.3f} s from now"
-        last = self._last.get(topic)
+            side = "future" if stamp > now else "past"
+            return f"stamp in the {side}: {stamp - now:+.3f} s from now"
+        key = f"{topic}/{sender}"
+        last = self._last.get(key)
         if last is not None and stamp < last:
             return f"out of order: stamp {last - stamp:.3f} s older than the previous one"
-        self._last[topic] = stamp
+        self._last[key] = stamp
         return None

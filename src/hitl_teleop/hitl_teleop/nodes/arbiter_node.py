@@ -124,18 +124,22 @@ class ArbiterNode(Node):
         return self.get_clock().now().nanoseconds * 1e-9
 
     # ------------------------------------------------------------------------------ inputs
-    def accept(self, topic: str, msg, convert, apply) -> bool:
+    def accept(self, topic: str, msg, convert, apply, sender: str = "") -> bool:
         """Screen one message (stamp, conversion), then hand it to the arbiter; False: rejected."""
         now = self.now()
         stamp = rc.stamp_to_sec(msg.header.stamp)
-        why = self.guard.stamp_problem(topic, stamp, now)
+        why = self.guard.stamp_problem(topic, stamp, now, sender)
         if why is None:
             try:
                 apply(convert(msg, now))
                 return True
             except (ValueError, TypeError, IndexError, OverflowError) as exc:
                 why = f"{type(exc).__name__}: {exc}"
-        self.get_logger().warning(self.guard.reject(topic, why), throttle_duration_sec=1.0)
+        line, first = self.guard.reject(topic, why)
+        if first:
+            self.get_logger().warning(line)
+        else:
+            self.get_logger().warning(line, throttle_duration_sec=2.0)
         return False
 
     def on_observation(self, msg: Observation) -> None:
@@ -149,7 +153,8 @@ class ArbiterNode(Node):
         self.accept("uncertainty", msg, rc.uncertainty_in, self.arbiter.on_uncertainty)
 
     def on_teleop(self, msg: TeleopCommand) -> None:
-        if self.accept("teleop", msg, rc.teleop_in, self.arbiter.on_teleop) and self.hands_over(msg):
+        sender = f"{msg.device}/{msg.operator_id}/{msg.arm_index}"
+        if self.accept("teleop", msg, rc.teleop_in, self.arbiter.on_teleop, sender) and self.hands_over(msg):
             self.on_tick()  # apply the take-over now, not up to one control period later
             self.tick_timer.reset()  # the next tick one period from now: the rate is unchanged
 
