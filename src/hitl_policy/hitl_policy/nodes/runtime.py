@@ -52,7 +52,11 @@ def parse_mapping_param(text: str, name: str) -> dict:
 
 
 def wants_help(argv: list[str], usage: str) -> bool:
-    """True (after printing ``usage``) when --help/-h comes before any --ros-args."""
+    """True (after printing ``usage``) when --help/-h comes before any --ros-args.
+
+    Every node's ``main`` calls this first, before its heavy imports (torch: seconds), so it also
+    arms the parent-death signal here: a launcher killed while the node still loads takes it along."""
+    die_with_parent()
     head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
     if "--help" in head or "-h" in head:
         print(usage)
@@ -78,10 +82,15 @@ class StopRequest:
         return {sig: signal.signal(sig, self) for sig in (signal.SIGINT, signal.SIGTERM)}
 
 
+_FIRST_PARENT: list[int] = []  # the parent pid when die_with_parent was first called
+
+
 def die_with_parent(sig: int = signal.SIGTERM) -> bool:
     """Ask the kernel to send ``sig`` when the parent process dies (Linux; False elsewhere). Also
-    sends it at once if the parent died while this was being set up (the parent pid changed)."""
-    parent = os.getppid()
+    sends it at once if the parent already changed since the first call (it died in between)."""
+    if not _FIRST_PARENT:
+        _FIRST_PARENT.append(os.getppid())
+    parent = _FIRST_PARENT[0]
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         if libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
