@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "takeover.json"))
     ns = ap.parse_args(argv)
 
-    domain = random.randint(201, 230)
+    domain = random.randint(201, 214)
     os.environ["ROS_DOMAIN_ID"] = str(domain)
     import rclpy
     from geometry_msgs.msg import Pose

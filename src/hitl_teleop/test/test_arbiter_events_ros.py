@@ -32,7 +32,7 @@ from node_process import output, spawn, stop
 from test_arbiter_ros import Driver
 
 pytestmark = pytest.mark.ros
-DOMAIN = random.randint(231, 232)
+DOMAIN = random.randint(230, 232)
 
 
 def _arbiter(namespace: str, *params: str):

@@ -9,6 +9,9 @@ Shutdown (tests: src/hitl_policy/test/test_node_runtime.py):
   shell's background job) still stops on SIGINT.
 - The parent's death (launcher or runner SIGKILLed) delivers SIGTERM (Linux PR_SET_PDEATHSIG): no
   node outlives its launcher, so the arbiter and the arm driver stop commanding within ~0.1 s.
+- Bad input never ends a node: an exception raised by a subscription callback (a message with wrong
+  array lengths, NaN, unknown values...) is caught, counted per topic and kind, and logged (the first
+  of each kind always, then at most every 2 s with the counts); the node goes on with the next message.
 - A node may end the graph's run itself: setting ``node.exit_code`` (e.g. 0 after the last episode)
   ends the spin loop and becomes the process's exit code.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import faulthandler
+import functools
 import os
 import signal
 import sys
@@ -112,6 +116,40 @@ def _arm_shutdown_watchdog() -> bool:
     return True
 
 
+class InputErrors:
+    """Counts of the exceptions subscription callbacks raised, per "topic: kind"."""
+
+    def __init__(self, logger: Any) -> None:
+        self.logger = logger
+        self.counts: dict[str, int] = {}
+
+    def wrap(self, topic: str, callback: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(callback)  # the same signature: rclpy passes MessageInfo by the arity
+        def guarded(*args: Any) -> Any:
+            try:
+                return callback(*args)
+            except Exception as exc:  # any bad message: counted and reported, never fatal
+                key = f"{topic}: {type(exc).__name__}"
+                first = key not in self.counts
+                self.counts[key] = self.counts.get(key, 0) + 1
+                line = (f"{topic} message rejected ({type(exc).__name__}: {exc}); "
+                        f"{sum(self.counts.values())} rejected so far: {self.counts}")
+                if first:
+                    self.logger.warning(line)
+                else:
+                    self.logger.warning(line, throttle_duration_sec=2.0)
+                return None
+
+        guarded.hitl_guarded = True  # type: ignore[attr-defined]
+        return guarded
+
+    def guard(self, node: Any) -> None:
+        """Wrap the callbacks of the node's subscriptions not wrapped yet."""
+        for sub in getattr(node, "subscriptions", ()):
+            if not getattr(sub.callback, "hitl_guarded", False):
+                sub.callback = self.wrap(sub.topic_name, sub.callback)
+
+
 def run_until_stopped(node: Any, stop: StopRequest) -> None:
     """Spin ``node`` until a stop signal, the context's shutdown or ``node.exit_code`` is set."""
     import rclpy
@@ -119,8 +157,14 @@ def run_until_stopped(node: Any, stop: StopRequest) -> None:
 
     executor = SingleThreadedExecutor()
     executor.add_node(node)
+    errors = InputErrors(node.get_logger())
+    n_subs = -1
     try:
         while stop.signal is None and rclpy.ok() and getattr(node, "exit_code", None) is None:
+            subs = list(node.subscriptions)
+            if len(subs) != n_subs:  # new subscriptions (the recorder adds some)
+                errors.guard(node)
+                n_subs = len(subs)
             executor.spin_once(timeout_sec=SPIN_PERIOD_S)
     finally:
         executor.shutdown(timeout_sec=0.5)

@@ -100,6 +100,7 @@ def make_node():
             self.create_service(StartEpisode, "start_episode", self._srv_start)
             self.create_service(ResetEpisode, "reset_episode", self._srv_reset)
             self.command: np.ndarray | None = None
+            self.rejected_commands = 0
             self.episode = 0
             self.completed = 0
             self.running = False
@@ -161,13 +162,19 @@ def make_node():
             if not self.running:
                 return
             try:
-                self.command = (
+                command = (
                     None
                     if msg.hold
                     else rc.arm_command_to_action(msg, self.env.current_action()[0], self.env.n_arms)
                 )
+                if command is not None and not np.all(np.isfinite(command)):
+                    raise ValueError("non-finite target")
+                self.command = command
             except ValueError as exc:
-                self.get_logger().warning(f"ignoring arm_command: {exc}", throttle_duration_sec=2.0)
+                self.command = None  # a command that cannot be executed: hold where the arm is
+                self.rejected_commands += 1
+                self.get_logger().warning(f"arm_command rejected ({exc}): holding; {self.rejected_commands} "
+                                          "rejected so far", throttle_duration_sec=2.0)
 
         def _missing_publishers(self) -> list[str]:
             missing = [t for t in self.waiting_for if self.count_publishers(self._resolve(t)) == 0]
