@@ -167,6 +167,11 @@ def test_handover_to_operator_and_back_and_bag_labels(checkpoint, tmp_path, monk
     checked = [(k, t, int(lab)) for k, t, lab in zip(obs_keys, truth, ds.source) if t is not None]
     wrong = [(k, t, lab) for k, t, lab in checked if t != lab]
     assert len(checked) > 20 and len(checked) >= len(obs_keys) - 2 * len(set(e for e, _ in obs_keys))
-    assert not wrong, f"{len(wrong)} of {len(checked)} labels differ from the arbiter's stream: {wrong[:10]}"
+    def seq(states, k):
+        return [(m.source, m.reason, m.holding, m.header.stamp.sec % 100, m.header.stamp.nanosec // 10**6)
+                for m in states if (int(m.episode), int(m.step)) == k]
+    detail = {k: {"live": seq(live, k), "bag": seq(bag_states, k)} for k, _t, _l in wrong[:3]}
+    assert not wrong, (f"{len(wrong)} of {len(checked)} labels differ from the arbiter's stream: {wrong[:10]}; "
+                       f"{detail}; join {ds.meta['label_join']}")
     assert ds.meta["label_join"]["by_step"] > 0.9 * ds.n_steps, ds.meta["label_join"]
     assert (ds.source == SOURCE_HUMAN).any() and (ds.source == SOURCE_ROBOT).any()

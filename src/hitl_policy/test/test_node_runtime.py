@@ -219,3 +219,24 @@ def test_a_node_whose_parent_is_sigkilled_stops_within_one_second():
     took = time.monotonic() - t0
     assert not _alive(child), "the node outlived its killed parent"
     assert took < 1.0, f"the node took {took:.2f} s to stop after its parent died"
+
+
+def test_a_callback_raising_on_bad_input_is_counted_and_reported_not_fatal():
+    import inspect
+
+    lines = []
+
+    class Logger:
+        def warning(self, line, **kwargs):
+            lines.append(line)
+
+    errors = runtime.InputErrors(Logger())
+
+    def on_raw(data, info):  # a raw subscription with MessageInfo: rclpy picks the arity from the signature
+        raise ValueError(f"bad {data}")
+
+    guarded = errors.wrap("/r/arm_command", on_raw)
+    inspect.signature(guarded).bind(1, 2)
+    assert guarded(b"x", {}) is None and guarded(b"y", {}) is None
+    assert errors.counts == {"/r/arm_command: ValueError": 2}
+    assert "/r/arm_command message rejected (ValueError: bad b'x'); 1 rejected so far" in lines[0]
