@@ -87,7 +87,7 @@ def test_a_second_arbiter_for_the_same_robot_makes_it_hold_and_say_why(ros):
     try:
         _policy_in_control(d, first)
         second = _arbiter(ns)  # another graph's arbiter, same domain and namespace
-        t, m = d.wait_for(lambda m: m.holding and "another publisher" in m.reason_text, 60,
+        _t, m = d.wait_for(lambda m: m.holding and "another publisher" in m.reason_text, 60,
                           after=time.monotonic(), what="a hold naming the other publisher")
         assert "arm_command" in m.reason_text
         stop(second, "second arbiter_node")
