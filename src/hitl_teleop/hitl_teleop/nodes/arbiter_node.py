@@ -98,7 +98,7 @@ class ArbiterNode(Node):
         self.guard = InputGuard()
         self.period = 1.0 / rate
         self.last_tick = 0.0
-        self.last_event_tick = 0.0
+        self.refused_at = -1.0
         self.help_requested = False  # in the last published state
         self.pub_cmd = self.create_publisher(ArmCommand, "arm_command", 10)
         self.pub_state = self.create_publisher(ControlState, "control_state", 10)
@@ -157,14 +157,15 @@ class ArbiterNode(Node):
         sender = f"{msg.device}/{msg.operator_id}/{msg.arm_index}"
         if self.accept("teleop", msg, rc.teleop_in, self.arbiter.on_teleop, sender) and self.hands_over(msg):
             self.on_tick()  # apply the take-over now, not up to one control period later
-            self.last_event_tick = self.last_tick
+            if self.arbiter.source != Source.HUMAN:  # refused (e.g. a hold): no flood of early ticks
+                self.refused_at = self.last_tick
             self.tick_timer.reset()  # the next tick one period from now: the rate is unchanged
 
     def hands_over(self, msg: TeleopCommand) -> bool:
         """Does this sample give the human control (applied at once)?"""
         if not msg.engaged or self.arbiter.source == Source.HUMAN:
             return False
-        if self.now() - self.last_event_tick < self.period:  # at most one early tick per period
+        if self.now() - self.refused_at < self.period:  # a refused take-over: no new early tick this period
             return False
         gating = self.arbiter.config.gating
         if msg.take_over and gating in ("human", "both"):
