@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 
+import pytest
 from hitl_bringup.graph import NodeSpec
 from hitl_bringup.runner import GraphRunner, main
 
@@ -120,3 +121,23 @@ def test_the_arm_driver_finishing_its_episodes_ends_the_graph_with_exit_0(tmp_pa
     assert "sim_arm finished (exit 0): stopping the graph" in out.getvalue()
     assert {n: p.returncode for n, p in runner.procs.items()} == {n: 0 for n in runner.procs}
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.slow
+@pytest.mark.ros
+def test_hitl_run_with_a_corrupt_checkpoint_ends_with_exit_1_and_the_reason(tmp_path):
+    """The issue's case: the policy and uncertainty nodes exit 2; before, the sim arm waited forever."""
+    import os
+    import random
+    import subprocess
+    import sys
+
+    bad = tmp_path / "corrupt.pt"
+    bad.write_bytes(b"not a checkpoint")
+    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(100, 200)), PYTHONUNBUFFERED="1")
+    proc = subprocess.run([sys.executable, "-m", "hitl_bringup.runner", "deploy", f"checkpoint:={bad}",
+                           "record:=false"], env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "required node policy exited with code 2" in proc.stderr or \
+        "required node uncertainty exited with code 2" in proc.stderr, proc.stderr
+    assert "corrupt checkpoint" in proc.stderr and "Traceback" not in proc.stdout + proc.stderr
