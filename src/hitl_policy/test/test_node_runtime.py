@@ -130,8 +130,13 @@ from hitl_policy.nodes import runtime
 class SlowClose(Node):
     def __init__(self):
         super().__init__("runtime_slow_close")
-        self.create_timer(0.05, lambda: None)
-        print("READY", flush=True)
+        self.ready = False
+        self.create_timer(0.05, self.tick)
+
+    def tick(self):
+        if not self.ready:  # spinning: signals now end the spin loop and close() runs
+            print("READY", flush=True)
+            self.ready = True
 
     def close(self):  # like the recorder finishing its bag: must never be cut short
         print("closing", flush=True)
@@ -242,3 +247,29 @@ def test_a_callback_raising_on_bad_input_is_counted_and_reported_not_fatal():
     assert guarded(b"x", {}) is None and guarded(b"y", {}) is None
     assert errors.counts == {"/r/arm_command: ValueError": 2}
     assert "/r/arm_command message rejected (ValueError: bad b'x'); 1 rejected so far" in lines[0]
+
+
+LOADING = """
+import sys, time
+from hitl_policy.nodes import runtime
+if runtime.wants_help(sys.argv[1:], "usage"):
+    sys.exit(0)
+print("LOADING", flush=True)
+time.sleep(60)  # torch and the model loading: a signal now must not print a traceback
+"""
+
+
+def test_a_signal_while_the_node_still_loads_ends_it_at_once_without_traceback():
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    proc = subprocess.Popen([sys.executable, "-c", LOADING, "--ros-args"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    assert proc.stdout.readline().strip() == "LOADING"
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert time.monotonic() - t0 < 5

@@ -58,26 +58,34 @@ def parse_mapping_param(text: str, name: str) -> dict:
 def wants_help(argv: list[str], usage: str) -> bool:
     """True (after printing ``usage``) when --help/-h comes before any --ros-args.
 
-    Every node's ``main`` calls this first, before its heavy imports (torch: seconds), so it also
-    arms the parent-death signal here: a launcher killed while the node still loads takes it along."""
+    Every node's ``main`` calls this first, before its heavy imports (torch: seconds). When the node
+    is going to start, it also arms the parent-death signal (a launcher killed while the node still
+    loads takes it along) and the signal handlers: a SIGINT/SIGTERM while the node is still starting
+    ends the process at once with exit 0 and no traceback (there is nothing to clean up yet)."""
     die_with_parent()
     head = argv[: argv.index("--ros-args")] if "--ros-args" in argv else argv
     if "--help" in head or "-h" in head:
         print(usage)
         return True
+    if not IN_PROCESS:
+        STOP.install()
     return False
 
 
 class StopRequest:
-    """Set by the first SIGINT/SIGTERM; later signals are only counted."""
+    """Set by the first SIGINT/SIGTERM; later signals are only counted. While ``starting`` (imports,
+    model loading: nothing to clean up yet) the first one ends the process at once, exit 0."""
 
     def __init__(self) -> None:
         self.signal: int | None = None
         self.repeats = 0
+        self.starting = True
 
     def __call__(self, signum: int, frame: Any) -> None:
         if self.signal is None:
             self.signal = signum
+            if self.starting:
+                _exit_now(0, force=True)
         else:
             self.repeats += 1
 
@@ -87,6 +95,9 @@ class StopRequest:
 
 
 _FIRST_PARENT: list[int] = []  # the parent pid when die_with_parent was first called
+
+
+STOP = StopRequest()  # the process's stop request (wants_help installs it before the heavy imports)
 
 
 def die_with_parent(sig: int = signal.SIGTERM) -> bool:
@@ -183,7 +194,7 @@ def spin(make_node: Callable[[], Any], argv: list[str], name: str,
     from rclpy.executors import ExternalShutdownException
     from rclpy.signals import SignalHandlerOptions
 
-    stop = StopRequest()
+    stop = StopRequest() if IN_PROCESS else STOP
     previous = stop.install()
     die_with_parent()
     rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
@@ -191,7 +202,9 @@ def spin(make_node: Callable[[], Any], argv: list[str], name: str,
     code = 0
     try:
         node = make_node()
-        run_until_stopped(node, stop)
+        stop.starting = False  # from here a signal ends the spin loop and close() runs whole
+        if stop.signal is None:
+            run_until_stopped(node, stop)
         code = int(getattr(node, "exit_code", None) or 0)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
@@ -224,9 +237,10 @@ def spin(make_node: Callable[[], Any], argv: list[str], name: str,
     return code
 
 
-def _exit_now(code: int) -> None:
-    """End the process at once (stdio flushed), unless coverage wants its atexit hook."""
-    if os.environ.get("COVERAGE_PROCESS_START"):
+def _exit_now(code: int, force: bool = False) -> None:
+    """End the process at once (stdio flushed), unless coverage wants its atexit hook (``force``:
+    even then)."""
+    if os.environ.get("COVERAGE_PROCESS_START") and not force:
         return
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):
