@@ -24,11 +24,12 @@ lint: setup
 bench: setup
 	$(ENV) python bench/uncertainty.py && python bench/sim.py && python bench/effort_bound.py
 
+SIM ?= kinematic
 eval: setup
-	$(ENV) python -m hitl_bringup.eval
+	$(ENV) python -m hitl_bringup.eval --sim $(SIM) --docs docs/results.md
 
 eval-quick: setup
-	$(ENV) python -m hitl_bringup.eval --quick
+	$(ENV) python -m hitl_bringup.eval --quick --sim $(SIM) --out bench/results/quick
 
 clean:
 	rm -rf build install log .setup-stamps

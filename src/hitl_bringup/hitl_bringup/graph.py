@@ -217,10 +217,18 @@ def build_graph(arm: str = "franka", sim: Any = True, task: str = "lift", policy
     if not estimator:
         raise GraphError(f"task {args['task']!r} names no estimator for policy {args['policy']!r}")
     args["estimator"] = estimator
-    if args["threshold"] < 0 and not args["threshold_file"]:
-        if "threshold" not in task_cfg:
-            raise GraphError("no threshold: pass threshold:=<score> or threshold_file:=<calibration file>")
-        args["threshold"] = float(task_cfg["threshold"])
+    from hitl_bringup.gating import GATING_KEYS, UNSET, GatingError, load_gating
+
+    gating_overrides = {k.split(".", 1)[1]: node_overrides.pop(k) for k in list(node_overrides)
+                        if k.startswith("arbiter.") and k.split(".", 1)[1] in GATING_KEYS}
+    try:  # the one source of the arbiter's gating (hitl_bringup/gating.py); files are read by the nodes
+        gating = load_gating({"task": args["task"], **task_cfg}, gating_overrides, threshold=args["threshold"],
+                             threshold_file=args["threshold_file"], resolve_file=False)
+    except (GatingError, ValueError) as exc:
+        raise GraphError(str(exc)) from None
+    if gating.threshold is None and not gating.threshold_file:
+        raise GraphError("no threshold: pass threshold:=<score> or threshold_file:=<calibration file>")
+    args["threshold"] = UNSET if gating.threshold is None else gating.threshold
     est_params = (task_cfg.get("estimator_params") or {}).get(estimator) or {}
     est_params_text = yaml.safe_dump(est_params, default_flow_style=True, sort_keys=True).strip()
 
@@ -238,6 +246,9 @@ def build_graph(arm: str = "franka", sim: Any = True, task: str = "lift", policy
         params.update((task_cfg.get("nodes") or {}).get(name) or {})
         if name == "uncertainty":
             params["estimator_params"] = est_params_text
+            params["every_n"] = gating.score_every
+        if name == "arbiter":
+            params.update(gating.node_parameters())
         remaps = [tuple(r) for r in entry.get("remappings") or []]
         remaps += [tuple(r) for r in (arm_cfg.get("remappings") or {}).get(name) or []]
         specs.append(NodeSpec(package=entry["package"], executable=entry["executable"],

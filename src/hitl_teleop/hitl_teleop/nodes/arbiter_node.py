@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 
 from hitl_policy.nodes.runtime import spin, wants_help
+from hitl_policy.uncertainty.threshold import resolve_threshold
 from hitl_sim.arms import load_arm_profile
 from rclpy.node import Node
 
@@ -43,7 +44,9 @@ parameters:
   arm                   (string, 'franka')  arm profile (workspace/speed limits, control rate)
   robot_id              (string, '')        robot id in ControlState/HelpRequest (default: the namespace)
   gating                (string, 'both')    robot | human | both
-  threshold             (double, -1.0)      help threshold; <= 0: use each Uncertainty message's threshold
+  threshold             (double, -1.0)      help threshold (0 is legal); < 0 = unset: threshold_file, else
+                                            each Uncertainty message's threshold
+  threshold_file        (string, '')        calibration file, read as the uncertainty node reads it
   release_ratio         (double, 0.8)       back to the policy below threshold * release_ratio ...
   release_ticks         (int, 3)            ... for this many consecutive uncertainty messages
   min_intervention_s    (double, 0.0)       minimum intervention time t_T (never less than one chunk)
@@ -73,11 +76,12 @@ class ArbiterNode(Node):
         p = self.declare_parameter
         self.profile = load_arm_profile(p("arm", "franka").value)
         robot_id = p("robot_id", "").value or self.get_namespace().strip("/")
-        threshold = float(p("threshold", -1.0).value)
+        threshold = resolve_threshold(float(p("threshold", -1.0).value), p("threshold_file", "").value,
+                                      required=False)  # None: each Uncertainty message's threshold
         rate = float(p("rate_hz", 0.0).value) or self.profile.control_rate_hz
         cfg = ArbiterConfig(
             robot_id=robot_id,
-            threshold=threshold if threshold > 0 else None,
+            threshold=threshold,
             release_ratio=float(p("release_ratio", 0.8).value),
             release_ticks=int(p("release_ticks", 3).value),
             min_intervention_s=float(p("min_intervention_s", 0.0).value),
@@ -115,7 +119,7 @@ class ArbiterNode(Node):
         self.create_timer(conflict_check_s, self.check_conflict)
         self.get_logger().info(
             f"arbiter for {robot_id or '(no id)'} on {self.profile.name}: gating {cfg.gating}, "
-            f"threshold {cfg.threshold if cfg.threshold else 'from uncertainty'}, {rate:g} Hz, "
+            f"threshold {cfg.threshold if cfg.threshold is not None else 'from uncertainty'}, {rate:g} Hz, "
             f"watchdog {watchdog_hz:g} Hz"
             + ("" if self.arbiter.tool.is_identity else
                f", TCP offset xyz {list(cfg.ee_offset_xyz)} rpy {list(cfg.ee_offset_rpy)}")
