@@ -227,6 +227,8 @@ def run_graph(cfg: DemoConfig, checkpoint: Path, threshold: float, console) -> t
                              stop_on_death=("sim_arm", "recorder", "arbiter"))
     finally:
         codes = runner.stop()
+    # the sim arm exits 0 after its episodes (ending the graph): the last END may reach the bag just then
+    ok = ok or (codes.get("sim_arm") == 0 and finished())
     dead = {n: rc for n, rc in codes.items() if rc not in (0, -2, 130)}
     info = {"seconds": round(time.monotonic() - t0, 1), "completed": ok, "exit_codes": codes}
     if not ok:

@@ -20,6 +20,11 @@ POLICY_KINDS = ("diffusion", "ebm", "ensemble")
 DEVICES = ("sim_operator", "keyboard", "spacemouse", "joy", "trakstar", "console")
 PATH_ARGS = ("checkpoint", "threshold_file", "bag")  # made absolute so every process agrees
 _TEMPLATE = re.compile(r"^\$\{(\w+)\}$")
+# nodes the graph cannot run without: one that exits ends the graph (runner and launch files); exit 0
+# (the arm driver after its `episodes`) is a clean end, any other code a failure
+REQUIRED_NODES = ("sim_arm", "arm_adapter", "observation_bridge", "policy", "uncertainty", "arbiter", "recorder")
+# the arguments the record-only graph (record.launch.py, `hitl_run record`) uses
+RECORD_ARGUMENTS = ("namespace", "bag", "robot_id", "task", "arm")
 
 
 class GraphError(ValueError):
@@ -99,6 +104,34 @@ def coerce(name: str, value: Any, default: Any) -> Any:
 
 def default_arguments() -> dict[str, Any]:
     return dict(_load_yaml(config_dir() / "deploy.yaml").get("arguments", {}))
+
+
+def argument_descriptions() -> dict[str, str]:
+    """One line per argument (deploy.yaml `argument_descriptions`), shown by `ros2 launch --show-args`."""
+    return {k: str(v) for k, v in (_load_yaml(config_dir() / "deploy.yaml").get("argument_descriptions")
+                                   or {}).items()}
+
+
+def record_arguments() -> dict[str, Any]:
+    """The record-only graph's arguments and their defaults."""
+    defaults = default_arguments()
+    return {k: defaults[k] for k in RECORD_ARGUMENTS}
+
+
+def typed_override(key: str, value: Any, current: Any) -> Any:
+    """A ``<node>.<param>`` value from launch/CLI (a string) in the type of the parameter it replaces
+    (else as YAML reads it: 5 -> int, 0.5 -> float, true -> bool, [1, 2] -> list)."""
+    if not isinstance(value, str):
+        return value
+    if current is not None and not isinstance(current, (list, dict)):
+        return coerce(key, value, current)
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else value
+    except yaml.YAMLError:
+        return value
+    if current is not None and not isinstance(parsed, type(current)):
+        raise GraphError(f"override {key}:={value!r} is not a {type(current).__name__}")
+    return parsed if isinstance(parsed, (bool, int, float, str, list)) else value
 
 
 def resolve_arguments(given: dict[str, Any]) -> dict[str, Any]:
@@ -231,7 +264,7 @@ def build_graph(arm: str = "franka", sim: Any = True, task: str = "lift", policy
             raise GraphError(f"override {key!r}: no node named {node!r} in deploy.yaml")
         for spec in specs:
             if spec.name == node:
-                spec.parameters[param] = value
+                spec.parameters[param] = typed_override(key, value, spec.parameters.get(param))
     for spec in specs:
         for key, value in spec.parameters.items():
             if value is None or (isinstance(value, list) and not value):
@@ -240,7 +273,12 @@ def build_graph(arm: str = "franka", sim: Any = True, task: str = "lift", policy
 
 
 def build_record_graph(**given: Any) -> list[NodeSpec]:
-    """The record-only graph: the recorder of the deploy graph, for a graph started elsewhere."""
+    """The record-only graph: the recorder of the deploy graph, for a graph started elsewhere.
+    Takes only RECORD_ARGUMENTS and ``recorder.<param>`` overrides."""
+    unknown = sorted(k for k in given if k not in RECORD_ARGUMENTS and not k.startswith("recorder."))
+    if unknown:
+        raise GraphError(f"unknown argument(s) {unknown} for the record graph: expected "
+                         f"{sorted(RECORD_ARGUMENTS)} or recorder.<param>")
     given = {**given, "record": True}
     if not given.get("checkpoint"):
         given["checkpoint"] = "unused-by-recorder"  # only the policy nodes need one

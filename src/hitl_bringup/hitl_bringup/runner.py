@@ -5,7 +5,10 @@ The nodes come from :func:`hitl_bringup.graph.build_graph`, exactly as in deploy
 runs as ``python -m <module> --ros-args -r __node:=<name> [-r __ns:=<ns>] --params-file <yaml>
 [-r from:=to ...]`` in its own process group. Output is streamed with a ``[name]`` prefix; Ctrl-C or
 SIGTERM stops every node (the recorder last, so the bag holds everything); a node that dies is
-reported with its exit code.
+reported with its exit code. A required node (graph.REQUIRED_NODES) that exits ends the graph: exit
+code 0 (the simulated arm after its ``episodes``) is a clean end (hitl_run exits 0), any other code
+a failure (hitl_run prints the node, its code and its last lines, and exits 1). Every node gets
+SIGTERM when hitl_run dies, even by SIGKILL (hitl_policy.nodes.runtime).
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 import yaml
 
-from hitl_bringup.graph import GraphError, NodeSpec, build_graph, build_record_graph
+from hitl_bringup.graph import REQUIRED_NODES, GraphError, NodeSpec, build_graph, build_record_graph
 
 MODES = {"deploy": build_graph, "record": build_record_graph}
 LAST_TO_STOP = ("recorder",)
@@ -91,6 +95,7 @@ class GraphRunner:
         self.out = out or sys.stdout
         self.procs: dict[str, subprocess.Popen] = {}
         self.lines: dict[str, int] = {}  # output lines seen per node
+        self.tails: dict[str, deque[str]] = {}  # each node's last output lines
         self.reported: set[str] = set()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -162,8 +167,10 @@ class GraphRunner:
 
     def _pump(self, name: str, width: int, proc: subprocess.Popen, log: IO[str] | None) -> None:
         assert proc.stdout is not None
+        tail = self.tails.setdefault(name, deque(maxlen=5))
         for line in proc.stdout:
             line = line.rstrip("\n")
+            tail.append(line)
             self.lines[name] = self.lines.get(name, 0) + 1
             if log:
                 log.write(line + "\n")
@@ -267,16 +274,43 @@ def main(argv: list[str] | None = None) -> int:
         runner.echo = False
         runner.log_dir = Path(ns.log_dir or runner.workdir / "logs")
         print(f"hitl_run: fleet of {sum(s.name == 'arbiter' for s in specs)} robots; node logs in {runner.log_dir}")
+    return run_graph(runner, stopping, fleet_table=fleet)
+
+
+def ended_by(runner: GraphRunner) -> dict[str, int]:
+    """The required nodes that have exited (key -> code; fleet keys are robot_<i>/<name>)."""
+    return {n: rc for n, rc in runner.dead().items() if base_name(n) in REQUIRED_NODES}
+
+
+def run_graph(runner: GraphRunner, stopping: threading.Event, timeout: float | None = None,
+              fleet_table: bool = False) -> int:
+    """Start, run until a signal or a required node exits, stop; the exit code (0 clean, 1 failed)."""
+    required = tuple(n for n in REQUIRED_NODES if any(s.name == n for s in runner.specs))
     runner.start()
-    if fleet:
+    table_stop, table = threading.Event(), None
+    if fleet_table:
         from hitl_bringup.fleet_table import watch
 
-        watch(stopping, dead=runner.report_deaths)
-    runner.wait(until=stopping.is_set)
-    codes = runner.stop()
-    failed = {n: rc for n, rc in codes.items() if rc not in (0, -signal.SIGINT, 130)}
-    if failed and not stopping.is_set():
-        print(f"hitl_run: nodes failed: {failed}", file=sys.stderr)
+        table = threading.Thread(target=watch, args=(table_stop,), kwargs={"dead": runner.report_deaths}, daemon=True)
+        table.start()
+    try:
+        runner.wait(until=lambda: stopping.is_set() or bool(ended_by(runner)), timeout=timeout,
+                    stop_on_death=required)
+    finally:
+        table_stop.set()
+        if table is not None:
+            table.join(timeout=5.0)
+    ended = {} if stopping.is_set() else ended_by(runner)
+    for name, rc in ended.items():
+        if rc == 0:
+            runner._say(f"[runner] {name} finished (exit 0): stopping the graph")
+    runner.stop()
+    failed = {n: rc for n, rc in ended.items() if rc != 0}
+    for name, rc in failed.items():
+        last = "\n    ".join(runner.tails.get(name, ["(no output)"]))
+        print(f"hitl_run: required node {name} exited with code {rc}; its last lines:\n    {last}",
+              file=sys.stderr, flush=True)
+    if failed:
         return 1
     return 0
 
