@@ -9,7 +9,11 @@ from __future__ import annotations
 import importlib
 
 # name -> "module:TaskClass:ExpertClass" (filled in as tasks land)
-MJ_TASKS: dict[str, str] = {}
+MJ_TASKS: dict[str, str] = {
+    "drawer_open": "hitl_sim.mj.metaworld_tasks:DrawerOpenTask:DrawerOpenExpert",
+    "peg_insert": "hitl_sim.mj.metaworld_tasks:PegInsertTask:PegInsertExpert",
+    "button_press": "hitl_sim.mj.metaworld_tasks:ButtonPressTask:ButtonPressExpert",
+}
 
 
 def _load(task: str) -> tuple[type, type]:
