@@ -13,6 +13,8 @@ MJ_TASKS: dict[str, str] = {
     "drawer_open": "hitl_sim.mj.metaworld_tasks:DrawerOpenTask:DrawerOpenExpert",
     "peg_insert": "hitl_sim.mj.metaworld_tasks:PegInsertTask:PegInsertExpert",
     "button_press": "hitl_sim.mj.metaworld_tasks:ButtonPressTask:ButtonPressExpert",
+    "drawer": "hitl_sim.mj.drawer_scene:DrawerTask:DrawerExpert",
+    "cup_stack": "hitl_sim.mj.cup_stack_scene:CupStackTask:CupStackExpert",
 }
 
 
