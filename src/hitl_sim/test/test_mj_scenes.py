@@ -10,7 +10,6 @@ import warnings
 
 import numpy as np
 import pytest
-
 from hitl_sim.arms import load_arm_profile
 from hitl_sim.mj import MJ_TASKS, expert_class, task_class
 from hitl_sim.mj.vec import MjVecEnv
@@ -59,9 +58,8 @@ def test_metaworld_expert_succeeds_through_absolute_targets(task):
 
 def test_metaworld_absolute_targets_reproduce_metaworld_deltas():
     """Our absolute target -> delta conversion gives the trajectory of Metaworld's own delta stepping."""
-    from metaworld.policies import SawyerDrawerOpenV3Policy
-
     from hitl_sim.mj.metaworld_tasks import _quiet_make
+    from metaworld.policies import SawyerDrawerOpenV3Policy
 
     env = mj_env("drawer_open", seed=5)
     task = env.tasks[0]
@@ -123,7 +121,7 @@ def test_bad_actions_rejected_and_episode_kept(bad):
         a = a[:, :3]
     else:
         a[1, 2] = np.nan if bad == "nan" else np.inf
-    with pytest.raises(ValueError, match="shape|NaN"):
+    with pytest.raises(ValueError, match=r"shape|NaN"):
         env.step(a)
     np.testing.assert_array_equal(env.get_state(), before_state)
     np.testing.assert_array_equal(env.t, before_t)
@@ -153,7 +151,7 @@ def drawer_env():
 def test_drawer_intent_is_not_observed(drawer_env):
     env, task = drawer_env, drawer_env.tasks[0]
     env.reset(seeds=[4])
-    actions = [env.current_action() + [[0.02 * k, 0.01, -0.01 * k, 0.0, 0.0]] for k in range(5)]
+    actions = [env.current_action() + np.array([[0.02 * k, 0.01, -0.01 * k, 0.0, 0.0]]) for k in range(5)]
     runs = []
     for intent in (0, 2):
         env.reset(seeds=[4])

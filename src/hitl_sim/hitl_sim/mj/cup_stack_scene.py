@@ -93,9 +93,9 @@ class CupStackTask(RobosuiteTask):
         self.occ_radius = 0.09 if variant == "test" else 0.07
         self.b_seen = np.zeros(3)
         self.occluded = False
-        self.obs_names = list(self.action_names) + [
-            "a_x", "a_y", "a_z", "a_qx", "a_qy", "a_qz", "a_qw", "b_seen_x", "b_seen_y", "b_seen_z", "occluded",
-            "finger_0", "finger_1"]
+        self.obs_names = [
+            *self.action_names, "a_x", "a_y", "a_z", "a_qx", "a_qy", "a_qz", "a_qw", "b_seen_x", "b_seen_y",
+            "b_seen_z", "occluded", "finger_0", "finger_1"]
         self.state_names = [
             "a_x", "a_y", "a_z", "a_qx", "a_qy", "a_qz", "a_qw", "a_grasp_x", "a_grasp_y", "a_grasp_z", "a_held",
             "b_x", "b_y", "b_z", "b_seen_x", "b_seen_y", "b_seen_z", "occluded", "a_tilt", "b_tilt",

@@ -82,8 +82,8 @@ class DrawerTask(RobosuiteTask):
             if m.body_rootid[m.geom_bodyid[g]] == self.cab_body and m.geom_contype[g] == 0 and m.geom_group[g] == 1
         ]
         self.intent = 0
-        self.obs_names = list(self.action_names) + [
-            "cab_x", "cab_y", "cab_yaw", "open_0", "open_1", "open_2", "finger_0", "finger_1"]
+        self.obs_names = [
+            *self.action_names, "cab_x", "cab_y", "cab_yaw", "open_0", "open_1", "open_2", "finger_0", "finger_1"]
         self.state_names = ["cab_x", "cab_y", "cab_yaw", "open_0", "open_1", "open_2", "intent", "grasped",
                             *state_ee_names(arm.n_arms)]
 
@@ -102,7 +102,7 @@ class DrawerTask(RobosuiteTask):
     def set_cabinet(self, x: float, y: float, yaw: float, openings=(0.0, 0.0, 0.0)) -> None:
         """Put the cabinet's front-bottom centre at (x, y) (base frame) facing the robot, drawers at ``openings``."""
         ad = self.adapter
-        m, d = self.env.sim.model._model, self.env.sim.data._data
+        m = self.env.sim.model._model
         m.body_pos[self.cab_body] = ad.to_world(np.array([x, y, 0.0]))
         w = float(np.arctan2(ad.base_rot[1, 0], ad.base_rot[0, 0])) + yaw
         m.body_quat[self.cab_body] = [np.cos(w / 2), 0.0, 0.0, np.sin(w / 2)]
