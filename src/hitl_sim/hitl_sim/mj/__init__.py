@@ -9,7 +9,9 @@ from __future__ import annotations
 import importlib
 
 # name -> "module:TaskClass:ExpertClass" (filled in as tasks land)
-MJ_TASKS: dict[str, str] = {}
+MJ_TASKS: dict[str, str] = {
+    "lift": "hitl_sim.mj.robosuite_tasks.lift:LiftTask:LiftExpert",
+}
 
 
 def _load(task: str) -> tuple[type, type]:
