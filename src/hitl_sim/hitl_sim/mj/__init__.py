@@ -10,6 +10,7 @@ import importlib
 
 # name -> "module:TaskClass:ExpertClass" (filled in as tasks land)
 MJ_TASKS: dict[str, str] = {
+    "lift": "hitl_sim.mj.robosuite_tasks.lift:LiftTask:LiftExpert",
     "drawer_open": "hitl_sim.mj.metaworld_tasks:DrawerOpenTask:DrawerOpenExpert",
     "peg_insert": "hitl_sim.mj.metaworld_tasks:PegInsertTask:PegInsertExpert",
     "button_press": "hitl_sim.mj.metaworld_tasks:ButtonPressTask:ButtonPressExpert",
