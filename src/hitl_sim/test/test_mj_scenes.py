@@ -208,6 +208,19 @@ def test_drawer_expert_closes_a_half_open_wrong_drawer_first(drawer_env):
 
 
 @pytest.mark.slow
+def test_drawer_success_and_failure_rules(drawer_env):
+    env, task = drawer_env, drawer_env.tasks[0]
+    env.reset(seeds=[2])
+    task.intent = 2
+    task.set_openings([0.0, 0.049, 0.119])
+    assert task.evaluate() == (False, False)
+    task.set_openings([0.0, 0.0, 0.121])
+    assert task.evaluate() == (True, False)
+    task.set_openings([0.06, 0.0, 0.0])
+    assert task.evaluate() == (False, True)
+
+
+@pytest.mark.slow
 def test_drawer_scene_has_the_cabinet(drawer_env):
     items = drawer_env.scene()
     assert items[0].name == "table" and len(items) > 10
