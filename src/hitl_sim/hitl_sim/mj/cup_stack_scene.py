@@ -23,6 +23,9 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import hitl_sim.mj.robosuite_tasks  # noqa: F401  (first: picks the GL backend before robosuite imports mujoco)
+
+# isort: split
 import numpy as np
 from robosuite.environments.manipulation.lift import Lift as SuiteLift
 from robosuite.models.arenas import TableArena
