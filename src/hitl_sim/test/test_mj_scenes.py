@@ -314,3 +314,13 @@ def test_cup_stack_observation_has_no_identity_or_grasp_hint(cup_env):
     names = cup_env.obs_names
     assert not any(k in n for n in names for k in ("grasp", "type", "held", "tilt"))
     assert "occluded" in names
+
+
+@pytest.mark.slow
+def test_drawer_render_gives_an_image_or_a_reason(drawer_env):
+    img = drawer_env.render(0, 64, 48)
+    task = drawer_env.tasks[0]
+    if img is None:
+        assert task.render_error
+    else:
+        assert img.shape == (48, 64, 3) and img.dtype == np.uint8 and img.std() > 0
