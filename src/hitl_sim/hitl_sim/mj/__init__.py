@@ -11,6 +11,8 @@ import importlib
 # name -> "module:TaskClass:ExpertClass" (filled in as tasks land)
 MJ_TASKS: dict[str, str] = {
     "lift": "hitl_sim.mj.robosuite_tasks.lift:LiftTask:LiftExpert",
+    "square": "hitl_sim.mj.robosuite_tasks.square:SquareTask:SquareExpert",
+    "cube_stack": "hitl_sim.mj.robosuite_tasks.cube_stack:CubeStackTask:CubeStackExpert",
 }
 
 
