@@ -268,3 +268,18 @@ def test_cube_stack_styles_grasp_different_face_pairs_and_recover():
     ok, _t = run_expert(env, expert, inject=inject)
     env.close()
     assert forced["from"] is not None and ok
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task", ["lift", "cube_stack", "square"])
+def test_yumi_left_arm_does_the_task_while_the_right_holds(task):
+    yumi = load_arm_profile("yumi")
+    env = make_vec(task, "train", seed=6, arm=yumi)
+    assert env.act_dim == 10 and env.action_names[:5] == ["left_x", "left_y", "left_z", "left_yaw", "left_gripper"]
+    expert = expert_class(task)()
+    right0 = env.current_action()[0, 5:8].copy()
+    ok, _t = run_expert(env, expert)
+    right1 = env.current_action()[0, 5:8]
+    env.close()
+    assert ok
+    assert np.linalg.norm(right1 - right0) < 0.03  # the idle arm holds (it sags a little at the start)

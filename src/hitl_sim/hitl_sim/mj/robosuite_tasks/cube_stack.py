@@ -5,7 +5,8 @@ style 0 grasps A with the gripper yaw aligned to A's faces (fingers on A's +-y f
 it +90 deg (fingers on A's +-x faces). The episode's hidden style (``face_pair``) is drawn at reset;
 an expert built with ``style=None`` follows it, ``style=k`` always uses k. A's yaw is drawn in
 (-pi/4, pi/4], so the two styles are two distinct wrist yaws for the same scene.
-train: robosuite's placement region (+-8 cm about the table centre); test: +-12 cm.
+train: the arm's object region (common.py OBJECT_REGION; Franka: robosuite's +-8 cm about the
+table centre is inside it); test: the region 1.5 times wider.
 
 Observation: end effector (5 per arm), A's and B's position (3) and quaternion (4, x y z w, w >= 0),
 finger joints (2 per arm); never the style. State (expert): A pose, B pose, A's yaw, the face pair,
@@ -24,7 +25,7 @@ from robosuite.environments.manipulation.stack import Stack
 from hitl_sim.core import SceneItem
 from hitl_sim.mj.base import MjExpert
 from hitl_sim.mj.robosuite_tasks.arm_control import rot_z
-from hitl_sim.mj.robosuite_tasks.common import ObjectHandle, RobosuiteTask, state_ee_names
+from hitl_sim.mj.robosuite_tasks.common import ObjectHandle, RobosuiteTask, sample_region, state_ee_names
 from hitl_sim.mj.robosuite_tasks.pick import choose_yaw, hand_noise, hold, pick_step
 
 STATE = ("a_x", "a_y", "a_z", "a_qx", "a_qy", "a_qz", "a_qw", "b_x", "b_y", "b_z", "b_qx", "b_qy", "b_qz", "b_qw",
@@ -55,11 +56,10 @@ class CubeStackTask(RobosuiteTask):
         return Stack
 
     def place_objects(self, rng: np.random.Generator) -> None:
-        half = 0.12 if self.variant == "test" else 0.08
-        centre = self.adapter.to_base(np.array(self.env.table_offset))[:2]
+        scale = 1.5 if self.variant == "test" else 1.0
         for _ in range(1000):
-            a = centre + rng.uniform(-half, half, 2)
-            b = centre + rng.uniform(-half, half, 2)
+            a = sample_region(self.arm.name, rng, scale)
+            b = sample_region(self.arm.name, rng, scale)
             if np.linalg.norm(a - b) >= 0.09:
                 break
         self.a.place(a, rot_z(rng.uniform(-np.pi / 4, np.pi / 4)))

@@ -34,13 +34,38 @@ STATE = ("nut_x", "nut_y", "nut_z", "nut_qx", "nut_qy", "nut_qz", "nut_qw", "gra
          "grasp_yaw", "grasped", "nut_lowest", "nut_yaw", "peg_x", "peg_y", "peg_top", "on_peg")
 
 
+# per arm, base frame: the square peg (None: robosuite's place) and the nut's start region (None: robosuite's);
+# robosuite's peg is 0.79 m in front of the base, beyond the YuMi's reach (its workspace ends at 0.6 m)
+SQUARE_LAYOUT: dict[str, dict] = {
+    "franka": {"peg": None, "nut_x": None, "nut_y": None},
+    "yumi": {"peg": (0.47, 0.06), "nut_x": (0.38, 0.43), "nut_y": (0.20, 0.27)},
+}
+
+
+class SquareSuiteEnv(NutAssemblySquare):
+    """NutAssemblySquare with the square peg optionally moved to ``peg_base_xy`` (robot base frame)."""
+
+    def __init__(self, *args, peg_base_xy: tuple[float, float] | None = None, **kwargs) -> None:
+        self.peg_base_xy = peg_base_xy
+        super().__init__(*args, **kwargs)
+
+    def _load_model(self) -> None:
+        super()._load_model()
+        if self.peg_base_xy is not None:
+            bx, by, _bz = self.robots[0].robot_model.base_xpos_offset["table"](self.table_full_size[0])
+            z = self.model.mujoco_arena.peg1_body.get("pos").split()[2]
+            self.model.mujoco_arena.peg1_body.set(
+                "pos", f"{bx + self.peg_base_xy[0]} {by + self.peg_base_xy[1]} {z}")
+
+
 class SquareTask(RobosuiteTask):
     name = "square"
     variants: ClassVar[tuple[str, ...]] = ("train", "test")
     control_steps = 200  # 20 s: robomimic rolls Square out for 400 steps at 20 Hz
-    env_kwargs: ClassVar[dict] = dict(use_object_obs=False)
 
     def __init__(self, arm, variant: str = "train") -> None:
+        self.layout = SQUARE_LAYOUT[arm.name] if arm.name in SQUARE_LAYOUT else SQUARE_LAYOUT["franka"]
+        self.env_kwargs = dict(use_object_obs=False, peg_base_xy=self.layout["peg"])
         super().__init__(arm, variant)
         self.nut = ObjectHandle(self, self.env.nuts[self.env.nut_id])
         m = self.env.sim.model._model
@@ -56,14 +81,19 @@ class SquareTask(RobosuiteTask):
         self.state_names = [*STATE, *state_ee_names(n)]
 
     def env_class(self) -> type:
-        return NutAssemblySquare
+        return SquareSuiteEnv
 
     def place_objects(self, rng: np.random.Generator) -> None:
         # test: a wider start region (twice robosuite's x range, and further out in y)
         wide = self.variant == "test"
-        x = rng.uniform(-0.16, -0.06) if wide else rng.uniform(*NUT_X)
-        y = rng.uniform(0.11, 0.26) if wide else rng.uniform(*NUT_Y)
-        xy = self.adapter.to_base(np.array([x, y, self.adapter.table_z]))[:2]
+        if self.layout["nut_x"] is None:  # robosuite's region (world frame)
+            x = rng.uniform(-0.16, -0.06) if wide else rng.uniform(*NUT_X)
+            y = rng.uniform(0.11, 0.26) if wide else rng.uniform(*NUT_Y)
+            xy = self.adapter.to_base(np.array([x, y, self.adapter.table_z]))[:2]
+        else:
+            (x0, x1), (y0, y1) = self.layout["nut_x"], self.layout["nut_y"]
+            grow = 0.5 * (x1 - x0) if wide else 0.0
+            xy = np.array([rng.uniform(x0 - grow, x1 + grow), rng.uniform(y0, y1 + grow)])
         self.nut.place(xy, rot_z(rng.uniform(-np.pi, np.pi)))
 
     def grasp(self) -> tuple[np.ndarray, float]:
