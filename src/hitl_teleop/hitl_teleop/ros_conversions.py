@@ -1,4 +1,4 @@
-"""hitl_msgs <-> the plain dataclasses of arbiter.py, sim_operator.py and fleet.py.
+"""hitl_msgs <-> the plain dataclasses of hitl_teleop.arbiter, sim_operator.py and fleet.py.
 
 Imported by the nodes only (needs the built hitl_msgs, never rclpy). Times are float seconds;
 a message whose header stamp is zero is stamped with its receipt time.

@@ -62,7 +62,7 @@ def main(args: list[str] | None = None) -> int:
     )
     from hitl_msgs.srv import ResetEpisode, SetControlMode
     from hitl_teleop import ros_conversions as rc
-    from hitl_teleop.arbiter import Arbiter, ArbiterConfig, Source
+    from hitl_teleop.arbiter import Arbiter, ArbiterConfig, LogLevel, Source
 
     class ArbiterNode(Node):
         def __init__(self) -> None:
@@ -146,13 +146,13 @@ def main(args: list[str] | None = None) -> int:
 
         def publish(self, out) -> None:
             log = self.get_logger()
-            for line in out.log:
-                if "holding" in line or "reject" in line:
-                    log.warning(line)
-                elif "clamped" in line or "limited" in line:  # routine with far absolute targets
-                    log.info(line, throttle_duration_sec=2.0)
+            for rec in out.log:
+                if rec.level >= LogLevel.WARNING:
+                    log.warning(rec.text)
+                elif rec.routine:  # clamps: every tick with far absolute targets
+                    log.info(rec.text, throttle_duration_sec=2.0)
                 else:
-                    log.info(line)
+                    log.info(rec.text)
             self.pub_cmd.publish(rc.arm_command_msg(out.command, out.stamp, self.frame_id))
             self.pub_state.publish(rc.control_state_msg(out.state, out.stamp, self.frame_id))
             if out.help_request is not None:
