@@ -16,6 +16,8 @@ MJ_TASKS: dict[str, str] = {
     "button_press": "hitl_sim.mj.metaworld_tasks:ButtonPressTask:ButtonPressExpert",
     "drawer": "hitl_sim.mj.drawer_scene:DrawerTask:DrawerExpert",
     "cup_stack": "hitl_sim.mj.cup_stack_scene:CupStackTask:CupStackExpert",
+    "square": "hitl_sim.mj.robosuite_tasks.square:SquareTask:SquareExpert",
+    "cube_stack": "hitl_sim.mj.robosuite_tasks.cube_stack:CubeStackTask:CubeStackExpert",
 }
 
 

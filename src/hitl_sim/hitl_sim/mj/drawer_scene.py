@@ -79,7 +79,7 @@ class DrawerTask(RobosuiteTask):
         pre = self.env.cabinet.naming_prefix
         self.slide_adr = [int(m.jnt_qposadr[m.joint(f"{pre}slide{k}").id]) for k in range(3)]
         self.slide_dof = [int(m.jnt_dofadr[m.joint(f"{pre}slide{k}").id]) for k in range(3)]
-        self.handle_geoms = [[f"{pre}d{k}_fin", f"{pre}d{k}_bar"] for k in range(3)]
+        self.handle_geoms = [[m.geom(f"{pre}d{k}_{part}").id for part in ("fin", "bar")] for k in range(3)]
         self.visual_geoms = [
             g for g in range(m.ngeom)
             if m.body_rootid[m.geom_bodyid[g]] == self.cab_body and m.geom_contype[g] == 0 and m.geom_group[g] == 1

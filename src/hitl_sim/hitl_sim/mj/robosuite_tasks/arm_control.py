@@ -2,7 +2,8 @@
 
 API (stable; the robosuite tasks here and the drawer/cup_stack scenes build on it):
 
-- ``ROBOSUITE_ROBOTS``: arm profile name -> robosuite robot name (one line per arm).
+- ``ROBOSUITE_ROBOTS``: arm profile name -> robosuite robot, "Name" or "module:Name" where importing
+  the module registers the robot model with robosuite (one line per arm; see yumi_model.py).
 - ``ROBOT_ARMS``: robosuite robot name -> its arm names in OUR end-effector order (YuMi: left, right).
 - ``controller_config(arm)``: robosuite BASIC composite controller, every arm an OSC_POSE controller
   taking ABSOLUTE world-frame poses (``input_type="absolute"``, ``input_ref_frame="world"``).
@@ -15,7 +16,9 @@ API (stable; the robosuite tasks here and the drawer/cup_stack scenes build on i
     ``rot_to_base(R)``.
   - read-outs: ``ee_pos(k)`` (3, base frame), ``ee_yaw(k)``, ``gripper(k)`` (0 open .. 1 closed,
     from the finger joints), ``finger_qpos(k)`` (the finger joints, metres), ``current_action()``
-    (5 per end effector), ``grasping(obj, k)`` (both finger pads touch ``obj``'s geoms).
+    (5 per end effector), ``grasping(obj, k)`` (every finger of end effector k touches one of the
+    object's geoms: a robosuite object or a list of geom ids; found from contacts, works for any
+    gripper model whose fingers are bodies under its finger joints).
   - control: ``reset()`` after every ``env.reset()`` (and after moving objects), ``apply(action)`` =
     one control tick toward the absolute targets (the physics substeps are robosuite's).
 
@@ -23,20 +26,25 @@ Frames. Our base frame is the robot's base body (x forward, y left, its yaw) mov
 table top, so z = 0 is the table surface as in the kinematic simulator and on a table-mounted
 Franka; robosuite's own base frame sits on its mount, 0.112 m above the table for the Panda.
 
-End effector. The point is robosuite's ``grip_site`` (between the finger tips); the gripper points
+End effector. The point is between the finger pads: robosuite's ``grip_site`` moved TCP_OFFSET along
+the approach axis (0 for the Panda, 17 mm for the Yumi, whose grip_site sits above its fingers); the gripper points
 down; ``yaw`` is its rotation about base z from the reference orientation in which the fingers
-close along base y (the Panda's home). A parallel gripper is the same under a half turn, and a
+close along base y (the Panda's home; the Yumi's home is turned half a turn: YAW_REF). A parallel
+gripper is the same under a half turn, and a
 wrist cannot turn freely, so a yaw target is reached modulo pi: the equivalent target inside
 [-YAW_LIMIT, YAW_LIMIT] nearest the current yaw. The reported yaw is the actual one.
 
 Speed. The pose reference handed to the OSC moves toward the (workspace-clipped) target by at most
 ``max_linear_speed * dt`` and ``max_angular_speed * dt`` per tick from the previous reference, and
 never runs more than LEAD ticks' worth ahead of the actual hand (no wind-up when blocked). The
-gripper command is binary as robosuite's grippers are: >= 0.5 closes, < 0.5 opens.
+gripper command is binary as robosuite's grippers are: >= 0.5 closes, < 0.5 opens. A target equal to
+the current pose (within HOLD_TOL: what an idle arm's expert and a hold send) keeps the reference
+where it is, so a held arm does not creep with its own tracking error.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import numpy as np
@@ -44,12 +52,27 @@ import numpy as np
 from hitl_sim.arms import ArmProfile
 
 # our arm profile name -> robosuite robot name (add an arm here after registering its robosuite model)
-ROBOSUITE_ROBOTS: dict[str, str] = {"franka": "Panda", "yumi": "Yumi"}
+ROBOSUITE_ROBOTS: dict[str, str] = {
+    "franka": "Panda",
+    "yumi": "hitl_sim.mj.robosuite_tasks.yumi_model:YumiOnTable",
+}
 # robosuite robot name -> its arms in our end-effector order (robosuite lists bimanual arms right, left)
-ROBOT_ARMS: dict[str, tuple[str, ...]] = {"Yumi": ("left", "right")}
+ROBOT_ARMS: dict[str, tuple[str, ...]] = {"Yumi": ("left", "right"), "YumiOnTable": ("left", "right")}
+# robosuite robot name -> distance (m) from the gripper's grip_site to the finger pads' centre along the
+# approach axis (our end-effector point is the pads' centre; the Panda's grip_site is already there)
+TCP_OFFSET: dict[str, float] = {"Yumi": 0.017, "YumiOnTable": 0.017}
+# robosuite robot name -> yaw of its home gripper orientation in the reference (R0) convention: yaw 0 is
+# the home orientation (Yumi's hands start turned half a turn from the Panda's; same finger line)
+YAW_REF: dict[str, float] = {"Yumi": np.pi, "YumiOnTable": np.pi}
+# robosuite robot name -> integral gain on the position tracking error (per tick): robosuite's OSC gains
+# leave the Yumi's light arms 1-2 cm short of a low target at the edge of their reach (measured); the
+# Panda tracks within ~1 mm without it
+TRACK_I: dict[str, float] = {"Yumi": 0.3, "YumiOnTable": 0.3}
+TRACK_I_MAX = 0.03  # m: the integral correction is clipped to this norm
 
 YAW_LIMIT = 1.75  # rad: commanded yaw stays within +- this (modulo pi), inside every wrist's range
-LEAD = 1.5  # the reference runs at most this many max steps ahead of the actual hand
+LEAD = 2.5  # the reference runs at most this many max steps ahead of the actual hand
+HOLD_TOL = 1e-3  # a target this close to the current pose (m, rad) means hold: the reference stays put
 # reference top-down orientation (columns: closing axis = base y, x = base x... see module docs)
 R0 = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
 
@@ -92,11 +115,23 @@ def mat_to_quat_xyzw(m: np.ndarray) -> np.ndarray:
     return q if q[3] >= 0 else -q
 
 
+def robosuite_robot(arm_name: str) -> str:
+    """The robosuite robot name for an arm profile, importing the module that registers it if any."""
+    if arm_name not in ROBOSUITE_ROBOTS:
+        raise ValueError(f"no robosuite robot for arm {arm_name!r}; known: {sorted(ROBOSUITE_ROBOTS)}")
+    spec = ROBOSUITE_ROBOTS[arm_name]
+    if ":" not in spec:
+        return spec
+    module, name = spec.split(":")
+    importlib.import_module(module)
+    return name
+
+
 def controller_config(arm: ArmProfile) -> dict[str, Any]:
     """robosuite BASIC composite controller with absolute world-frame OSC_POSE arms."""
     from robosuite.controllers import load_composite_controller_config
 
-    robot = ROBOSUITE_ROBOTS[arm.name]
+    robot = robosuite_robot(arm.name)
     try:
         cfg = load_composite_controller_config(controller="BASIC", robot=robot)
     except Exception:  # robots without a robosuite default file (Yumi): the generic BASIC config
@@ -113,11 +148,7 @@ def robot_arms(robot: str) -> tuple[str, ...]:
 
 def make_suite_env(env_cls: type, arm: ArmProfile, **kwargs: Any):
     """A robosuite environment for ``arm`` with the settings every task here uses (kwargs override)."""
-    if arm.name not in ROBOSUITE_ROBOTS:
-        raise ValueError(f"no robosuite robot for arm {arm.name!r}; known: {sorted(ROBOSUITE_ROBOTS)}")
-    robot = ROBOSUITE_ROBOTS[arm.name]
-    if robot == "Yumi":
-        import robosuite_models  # noqa: F401  (registers Yumi with robosuite)
+    robot = robosuite_robot(arm.name)
     opts: dict[str, Any] = dict(
         robots=robot,
         controller_configs=controller_config(arm),
@@ -135,6 +166,14 @@ def make_suite_env(env_cls: type, arm: ArmProfile, **kwargs: Any):
     return env_cls(**opts)
 
 
+def _is_descendant(m, body: int, root: int) -> bool:
+    while body > 0:
+        body = int(m.body_parentid[body])
+        if body == root:
+            return True
+    return False
+
+
 class ArmAdapter:
     """Absolute [x, y, z, yaw, gripper] per end effector -> robosuite OSC actions; frames; read-outs."""
 
@@ -142,7 +181,10 @@ class ArmAdapter:
         self.env = env
         self.arm = arm
         self.robot = env.robots[0]
-        self.sides = robot_arms(ROBOSUITE_ROBOTS[arm.name])
+        self.sides = robot_arms(robosuite_robot(arm.name))
+        self.tcp_offset = TCP_OFFSET.get(robosuite_robot(arm.name), 0.0)
+        self.yaw_ref = YAW_REF.get(robosuite_robot(arm.name), 0.0)
+        self.track_i = TRACK_I.get(robosuite_robot(arm.name), 0.0)
         if len(self.sides) != arm.n_arms:
             raise ValueError(f"arm {arm.name!r} has {arm.n_arms} end effectors, robosuite robot {self.sides}")
         self.n_arms = arm.n_arms
@@ -159,6 +201,18 @@ class ArmAdapter:
                 opened = hi if closed == lo else lo
                 joints.append((int(m.jnt_qposadr[jid]), float(opened), float(closed)))
             self._fingers.append(joints)
+        # collision geoms of each finger (the body under each finger joint and its children)
+        mm = m._model
+        self._finger_geoms: list[list[np.ndarray]] = []
+        for s in self.sides:
+            groups = []
+            for j in self.robot.gripper[s].joints:
+                root = int(mm.jnt_bodyid[mm.joint(j).id])
+                bodies = {root} | {b for b in range(mm.nbody) if _is_descendant(mm, b, root)}
+                geoms = [g for g in range(mm.ngeom) if mm.geom_bodyid[g] in bodies
+                         and (mm.geom_contype[g] or mm.geom_conaffinity[g])]
+                groups.append(np.array(geoms, int))
+            self._finger_geoms.append(groups)
         self.table_z = float(env.model.mujoco_arena.table_offset[2])
         base_body = m.body_name2id(self.robot.robot_model.root_body)
         d = env.sim.data
@@ -169,6 +223,7 @@ class ArmAdapter:
         self._ws_min, self._ws_max = arm.workspace_min, arm.workspace_max
         self.ref_pos = np.zeros((self.n_arms, 3))
         self.ref_yaw = np.zeros(self.n_arms)
+        self.integral = np.zeros((self.n_arms, 3))
         self.reset()
 
     # ---------------------------------------------------------------- frames
@@ -193,10 +248,14 @@ class ArmAdapter:
         return self.rot_to_base(np.array(self.env.sim.data.site_xmat[self._site[k]]).reshape(3, 3))
 
     def ee_pos(self, k: int = 0) -> np.ndarray:
-        return self.to_base(np.array(self.env.sim.data.site_xpos[self._site[k]]))
+        d = self.env.sim.data
+        site = np.array(d.site_xpos[self._site[k]])
+        if self.tcp_offset:
+            site = site + self.tcp_offset * np.array(d.site_xmat[self._site[k]]).reshape(3, 3)[:, 2]
+        return self.to_base(site)
 
     def ee_yaw(self, k: int = 0) -> float:
-        return yaw_of_axis(self.ee_rot(k)[:, 0])
+        return wrap(yaw_of_axis(self.ee_rot(k)[:, 0]) - self.yaw_ref)
 
     def finger_qpos(self, k: int = 0) -> np.ndarray:
         q = self.env.sim.data.qpos
@@ -213,8 +272,19 @@ class ArmAdapter:
         return np.concatenate(out)
 
     def grasping(self, obj, k: int = 0) -> bool:
-        """Both finger pads of end effector ``k`` touch ``obj`` (a robosuite MujocoObject or geom names)."""
-        return bool(self.env._check_grasp(gripper=self.robot.gripper[self.sides[k]], object_geoms=obj))
+        """Every finger of end effector ``k`` touches ``obj`` (a robosuite MujocoObject or a list of geom ids)."""
+        if hasattr(obj, "contact_geoms"):
+            m = self.env.sim.model
+            obj_geoms = np.array([m.geom_name2id(g) for g in obj.contact_geoms], int)
+        else:
+            obj_geoms = np.asarray(obj, int)
+        d = self.env.sim.data._data
+        n = d.ncon
+        if n == 0:
+            return False
+        g1, g2 = d.contact.geom1[:n], d.contact.geom2[:n]
+        on1, on2 = np.isin(g1, obj_geoms), np.isin(g2, obj_geoms)
+        return all(np.any((on1 & np.isin(g2, fg)) | (on2 & np.isin(g1, fg))) for fg in self._finger_geoms[k])
 
     # --------------------------------------------------------------- control
     def reset(self) -> None:
@@ -223,26 +293,41 @@ class ArmAdapter:
         for k in range(self.n_arms):
             self.ref_pos[k] = self.ee_pos(k)
             self.ref_yaw[k] = nearest_yaw(self.ee_yaw(k), self.ee_yaw(k))
+        self.integral[:] = 0.0
 
     def _arm_goal(self, k: int, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         step = self.arm.max_linear_speed * self.dt
         goal = np.clip(target[:3], self._ws_min, self._ws_max)
+        ee = self.ee_pos(k)
+        if np.linalg.norm(target[:3] - ee) < HOLD_TOL and abs(wrap(float(target[3]) - self.ee_yaw(k))) < HOLD_TOL:
+            goal = self.ref_pos[k].copy()  # "stay where you are": keep the reference (no creeping with the sag)
+            target = np.array([*goal, self.ref_yaw[k]])
         d = goal - self.ref_pos[k]
         n = float(np.linalg.norm(d))
         ref = self.ref_pos[k] + (d * min(1.0, step / n) if n > 1e-12 else 0.0)
-        ee = self.ee_pos(k)
         lead = ref - ee
         ln = float(np.linalg.norm(lead))
         if ln > LEAD * step:
             ref = ee + lead * (LEAD * step / ln)
         self.ref_pos[k] = ref
+        if self.track_i:  # integral action on the settled tracking error (clipped: no wind-up in contact)
+            err = ref - ee
+            if np.linalg.norm(err) < step:
+                self.integral[k] += self.track_i * err
+            else:  # moving: the correction learnt at the last spot fades
+                self.integral[k] *= 0.5
+            n_i = float(np.linalg.norm(self.integral[k]))
+            if n_i > TRACK_I_MAX:
+                self.integral[k] *= TRACK_I_MAX / n_i
+            ref = ref + self.integral[k]
         max_rot = self.arm.max_angular_speed * self.dt
         want = nearest_yaw(float(target[3]), self.ref_yaw[k])
         self.ref_yaw[k] = self.ref_yaw[k] + float(np.clip(want - self.ref_yaw[k], -max_rot, max_rot))
-        rot_world = self.base_rot @ rot_z(self.ref_yaw[k]) @ R0
+        rot_world = self.base_rot @ rot_z(self.ref_yaw[k] + self.yaw_ref) @ R0
         from scipy.spatial.transform import Rotation
 
-        return self.to_world(ref), Rotation.from_matrix(rot_world).as_rotvec()
+        site = self.to_world(ref) - self.tcp_offset * rot_world[:, 2]  # grip_site target for the pads' target
+        return site, Rotation.from_matrix(rot_world).as_rotvec()
 
     def robosuite_action(self, action: np.ndarray) -> np.ndarray:
         """The robosuite action vector for one tick toward ``action`` (updates the references)."""

@@ -7,6 +7,7 @@ itself from ``rng`` (robosuite's own samplers are not used, so a seed fixes the 
 
 from __future__ import annotations
 
+import math
 import os
 from typing import ClassVar
 
@@ -19,6 +20,18 @@ from hitl_sim.mj.base import MjTask
 from hitl_sim.mj.robosuite_tasks.arm_control import ArmAdapter, make_suite_env, mat_to_quat_xyzw
 
 _GEOM_BOX, _GEOM_CYL, _GEOM_SPHERE, _GEOM_CAPSULE = 6, 5, 2, 3
+# where objects start, per arm (base frame): centre (x, y) and half extents, inside what the task arm
+# reaches top-down at table height (YuMi: its left arm, in front of its left shoulder)
+OBJECT_REGION: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "franka": ((0.53, 0.0), (0.07, 0.12)),
+    "yumi": ((0.44, 0.18), (0.05, 0.07)),
+}
+
+
+def sample_region(arm_name: str, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
+    """A start position (x, y) in the arm's object region (``scale`` widens it)."""
+    (cx, cy), (hx, hy) = OBJECT_REGION[arm_name]
+    return np.array([cx + scale * rng.uniform(-hx, hx), cy + scale * rng.uniform(-hy, hy)])
 
 
 def state_ee_names(n_arms: int) -> list[str]:
@@ -137,7 +150,8 @@ class RobosuiteTask(MjTask):
         self.env.reset()
         self.adapter = ArmAdapter(self.env, arm)
         self.dt = arm.dt
-        self.max_steps = self.control_steps
+        # slower arms get proportionally longer episodes (the kinematic simulator's rule, docs/sim.md)
+        self.max_steps = math.ceil(self.control_steps * max(1.0, 0.25 / arm.max_linear_speed))
         self.action_names = ee_names(arm.n_arms)
         self._renderer = None
         self.render_error: str | None = None

@@ -28,7 +28,7 @@ from scipy.spatial.transform import Rotation
 from hitl_sim.core import SceneItem
 from hitl_sim.mj.base import MjExpert
 from hitl_sim.mj.robosuite_tasks.arm_control import rot_z, yaw_of_axis
-from hitl_sim.mj.robosuite_tasks.common import ObjectHandle, RobosuiteTask, state_ee_names
+from hitl_sim.mj.robosuite_tasks.common import ObjectHandle, RobosuiteTask, sample_region, state_ee_names
 from hitl_sim.mj.robosuite_tasks.pick import choose_yaw, hand_noise, hold, pick_step
 
 CUBE, ROUND_NUT, HAMMER, HOOK = range(4)
@@ -43,7 +43,6 @@ REST_ROT = {
     HAMMER: Rotation.from_euler("y", 90, degrees=True).as_matrix(),  # handle (local z) along base x
     HOOK: Rotation.from_euler("x", 90, degrees=True).as_matrix(),  # the L (local xz plane) flat
 }
-X_RANGE, Y_RANGE = (0.46, 0.60), (-0.12, 0.12)  # object position (base frame)
 
 
 class LiftSuiteEnv(SuiteLift):
@@ -111,7 +110,7 @@ class LiftTask(RobosuiteTask):
 
     def place_objects(self, rng: np.random.Generator) -> None:
         self.type = self.types[int(rng.integers(len(self.types)))]
-        xy = np.array([rng.uniform(*X_RANGE), rng.uniform(*Y_RANGE)])
+        xy = sample_region(self.arm.name, rng)
         yaw = rng.uniform(-np.pi, np.pi)
         self.set_object(self.type, xy, yaw)
 
