@@ -10,6 +10,14 @@ import importlib
 
 # name -> "module:TaskClass:ExpertClass" (filled in as tasks land)
 MJ_TASKS: dict[str, str] = {
+    "lift": "hitl_sim.mj.robosuite_tasks.lift:LiftTask:LiftExpert",
+    "drawer_open": "hitl_sim.mj.metaworld_tasks:DrawerOpenTask:DrawerOpenExpert",
+    "peg_insert": "hitl_sim.mj.metaworld_tasks:PegInsertTask:PegInsertExpert",
+    "button_press": "hitl_sim.mj.metaworld_tasks:ButtonPressTask:ButtonPressExpert",
+    "drawer": "hitl_sim.mj.drawer_scene:DrawerTask:DrawerExpert",
+    "cup_stack": "hitl_sim.mj.cup_stack_scene:CupStackTask:CupStackExpert",
+    "square": "hitl_sim.mj.robosuite_tasks.square:SquareTask:SquareExpert",
+    "cube_stack": "hitl_sim.mj.robosuite_tasks.cube_stack:CubeStackTask:CubeStackExpert",
     "push": "hitl_sim.mj.planar:PushTask:PushExpert",  # fleet helper
     "nav": "hitl_sim.mj.planar:NavTask:NavExpert",  # fleet helper
 }
