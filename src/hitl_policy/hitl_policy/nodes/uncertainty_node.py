@@ -9,19 +9,17 @@ the mode means, a label).
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
-import yaml
 
 from hitl_policy.chunking import ObsHistory, current_action
 from hitl_policy.deployment import checkpoint_action_names, load_policy_on
 from hitl_policy.markers import MarkerDrawer
 from hitl_policy.nodes.runtime import parse_mapping_param, spin, wants_help
+from hitl_policy.uncertainty.threshold import resolve_threshold  # the one rule for 'unset' (< 0)
 
 try:  # running the node needs ROS; --help and importing this module (its helpers) do not
     from rclpy.node import Node
@@ -43,7 +41,7 @@ parameters:
                                       (diffusion: denoising_vector, ebm: jeffreys,
                                        ensemble: ensemble_variance)
   estimator_params (string, '{}')     YAML mapping of estimator keyword arguments
-  threshold        (double, -1.0)     help threshold; < 0: read threshold_file
+  threshold        (double, -1.0)     help threshold (0 is legal); < 0 = unset: read threshold_file
   threshold_file   (string, '')       calibration file (JSON/YAML with a 'threshold' key, or a number)
   every_n          (int, 1)           score every n-th observation
   publish_markers  (bool, true)       also publish uncertainty_markers
@@ -51,31 +49,6 @@ parameters:
   robot_id, device ('cpu'), seed (0), threads (1)
 topics: sub observation, episode_event, control_state; pub uncertainty, uncertainty_markers
 """
-
-
-def resolve_threshold(threshold: float, threshold_file: str) -> float:
-    """The parameter if >= 0, else the calibration file's 'threshold' (JSON/YAML or a bare number)."""
-    if threshold is not None and float(threshold) >= 0:
-        return float(threshold)
-    if not threshold_file:
-        raise ValueError("no threshold: set 'threshold' (>= 0) or 'threshold_file' (calibration output)")
-    path = Path(threshold_file)
-    if not path.exists():
-        raise ValueError(f"{path}: threshold file not found")
-    raw = path.read_text()
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = yaml.safe_load(raw)
-    if isinstance(value, dict):
-        value = value.get("threshold")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{path}: no numeric 'threshold' in the file") from None
-    if not np.isfinite(out) or out < 0:
-        raise ValueError(f"{path}: threshold {out} is not a finite non-negative number")
-    return out
 
 
 def _rows(a, dim: int = 3) -> np.ndarray:

@@ -13,6 +13,8 @@ MJ_TASKS: dict[str, str] = {
     "lift": "hitl_sim.mj.robosuite_tasks.lift:LiftTask:LiftExpert",
     "square": "hitl_sim.mj.robosuite_tasks.square:SquareTask:SquareExpert",
     "cube_stack": "hitl_sim.mj.robosuite_tasks.cube_stack:CubeStackTask:CubeStackExpert",
+    "push": "hitl_sim.mj.planar:PushTask:PushExpert",  # fleet helper
+    "nav": "hitl_sim.mj.planar:NavTask:NavExpert",  # fleet helper
 }
 
 
