@@ -12,13 +12,12 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
-from tqdm import tqdm
-
 import hitl_sim.mj.robosuite_tasks  # noqa: F401  (GL backend before mujoco loads)
+import numpy as np
 from hitl_sim.arms import load_arm_profile
 from hitl_sim.mj import expert_class, task_class
 from hitl_sim.mj.vec import MjVecEnv
+from tqdm import tqdm
 
 
 def run_cell(task: str, arm_name: str, variant: str, episodes: int, seed: int, noise: float, style) -> dict:
@@ -41,6 +40,8 @@ def run_cell(task: str, arm_name: str, variant: str, episodes: int, seed: int, n
         steps.append(int(env.t[0]))
         if not env.success[0]:
             failed_seeds.append(seed * 100000 + ep)
+        tqdm.write(f"episode {ep}: {'success' if env.success[0] else 'failed' if env.failed[0] else 'timeout'} "
+                   f"in {int(env.t[0])} steps ({wins}/{ep + 1} so far)")
     env.close()
     return dict(task=task, arm=arm_name, variant=variant, episodes=episodes, success=wins / episodes,
                 failed=fails, timeouts=episodes - wins - fails, mean_steps=float(np.mean(steps)),
