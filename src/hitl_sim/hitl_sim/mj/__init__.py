@@ -12,7 +12,9 @@ import importlib
 import os
 
 # name -> "module:TaskClass:ExpertClass" (filled in as tasks land)
-MJ_TASKS: dict[str, str] = {}
+MJ_TASKS: dict[str, str] = {
+    "lift": "hitl_sim.mj.robosuite_tasks.lift:LiftTask:LiftExpert",
+}
 
 
 def _choose_gl() -> None:
