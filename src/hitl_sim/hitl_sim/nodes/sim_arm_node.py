@@ -12,6 +12,7 @@ republishes the last END event once a second with note "finished" (the done flag
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 from hitl_policy.nodes.runtime import spin, wants_help
@@ -104,6 +105,7 @@ def make_node():
             self.create_service(StartEpisode, "start_episode", self._srv_start)
             self.create_service(ResetEpisode, "reset_episode", self._srv_reset)
             self.command: np.ndarray | None = None
+            self.rejected: dict[str, float] = {}  # reason -> when last logged
             self.episode = 0
             self.completed = 0
             self.running = False
@@ -201,7 +203,12 @@ def make_node():
                     else rc.arm_command_to_action(msg, self.env.current_action()[0], self.env.n_arms)
                 )
             except ValueError as exc:
-                self.get_logger().warning(f"ignoring arm_command: {exc}", throttle_duration_sec=2.0)
+                # each distinct reason is logged (at most once per 2 s): one throttle for all would hide
+                # a wrong-shape command behind a NaN one
+                now, text = time.monotonic(), f"ignoring arm_command: {exc} (episode {self.episode} goes on)"
+                if now - self.rejected.get(text, -1e9) >= 2.0:
+                    self.rejected[text] = now
+                    self.get_logger().warning(text)
 
         def _missing_publishers(self) -> list[str]:
             missing = [t for t in self.waiting_for if self.count_publishers(self._resolve(t)) == 0]
