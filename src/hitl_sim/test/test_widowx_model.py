@@ -68,3 +68,28 @@ def test_robosuite_lift_with_the_widowx_picks_the_cube():
         assert obs["cube_pos"][2] - table_z > 0.07, obs["cube_pos"]  # lifted, held by the fingers
     finally:
         env.close()
+
+
+@pytest.mark.slow
+def test_the_arm_adapter_drives_the_widowx_with_absolute_targets():
+    """arm "widowx" through hitl_sim's robosuite adapter: home = the profile's home, a target pose with a
+    yaw and a closed gripper is reached at the profile's speed limit."""
+    from hitl_sim.arms import load_arm_profile
+    from hitl_sim.mj.robosuite_tasks.arm_control import ArmAdapter, make_suite_env
+    from robosuite.environments.manipulation.lift import Lift
+
+    arm = load_arm_profile("widowx")
+    env = make_suite_env(Lift, arm)
+    try:
+        env.reset()
+        ad = ArmAdapter(env, arm)
+        home = ad.current_action()
+        assert np.allclose(home[:3], arm.home[0], atol=0.01) and abs(home[3]) < 0.05 and home[4] < 0.1
+        target = np.array([0.36, 0.08, 0.12, 0.5, 1.0])
+        for _ in range(40):
+            ad.apply(target)
+        now = ad.current_action()
+        assert np.linalg.norm(now[:3] - target[:3]) < 0.01 and abs(now[3] - target[3]) < 0.1, now
+        assert now[4] > 0.9  # closed on nothing
+    finally:
+        env.close()

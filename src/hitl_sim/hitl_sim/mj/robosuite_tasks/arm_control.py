@@ -44,7 +44,7 @@ import numpy as np
 from hitl_sim.arms import ArmProfile
 
 # our arm profile name -> robosuite robot name (add an arm here after registering its robosuite model)
-ROBOSUITE_ROBOTS: dict[str, str] = {"franka": "Panda", "yumi": "Yumi"}
+ROBOSUITE_ROBOTS: dict[str, str] = {"franka": "Panda", "yumi": "Yumi", "widowx": "WidowX250"}
 # robosuite robot name -> its arms in our end-effector order (robosuite lists bimanual arms right, left)
 ROBOT_ARMS: dict[str, tuple[str, ...]] = {"Yumi": ("left", "right")}
 
@@ -118,6 +118,8 @@ def make_suite_env(env_cls: type, arm: ArmProfile, **kwargs: Any):
     robot = ROBOSUITE_ROBOTS[arm.name]
     if robot == "Yumi":
         import robosuite_models  # noqa: F401  (registers Yumi with robosuite)
+    if robot == "WidowX250":
+        import hitl_sim.mj.widowx  # noqa: F401  (registers the WidowX 250 model written here)
     opts: dict[str, Any] = dict(
         robots=robot,
         controller_configs=controller_config(arm),
