@@ -60,8 +60,10 @@ def collect_demos(
     """
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
-    num_envs = int(num_envs or min(n_episodes, 32))
     backend = resolve_backend(task, backend)
+    # MuJoCo robots step one after another in this process, so more of them only cost memory (a
+    # robosuite lift env holds ~140 MB); the kinematic simulator steps them as one array
+    num_envs = int(num_envs or min(n_episodes, 32 if backend == "kinematic" else 8))
     env = make_env(task, arm, num_envs=num_envs, variant=variant, seed=seed, backend=backend, workers=workers)
     try:
         return _collect(env, task, n_episodes, variant, seed, num_envs, progress, style, noise, dart_noise,
@@ -168,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variant", default="train")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--num-envs", type=int, default=None, help="robots stepped at once (default min(episodes, 32))"
+        "--num-envs", type=int, default=None, help="robots stepped at once (default min(episodes, 32); MuJoCo: 8)"
     )
     p.add_argument(
         "--style", type=int, default=None, help="fix the expert's mode (default: sampled per episode)"
