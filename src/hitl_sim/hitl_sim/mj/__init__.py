@@ -14,6 +14,11 @@ import os
 # name -> "module:TaskClass:ExpertClass" (filled in as tasks land)
 MJ_TASKS: dict[str, str] = {
     "lift": "hitl_sim.mj.robosuite_tasks.lift:LiftTask:LiftExpert",
+    "drawer_open": "hitl_sim.mj.metaworld_tasks:DrawerOpenTask:DrawerOpenExpert",
+    "peg_insert": "hitl_sim.mj.metaworld_tasks:PegInsertTask:PegInsertExpert",
+    "button_press": "hitl_sim.mj.metaworld_tasks:ButtonPressTask:ButtonPressExpert",
+    "drawer": "hitl_sim.mj.drawer_scene:DrawerTask:DrawerExpert",
+    "cup_stack": "hitl_sim.mj.cup_stack_scene:CupStackTask:CupStackExpert",
 }
 
 
