@@ -19,6 +19,8 @@ MJ_TASKS: dict[str, str] = {
     "button_press": "hitl_sim.mj.metaworld_tasks:ButtonPressTask:ButtonPressExpert",
     "drawer": "hitl_sim.mj.drawer_scene:DrawerTask:DrawerExpert",
     "cup_stack": "hitl_sim.mj.cup_stack_scene:CupStackTask:CupStackExpert",
+    "push": "hitl_sim.mj.planar:PushTask:PushExpert",  # fleet helper
+    "nav": "hitl_sim.mj.planar:NavTask:NavExpert",  # fleet helper
 }
 
 
