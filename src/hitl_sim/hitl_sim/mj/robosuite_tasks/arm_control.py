@@ -37,6 +37,7 @@ gripper command is binary as robosuite's grippers are: >= 0.5 closes, < 0.5 open
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -116,6 +117,9 @@ def make_suite_env(env_cls: type, arm: ArmProfile, **kwargs: Any):
     if arm.name not in ROBOSUITE_ROBOTS:
         raise ValueError(f"no robosuite robot for arm {arm.name!r}; known: {sorted(ROBOSUITE_ROBOTS)}")
     robot = ROBOSUITE_ROBOTS[arm.name]
+    # robosuite logs ~8 controller-config warnings per env built (parts the robot lacks): at WARNING they
+    # drown the progress output of collection and demos; errors still show
+    logging.getLogger("robosuite_logs").setLevel(logging.ERROR)
     if robot == "Yumi":
         import robosuite_models  # noqa: F401  (registers Yumi with robosuite)
     if robot == "WidowX250":
