@@ -8,8 +8,9 @@ Every task registered in hitl_sim.mj.MJ_TASKS, on every arm its class lists, for
 - expert success: ``episodes`` episodes of the task's scripted expert (num_envs robots at a time,
   robot i's episodes seeded from (seed, i)); a cell that runs past ``cell_budget_s`` stops early and
   says how many episodes it finished.
-- step_ms: wall time of ``env.step`` for one robot (the expert's action computed outside the timed
-  region) and of the expert's ``act``, this process pinned to one core where the OS allows.
+- step_ms: wall and CPU time of ``env.step`` for one robot (the expert's action computed outside the
+  timed region) and of the expert's ``act``, this process pinned to one core where the OS allows.
+  On a shared machine the CPU time is the cost; the wall time includes waiting for other processes.
 - robot_steps_per_s: N robots stepped with the expert for ``fleet_steps`` ticks, in this process
   ("sequential") and over worker processes ("pool", hitl_sim.mj.pool, min(N, cores) workers).
 Results are merged into the output file cell by cell, so a partial run keeps what finished.
@@ -80,40 +81,53 @@ def step_ms(task: str, arm: str, steps: int = 150) -> dict:
     env = hitl_sim.make_env(task, arm, num_envs=1, variant="train", seed=0, backend="mujoco")
     expert = hitl_sim.make_expert(task, backend="mujoco")
     obs = env.observe()
-    t_env = t_exp = 0.0
+    t_env = t_exp = c_env = c_exp = 0.0
     try:
         for _ in range(steps):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             act = expert.act(env.get_state(), obs)
-            t1 = time.perf_counter()
+            t1, c1 = time.perf_counter(), time.process_time()
             obs, info = env.step(act)
-            t2 = time.perf_counter()
-            t_exp += t1 - t0
-            t_env += t2 - t1
+            t2, c2 = time.perf_counter(), time.process_time()
+            t_exp, c_exp = t_exp + t1 - t0, c_exp + c1 - c0
+            t_env, c_env = t_env + t2 - t1, c_env + c2 - c1
             if info["done"][0]:
                 obs = env.reset([0])
     finally:
         env.close()
-    return {"env_step_ms": 1e3 * t_env / steps, "expert_ms": 1e3 * t_exp / steps}
+    # wall time suffers from other processes on a shared machine; CPU time of this process does not
+    return {"env_step_ms": 1e3 * t_env / steps, "expert_ms": 1e3 * t_exp / steps,
+            "env_step_cpu_ms": 1e3 * c_env / steps, "expert_cpu_ms": 1e3 * c_exp / steps,
+            "load_average_1min": os.getloadavg()[0]}
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def fleet_rate(task: str, arm: str, n: int, steps: int, workers: int) -> dict:
-    """Robot-steps per second for ``n`` robots (expert included), and the env build time."""
-    t0 = time.monotonic()
+    """Robot-steps per second for ``n`` robots (expert included), the env build time, memory per robot."""
+    t0, m0 = time.monotonic(), _rss_mb()
     env = hitl_sim.make_env(task, arm, num_envs=n, variant="train", seed=0, backend="mujoco", workers=workers)
-    build = time.monotonic() - t0
+    build, mem = time.monotonic() - t0, (_rss_mb() - m0) / n
     expert = hitl_sim.make_expert(task, backend="mujoco")
     try:
         obs = env.observe()
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(steps):
             obs, info = env.step(expert.act(env.get_state(), obs))
             if info["done"].any():
                 obs = env.reset(ids=np.flatnonzero(info["done"]))
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
     finally:
         env.close()
-    return {"robot_steps_per_s": n * steps / dt, "build_s": round(build, 1), "workers": workers, "steps": steps}
+    out = {"robot_steps_per_s": n * steps / dt, "build_s": round(build, 1), "workers": workers, "steps": steps,
+           "load_average_1min": os.getloadavg()[0]}
+    if not workers:  # one process: its CPU time and memory are the cost (a pool's are in the workers)
+        out["robot_steps_per_cpu_s"] = n * steps / cpu
+        out["mb_per_robot"] = round(mem, 1)
+    return out
 
 
 def _save(out: Path, res: dict) -> None:
@@ -129,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tasks", default="", help="comma-separated (default: every task in MJ_TASKS)")
     ap.add_argument("--arms", default="", help="comma-separated (default: every arm the task lists)")
     ap.add_argument("--fleet-sizes", default="1,8,100")
+    ap.add_argument("--max-fleet-mb", type=float, default=8000.0,
+                    help="skip a fleet whose robots would need more memory than this (measured per robot)")
     ap.add_argument("--fleet-steps", type=int, default=20)
     ap.add_argument("--cell-budget-s", type=float, default=900.0, help="seconds per success cell")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: success, step, fleet")
@@ -177,15 +193,22 @@ def main(argv: list[str] | None = None) -> int:
                     res["errors"][key + "/step"] = f"{type(exc).__name__}: {exc}"
             if "fleet" in skip:
                 continue
+            per_robot_mb = 0.0
             for n in sizes:
                 for mode, workers in (("sequential", 0), ("pool", min(n, len(all_cores)))):
                     if mode == "pool" and workers < 2:
                         continue
                     fkey = f"{task}/{arm}/{n}/{mode}"
+                    if per_robot_mb * n > args.max_fleet_mb:
+                        res["errors"][fkey] = (f"skipped: {n} robots x {per_robot_mb:.0f} MB > --max-fleet-mb "
+                                               f"{args.max_fleet_mb:.0f}")
+                        print(f"fleet {fkey:32s} {res['errors'][fkey]}", flush=True)
+                        continue
                     try:
                         if mode == "pool" and pin:
                             os.sched_setaffinity(0, all_cores)
                         res["robot_steps_per_s"][fkey] = fleet_rate(task, arm, n, args.fleet_steps, workers)
+                        per_robot_mb = max(per_robot_mb, res["robot_steps_per_s"][fkey].get("mb_per_robot", 0.0))
                     except Exception as exc:
                         res["errors"][fkey] = f"{type(exc).__name__}: {exc}"
                     finally:
