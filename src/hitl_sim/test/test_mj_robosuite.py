@@ -189,3 +189,82 @@ def test_lift_two_envs_same_seed_identical():
     np.testing.assert_array_equal(a.observe(), b.observe())
     a.close()
     b.close()
+
+
+def drop_after_grasp(expert, lift_to: float, ticks: int = 4):
+    """An inject() that opens the gripper for ``ticks`` ticks once the object is held ``lift_to`` above the table."""
+    forced: dict = {"from": None}
+
+    def inject(t, env, a):
+        st = env.get_state()
+        low_col = next(n for n in env.state_names if n.endswith("lowest"))
+        held = expert.milestones(st)[0] >= 1
+        if forced["from"] is None and held and st[0, env.state_names.index(low_col)] > lift_to:
+            forced["from"] = t
+        if forced["from"] is not None and t < forced["from"] + ticks:
+            a = a.copy()
+            a[0, :5] = env.current_action()[0]
+            a[0, 4] = 0.0
+        return a
+
+    return inject, forced
+
+
+@pytest.mark.parametrize("task", ["square", "cube_stack"])
+def test_pick_place_tasks_keep_the_contract(task):
+    env = make_vec(task, "train", seed=2)
+    try:
+        obs = env.reset()
+        assert obs.shape == (1, env.obs_dim) and np.all(np.isfinite(obs))
+        assert env.get_state().shape == (1, env.state_dim)
+        assert env.obs_names[:5] == env.action_names == ["x", "y", "z", "yaw", "gripper"]
+        hidden = {"face_pair", "grasped", "grasp_x", "grasp_yaw", "stacked", "on_peg"}
+        assert not hidden & set(env.obs_names)
+        np.testing.assert_allclose(env.current_action()[0, :5], obs[0, :5], atol=1e-5)
+        assert len(env.scene(0)) >= 3
+    finally:
+        env.close()
+
+
+@pytest.mark.slow
+def test_square_expert_succeeds_and_recovers_from_a_drop():
+    env = make_vec("square", "train", seed=4)
+    expert = expert_class("square")()
+    wins = 0
+    for ep in range(3):
+        env.reset(ids=[0], seeds=[200 + ep])
+        wins += run_expert(env, expert)[0]
+    assert wins == 3
+    env.reset(ids=[0], seeds=[300])
+    inject, forced = drop_after_grasp(expert, lift_to=0.05)
+    ok, _t = run_expert(env, expert, inject=inject)
+    env.close()
+    assert forced["from"] is not None and ok
+
+
+@pytest.mark.slow
+def test_cube_stack_styles_grasp_different_face_pairs_and_recover():
+    env = make_vec("cube_stack", "train", seed=5)
+    yaws = []
+    for style in (0, 1):
+        expert = expert_class("cube_stack")(style=style)
+        env.reset(ids=[0], seeds=[42])
+        grasp_yaw = None
+
+        def watch(t, env, a, expert=expert):
+            nonlocal grasp_yaw
+            if grasp_yaw is None and expert.milestones(env.get_state())[0] == 1:
+                grasp_yaw = env.current_action()[0, 3]
+            return a
+
+        ok, _t = run_expert(env, expert, inject=watch)
+        assert ok and grasp_yaw is not None
+        yaws.append(grasp_yaw)
+    diff = abs((yaws[0] - yaws[1] + np.pi / 2) % np.pi - np.pi / 2)
+    assert abs(diff - np.pi / 2) < 0.15  # the two styles hold the cube by different face pairs
+    expert = expert_class("cube_stack")()
+    env.reset(ids=[0], seeds=[43])
+    inject, forced = drop_after_grasp(expert, lift_to=0.04)
+    ok, _t = run_expert(env, expert, inject=inject)
+    env.close()
+    assert forced["from"] is not None and ok

@@ -21,6 +21,8 @@ MJ_TASKS: dict[str, str] = {
     "cup_stack": "hitl_sim.mj.cup_stack_scene:CupStackTask:CupStackExpert",
     "push": "hitl_sim.mj.planar:PushTask:PushExpert",  # fleet helper
     "nav": "hitl_sim.mj.planar:NavTask:NavExpert",  # fleet helper
+    "square": "hitl_sim.mj.robosuite_tasks.square:SquareTask:SquareExpert",
+    "cube_stack": "hitl_sim.mj.robosuite_tasks.cube_stack:CubeStackTask:CubeStackExpert",
 }
 
 

@@ -50,7 +50,7 @@ ROBOSUITE_ROBOTS: dict[str, str] = {"franka": "Panda", "yumi": "Yumi", "widowx":
 ROBOT_ARMS: dict[str, tuple[str, ...]] = {"Yumi": ("left", "right")}
 
 YAW_LIMIT = 1.75  # rad: commanded yaw stays within +- this (modulo pi), inside every wrist's range
-LEAD = 1.5  # the reference runs at most this many max steps ahead of the actual hand
+LEAD = 2.5  # the reference runs at most this many max steps ahead of the actual hand
 # reference top-down orientation (columns: closing axis = base y, x = base x... see module docs)
 R0 = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, -1.0]])
 
