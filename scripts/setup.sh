@@ -28,6 +28,13 @@ for pair in libhidapi-hidraw.so.0:libhidapi-hidraw0 libOSMesa.so.8:libosmesa6; d
   fi
 done
 
+# Chromium + chromedriver: the operator console's browser test (it skips without them).
+if ! command -v chromedriver >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  log "installing Debian packages chromium chromium-driver (console browser test)"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+    || log "WARNING: could not install chromium; the console browser test will skip"
+fi
+
 # 2. The virtual environment with pinned wheels.
 if [ ! -x .venv/bin/python ]; then
   log "creating .venv with $("$PYTHON" --version)"

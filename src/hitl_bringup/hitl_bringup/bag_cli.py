@@ -3,6 +3,7 @@
   hitl_bag info <bag>                       topics, types, message counts, duration, file health
   hitl_bag repair <bag> [--no-keep]         make a killed bag whole (like `ros2 bag reindex`)
   hitl_bag to-dataset <bag>... --out f.npz  episodes for training (hitl_policy.bag_dataset)
+  hitl_bag export-lerobot <bag>... --out DIR a LeRobotDataset v3.0 with intervention labels
 """
 
 from __future__ import annotations
@@ -82,6 +83,22 @@ def cmd_to_dataset(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_lerobot(args: argparse.Namespace) -> int:
+    from hitl_policy.bag_dataset import bags_to_labelled_dataset
+    from hitl_policy.lerobot_format import write_lerobot
+    from hitl_policy.lerobot_video import bag_cameras
+
+    ds, labels = bags_to_labelled_dataset(args.bags, robot_namespace=args.namespace)
+    cameras = {} if args.no_video else bag_cameras(labels)
+    root = write_lerobot(ds, args.out, labels=labels, fps=args.fps, robot_type=args.robot_type,
+                         overwrite=args.overwrite, cameras=cameras)
+    human = int((ds.source == 1).sum())
+    print(f"{root}: LeRobotDataset v3.0, {ds.n_episodes} episodes, {ds.n_steps} frames ({human} intervention), "
+          f"task {ds.meta.get('task')!r}, success {int(ds.success.sum())}/{ds.n_episodes}, "
+          f"videos {sorted(cameras) or 'none'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hitl_bag", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -98,6 +115,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--namespace", default=None, help="robot namespace, e.g. /robot_0 (default: every robot)")
     p.set_defaults(func=cmd_to_dataset)
+    p = sub.add_parser("export-lerobot", help="bags -> a LeRobotDataset v3.0 directory (docs/recording.md)")
+    p.add_argument("bags", type=Path, nargs="+")
+    p.add_argument("--out", type=Path, required=True, help="dataset directory (must be new or empty)")
+    p.add_argument("--namespace", default=None, help="robot namespace, e.g. /robot_0 (default: every robot)")
+    p.add_argument("--fps", type=int, default=None, help="frame rate (default: the bag's control rate)")
+    p.add_argument("--robot-type", default=None, help="info.json robot_type (e.g. franka)")
+    p.add_argument("--overwrite", action="store_true", help="write into a non-empty --out")
+    p.add_argument("--no-video", action="store_true", help="leave camera images out")
+    p.set_defaults(func=cmd_export_lerobot)
     return parser
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 POLICY_KINDS = ("diffusion", "ebm", "ensemble")
-DEVICES = ("sim_operator", "keyboard", "spacemouse", "joy", "trakstar")
+DEVICES = ("sim_operator", "keyboard", "spacemouse", "joy", "trakstar", "console")
 PATH_ARGS = ("checkpoint", "threshold_file", "bag")  # made absolute so every process agrees
 _TEMPLATE = re.compile(r"^\$\{(\w+)\}$")
 
@@ -151,6 +151,8 @@ def _selected(when: str, args: dict[str, Any], device: str) -> bool:
         return bool(args["record"])
     if when.startswith("device:"):
         return when.split(":", 1)[1] == device
+    if when == "console":  # the browser console: console:=true, or the only device (teleop_device:=console)
+        return bool(args["console"]) or device == "console"
     raise GraphError(f"deploy.yaml: unknown condition when: {when!r}")
 
 

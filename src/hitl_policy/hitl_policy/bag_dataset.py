@@ -308,7 +308,33 @@ def _map_source(state: Any | None, cmd: Any | None) -> int:
     return {_POLICY: SOURCE_ROBOT, _HUMAN: SOURCE_HUMAN}.get(int(state.source), SOURCE_PAUSED)
 
 
-def _robot_dataset(ns: str, r: _Robot, bag_names: list[str]) -> EpisodeDataset:
+@dataclass
+class StepLabels:
+    """Per-step control labels as the bag recorded them (what ``EpisodeDataset.source`` is derived from).
+
+    control_source: ControlState.source (0 POLICY, 1 HUMAN, 2 PAUSED, 3 RESET; -1 no state yet);
+    control_reason: ControlState.reason (REASON_* of hitl_msgs/ControlState, -1 none); holding: the
+    arm held (ControlState.holding or ArmCommand.hold); operator: ControlState.operator_id;
+    log_time_ns: the observation's log time in the bag; namespace / bag: where the step was read."""
+
+    control_source: np.ndarray
+    control_reason: np.ndarray
+    holding: np.ndarray
+    operator: list[str]
+    log_time_ns: np.ndarray
+    namespace: list[str] = field(default_factory=list)
+    bag: list[str] = field(default_factory=list)
+
+    @staticmethod
+    def concatenate(parts: list[StepLabels]) -> StepLabels:
+        return StepLabels(*(np.concatenate([getattr(p, f) for p in parts])
+                            for f in ("control_source", "control_reason", "holding")),
+                          operator=[o for p in parts for o in p.operator],
+                          log_time_ns=np.concatenate([p.log_time_ns for p in parts]),
+                          namespace=[x for p in parts for x in p.namespace], bag=[x for p in parts for x in p.bag])
+
+
+def _robot_dataset(ns: str, r: _Robot, bag_names: list[str]) -> tuple[EpisodeDataset, StepLabels]:
     for key, name in (("obs", "observation"), ("cmd", "arm_command"), ("state", "control_state")):
         if not getattr(r, key):
             where = ", ".join(bag_names)
@@ -345,6 +371,9 @@ def _robot_dataset(ns: str, r: _Robot, bag_names: list[str]) -> EpisodeDataset:
     robot_action = np.full((n, len(layout)), np.nan)
     source = np.zeros(n, np.int8)
     operator = [""] * n
+    ctrl_source = np.full(n, -1, np.int64)
+    ctrl_reason = np.full(n, -1, np.int64)
+    holding = np.zeros(n, bool)
     episode_no = np.zeros(n, np.int64)
     for i, (t, o) in enumerate(r.obs):
         if len(o.data) != obs_dim:
@@ -359,6 +388,9 @@ def _robot_dataset(ns: str, r: _Robot, bag_names: list[str]) -> EpisodeDataset:
         st = r.state[js][1] if js >= 0 else None
         source[i] = _map_source(st, cmd)
         operator[i] = str(st.operator_id) if st is not None else ""
+        if st is not None:
+            ctrl_source[i], ctrl_reason[i] = int(st.source), int(st.reason)
+        holding[i] = (st is not None and bool(st.holding)) or (cmd is not None and bool(cmd.hold))
         if cmd is None or bool(cmd.hold):
             action[i] = current[i]
         else:
@@ -400,12 +432,19 @@ def _robot_dataset(ns: str, r: _Robot, bag_names: list[str]) -> EpisodeDataset:
         "episodes": ep_numbers, "operator_ids": ops,
         "incomplete_episodes": [e for e in ep_numbers if e not in outcome],
     }
-    return EpisodeDataset(obs=obs, action=action, current=current, episode_ends=ends, source=source,
-                          robot_action=robot_action, success=success, expert_id=expert, meta=meta)
+    ds = EpisodeDataset(obs=obs, action=action, current=current, episode_ends=ends, source=source,
+                        robot_action=robot_action, success=success, expert_id=expert, meta=meta)
+    return ds, StepLabels(ctrl_source, ctrl_reason, holding, operator, obs_t, [ns] * n, [bag_names[0]] * n)
 
 
 def bags_to_dataset(paths: str | Path | list[str | Path],
                     robot_namespace: str | None = None) -> EpisodeDataset:
+    """Read rosbag2 MCAP bags into episodes; see :func:`bags_to_labelled_dataset`."""
+    return bags_to_labelled_dataset(paths, robot_namespace)[0]
+
+
+def bags_to_labelled_dataset(paths: str | Path | list[str | Path],
+                             robot_namespace: str | None = None) -> tuple[EpisodeDataset, StepLabels]:
     """Read rosbag2 MCAP bags (directories or .mcap files, also killed/repaired ones) into episodes.
 
     ``robot_namespace`` (e.g. "/robot_0") picks one robot; None takes every robot found (a fleet
@@ -422,6 +461,7 @@ def bags_to_dataset(paths: str | Path | list[str | Path],
     leaves = {"observation": "obs", "arm_command": "cmd", "control_state": "state", "action_chunk": "chunk",
               "episode_event": "event"}
     parts: list[EpisodeDataset] = []
+    labels: list[StepLabels] = []
     for path in paths:
         decoder = MessageDecoder()
         robots: dict[str, _Robot] = {}
@@ -438,7 +478,9 @@ def bags_to_dataset(paths: str | Path | list[str | Path],
                 raise BagError(f"{s.path}: MCAP profile {s.profile!r} is not ros2 (not a rosbag2 recording)")
         for ns in sorted(robots):
             if robots[ns].obs:
-                parts.append(_robot_dataset(ns, robots[ns], [str(path)]))
+                ds, lab = _robot_dataset(ns, robots[ns], [str(path)])
+                parts.append(ds)
+                labels.append(lab)
     if not parts:  # no bag had a robot's observation stream
         wanted = f"{want_ns}/observation" if want_ns else "observation"
         raise DatasetError(f"{', '.join(str(p) for p in paths)}: required topic {wanted} not found")
@@ -446,7 +488,9 @@ def bags_to_dataset(paths: str | Path | list[str | Path],
     if len(parts) > 1:
         ds.meta["bags"] = [str(p) for p in paths]
         ds.meta["robot_namespace"] = sorted({p.meta["robot_namespace"] for p in parts})
-    return ds
+        ds.meta["robot_ids"] = [p.meta["robot_id"] for p in parts]
+        ds.meta["episode_robot"] = [p.meta["robot_id"] for p in parts for _ in range(p.n_episodes)]
+    return ds, (labels[0] if len(labels) == 1 else StepLabels.concatenate(labels))
 
 
 def pre_intervention_mask(dataset: EpisodeDataset, window: int) -> np.ndarray:

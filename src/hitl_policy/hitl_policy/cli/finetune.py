@@ -3,7 +3,8 @@
     hitl_finetune --data round1.npz round2.npz --pretrain demos.npz --method iwr \\
                   --base base.pt --out finetuned.pt --steps 2000
 
-Inputs are dataset files (``.npz``, :class:`hitl_policy.data.EpisodeDataset`) and/or rosbag2
+Inputs are dataset files (``.npz``, :class:`hitl_policy.data.EpisodeDataset`, or LeRobotDataset v3
+directories, hitl_policy.lerobot_format) and/or rosbag2
 recordings (``--bags``, converted with ``hitl_policy.bag_dataset.bags_to_dataset``). Methods: bc,
 hg-dagger, iwr, iwr-nb, mix (50/50 intervention vs pretraining), bc-intervention, mile.
 """
@@ -31,11 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
               "  mile            MILE's intervention model (needs a Gaussian policy)\n")
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0], epilog=epilog,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", nargs="+", default=[], metavar="NPZ", help="recorded rounds as dataset files")
+    p.add_argument("--data", nargs="+", default=[], metavar="NPZ|DIR",
+                   help="recorded rounds as dataset files (.npz or LeRobotDataset v3 directories)")
     p.add_argument("--bags", nargs="+", default=[], metavar="BAG",
                    help="recorded rounds as rosbag2 directories or .mcap files (every robot in them)")
     p.add_argument("--robot", metavar="NS", help="with --bags: only this robot namespace, e.g. /robot_0")
-    p.add_argument("--pretrain", metavar="NPZ", help="the base policy's training demos (needed by mix; "
+    p.add_argument("--pretrain", metavar="NPZ|DIR", help="the base policy's training demos (needed by mix; "
                                                      "used by bc, hg-dagger, iwr, iwr-nb, mile)")
     p.add_argument("--method", required=True, choices=METHODS)
     p.add_argument("--base", required=True, metavar="CKPT", help="policy checkpoint to start from")
@@ -55,14 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_inputs(args) -> tuple:
-    from hitl_policy.data import EpisodeDataset
+    from hitl_policy.lerobot_format import load_episodes
 
-    rounds = [EpisodeDataset.load(path) for path in args.data]
+    rounds = [load_episodes(path) for path in args.data]
     if args.bags:
         from hitl_policy.bag_dataset import bags_to_dataset
 
         rounds.append(bags_to_dataset(args.bags, robot_namespace=args.robot))
-    pretrain = EpisodeDataset.load(args.pretrain) if args.pretrain else None
+    pretrain = load_episodes(args.pretrain) if args.pretrain else None
     if not rounds and pretrain is None:
         raise ValueError("nothing to train on: give --data, --bags or --pretrain")
     return pretrain, rounds

@@ -47,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
     )
-    p.add_argument("--data", required=True, help="episode dataset (.npz written by EpisodeDataset.save)")
+    p.add_argument("--data", required=True,
+                   help="episode dataset: .npz (EpisodeDataset.save) or a LeRobotDataset v3 directory")
     p.add_argument("--policy", default="diffusion", choices=sorted(POLICIES), help="policy kind")
     p.add_argument("--out", required=True, help="checkpoint to write (atomically)")
     p.add_argument("--steps", type=int, default=5000, help="optimizer steps")
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> dict:
     import numpy as np
     import torch
 
-    from hitl_policy.data import EpisodeDataset
+    from hitl_policy.lerobot_format import load_episodes
     from hitl_policy.registry import load_policy, make_policy
 
     if args.steps < 1:
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     config = parse_sets(args.sets)
-    dataset = EpisodeDataset.load(args.data)
+    dataset = load_episodes(args.data)
     if dataset.n_steps == 0:
         raise ValueError(f"{args.data}: dataset has no steps")
     torch.manual_seed(args.seed)
