@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                         res["errors"][fkey] = (f"skipped: {n} robots x {per_robot_mb:.0f} MB > --max-fleet-mb "
                                                f"{args.max_fleet_mb:.0f}")
                         print(f"fleet {fkey:32s} {res['errors'][fkey]}", flush=True)
+                        _save(out, res)
                         continue
                     try:
                         if mode == "pool" and pin:
