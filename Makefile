@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-fast lint bench eval eval-quick clean
+.PHONY: setup demo test test-fast lint bench eval eval-quick clean fleet-bench
 
 setup:
 	bash scripts/setup.sh
@@ -24,11 +24,16 @@ lint: setup
 bench: setup
 	$(ENV) python bench/uncertainty.py && python bench/sim.py && python bench/effort_bound.py
 
+# fleet benchmark without ROS (bench/fleet.py; sizes: docs/fleet.md): bench/results/fleet.json + fleet.png
+fleet-bench: setup
+	$(ENV) python bench/fleet.py $(FLEET_ARGS)
+
+SIM ?= kinematic
 eval: setup
-	$(ENV) python -m hitl_bringup.eval
+	$(ENV) python -m hitl_bringup.eval --sim $(SIM) --docs docs/results.md
 
 eval-quick: setup
-	$(ENV) python -m hitl_bringup.eval --quick
+	$(ENV) python -m hitl_bringup.eval --quick --sim $(SIM) --out bench/results/quick
 
 clean:
 	rm -rf build install log .setup-stamps

@@ -1,6 +1,6 @@
-"""Evaluation harness (tables T1-T4): a thin wrapper over ``python -m hitl_bringup.eval``.
+"""Evaluation harness (tables T1-T5): a thin wrapper over ``python -m hitl_bringup.eval``.
 
-    python bench/eval.py [--quick] [--jobs 2] [--out bench/results]
+    python bench/eval.py [--quick] [--sim kinematic|mujoco] [--jobs 2] [--out bench/results]
 
 Writes bench/results/outcomes.json and the plots; see docs/results.md.
 """

@@ -3,6 +3,7 @@
     python bench/uncertainty.py [--threads 2] [--out bench/results/uncertainty.json]
     python bench/uncertainty.py --fork-table [--fork-ckpt fork.pt]   # evidence for the defaults
     python bench/uncertainty.py --lift-table --lift-train tr.npz --lift-test te.npz [--lift-ckpt c.pt]
+    python bench/uncertainty.py --fleet [--fleet-ckpt-dir runs/fleet_bench]   # fleet100_ms per estimator
 
 Keys (milliseconds):
   diffusion_1robot_p50_ms, diffusion_fleet100_ms: the denoising-vector estimator as in the paper
@@ -171,6 +172,166 @@ def lift_table(args) -> int:
     return 0
 
 
+# The estimators a fleet uses: name -> (policy kind, estimator class name, default params, fleet params)
+FLEET_ESTIMATORS: dict[str, tuple[str, str, dict, dict]] = {
+    "jeffreys": ("ebm", "jeffreys", {}, {"n_samples": 8, "iterations": 4}),
+    "ensemble_variance": ("ensemble", "ensemble_variance", {}, {}),
+    "denoising_vector_paper": ("diffusion", "denoising_vector_paper", {}, {"n_points": 16}),
+    "denoising_vector": ("diffusion", "denoising_vector", {}, {"n_points": 16, "sample_steps": 3}),
+}
+
+
+def _cpu_and_wall(fn, repeats: int) -> tuple[float, float]:
+    """Median (CPU ms, wall ms) of fn(); CPU time is this process's only (the 2 cores are shared)."""
+    fn()
+    cpu, wall = [], []
+    for _ in range(repeats):
+        c, w = time.process_time(), time.perf_counter()
+        fn()
+        cpu.append((time.process_time() - c) * 1e3)
+        wall.append((time.perf_counter() - w) * 1e3)
+    return statistics.median(cpu), statistics.median(wall)
+
+
+def _fleet_policies(obs_dim: int, act_dim: int, ckpt_dir: Path | None) -> dict:
+    from hitl_policy.data import EpisodeDataset
+    from hitl_policy.models.diffusion import DiffusionPolicy
+    from hitl_policy.models.ebm import EBMPolicy
+    from hitl_policy.models.ensemble import EnsemblePolicy
+
+    classes = {"ebm": EBMPolicy, "ensemble": EnsemblePolicy, "diffusion": DiffusionPolicy}
+    out = {}
+    for kind, cls in classes.items():
+        path = ckpt_dir / f"push_{kind}_s0.pt" if ckpt_dir else None
+        if path and path.exists():
+            out[kind] = cls.load(path)
+            continue
+        pol = cls.create(obs_dim, act_dim, **({"n_obs": 1, "horizon": 4, "n_action": 1} if kind == "diffusion" else {}))
+        if kind == "diffusion":
+            rng = np.random.default_rng(0)
+            x = rng.uniform(-1, 1, (400, obs_dim)).astype(np.float32)
+            a = rng.uniform(-1, 1, (400, act_dim)).astype(np.float32)
+            pol.fit(EpisodeDataset(obs=x, action=a, current=a, episode_ends=np.array([200, 400])), 1,
+                    batch_size=8, progress=False)
+        out[kind] = pol
+    return out
+
+
+def fleet_timing(policies: dict, obs_dim: int, act_dim: int, repeats: int) -> dict:
+    """fleet100 (one batched call for 100 robots) vs one by one (100 calls of 1), default and fleet settings."""
+    from hitl_policy.registry import make_estimator
+
+    rng = np.random.default_rng(1)
+    out: dict = {}
+    for name, (kind, est_name, default, fleet) in FLEET_ESTIMATORS.items():
+        pol = policies[kind]
+        obs = rng.uniform(-1, 1, (100, pol.n_obs, obs_dim)).astype(np.float32)
+        cur = rng.uniform(-0.5, 0.5, (100, act_dim)).astype(np.float32)
+        for setting, params in (("default", default), ("fleet", fleet)):
+            if setting == "fleet" and not params:
+                continue
+            est = make_estimator(est_name, pol, **params)
+            cpu100, wall100 = _cpu_and_wall(lambda est=est, o=obs, c=cur: est.estimate(o, c), repeats)
+            cpu1, wall1 = _cpu_and_wall(
+                lambda est=est, o=obs, c=cur: [est.estimate(o[i:i + 1], c[i:i + 1]) for i in range(100)], 1)
+            out[f"{name}:{setting}"] = {
+                "params": params, "fleet100_ms": round(wall100, 1), "fleet100_cpu_ms": round(cpu100, 1),
+                "one_by_one_100_ms": round(wall1, 1), "one_by_one_100_cpu_ms": round(cpu1, 1),
+                "ratio_one_by_one_over_fleet": round(cpu1 / max(cpu100, 1e-9), 2),
+                "within_100ms_tick_cpu": cpu100 <= 100.0,
+            }
+            print(name, setting, out[f"{name}:{setting}"], flush=True)
+    return out
+
+
+def failure_labelled_states(policies: dict, n_robots: int = 50, steps: int = 150, horizon: int = 3,
+                            seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per policy kind: (obs, current, label) of states its own autonomous rollouts on push visited
+    (episodes that ended in success or failure); label 1 = a hard-reset failure follows within
+    ``horizon`` steps, 0 = otherwise (a success, or a failure further ahead)."""
+    sys.path.insert(0, str(ROOT / "src" / "hitl_bringup"))
+    sys.path.insert(0, str(ROOT / "src" / "hitl_sim"))
+    from hitl_bringup.fleet_bench import make_env
+
+    out = {}
+    for kind, pol in policies.items():
+        env = make_env("push", n_robots, seed)
+        obs = env.reset()
+        traj: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(n_robots)]
+        xs, cs, ys = [], [], []
+        for _ in range(steps):
+            cur = env.current_action()
+            act = np.asarray(pol.predict_chunk(obs[:, None, :]))[:, 0, :]
+            for i in np.flatnonzero(~env.done):
+                traj[i].append((obs[i], cur[i]))
+            obs, info = env.step(np.where(np.isfinite(act), act, cur))
+            for i in np.flatnonzero(info["done"]):
+                if info["success"][i] or info["failed"][i]:
+                    for k, (o, c) in enumerate(traj[i]):
+                        xs.append(o)
+                        cs.append(c)
+                        ys.append(int(bool(info["failed"][i]) and len(traj[i]) - k <= horizon))
+                traj[i] = []
+                obs = env.reset([i])
+        out[kind] = (np.asarray(xs, np.float32), np.asarray(cs, np.float32), np.asarray(ys, np.int64))
+        print(f"{kind}: {len(ys)} labelled states, {int(np.sum(ys))} before a failure", flush=True)
+    return out
+
+
+def fleet_auroc(policies: dict, labelled: dict, max_states: int = 600) -> dict:
+    """AUROC (states just before a failure vs the others) of the default and the fleet settings."""
+    from hitl_policy.registry import make_estimator
+
+    out: dict = {}
+    rng = np.random.default_rng(0)
+    for name, (kind, est_name, default, fleet) in FLEET_ESTIMATORS.items():
+        if not fleet:
+            continue
+        x, c, y = labelled[kind]
+        if y.sum() < 5 or (1 - y).sum() < 5:
+            out[name] = {"error": f"too few labelled states ({int(y.sum())} failing, {int((1 - y).sum())} ok)"}
+            continue
+        pick = rng.choice(len(y), min(len(y), max_states), replace=False)
+        x, c, y = x[pick], c[pick], y[pick]
+        row = {}
+        for setting, params in (("default", default), ("fleet", fleet)):
+            est = make_estimator(est_name, policies[kind], **params)
+            s = np.concatenate([[r.score for r in est.estimate(x[k:k + 100, None, :], c[k:k + 100])]
+                                for k in range(0, len(y), 100)])
+            row[setting] = round(auroc(s[y == 0], s[y == 1]), 3)
+        row["difference"] = round(row["fleet"] - row["default"], 3)
+        row["within_0.05"] = abs(row["difference"]) <= 0.05
+        row["states"] = len(y)
+        row["failing_states"] = int(y.sum())
+        out[name] = row
+        print(name, row, flush=True)
+    return out
+
+
+def fleet_main(args) -> int:
+    ckpt = Path(args.fleet_ckpt_dir) if args.fleet_ckpt_dir else None
+    obs_dim, act_dim = 11, 5  # the push task's observation and action
+    policies = _fleet_policies(obs_dim, act_dim, ckpt)
+    trained = bool(ckpt and all((ckpt / f"push_{k}_s0.pt").exists() for k in ("ebm", "ensemble", "diffusion")))
+    res: dict = {"timing": fleet_timing(policies, obs_dim, act_dim, args.fleet_repeats)}
+    if trained:
+        res["auroc"] = fleet_auroc(policies, failure_labelled_states(policies))
+    else:
+        res["auroc"] = {"skipped": "no trained push policies in --fleet-ckpt-dir (run make fleet-bench first)"}
+    res["settings"] = {
+        "threads": torch.get_num_threads(), "cpu_count": os.cpu_count(), "load_avg_1min": os.getloadavg()[0],
+        "policies": "trained push policies of bench/fleet.py" if trained else "untrained (timing only)",
+        "note": "CPU ms = this process's CPU time (the 2 cores are shared by other jobs; wall ms include waiting)",
+        "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    out = Path(args.out)
+    old = json.loads(out.read_text()) if out.exists() else {}
+    old["fleet"] = res
+    out.write_text(json.dumps(old, indent=1) + "\n")
+    print(json.dumps(res, indent=1))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--threads", type=int, default=2)
@@ -189,8 +350,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lift-ckpt", default="")
     p.add_argument("--lift-steps", type=int, default=4000)
     p.add_argument("--lift-states", type=int, default=60)
+    p.add_argument("--fleet", action="store_true", help="fleet100_ms per estimator (+ AUROC with --fleet-ckpt-dir)")
+    p.add_argument("--fleet-ckpt-dir", default="")
+    p.add_argument("--fleet-repeats", type=int, default=3)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.fleet:
+        return fleet_main(args)
     if args.fork_table:
         return fork_table(args)
     if args.lift_table:

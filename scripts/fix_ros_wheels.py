@@ -1,4 +1,5 @@
-"""Rewrite the two build-machine paths baked into the ROS 2 wheels' CMake files (DESIGN.md §6).
+"""Rewrite the two build-machine paths baked into the ROS 2 wheels' CMake files (scripts/setup.sh runs it;
+README.md, The two commands).
 
 The wheels were built under /opt/python/cp311-cp311; colcon builds of message packages need the
 Python include directory and NumPy's include directory of *this* interpreter instead. Idempotent:

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hitl_policy.data import DatasetError
+from hitl_policy.data import SOURCE_HUMAN, DatasetError
 
 from hitl_bringup.bag.metadata import BagError
 
@@ -76,7 +76,7 @@ def cmd_to_dataset(args: argparse.Namespace) -> int:
 
     ds = bags_to_dataset(args.bags, robot_namespace=args.namespace)
     path = ds.save(args.out)
-    human = int((ds.source == 1).sum())
+    human = int((ds.source == SOURCE_HUMAN).sum())
     print(f"{path}: {ds.n_episodes} episodes, {ds.n_steps} steps ({human} human), obs_dim {ds.obs_dim}, "
           f"act_dim {ds.act_dim} {ds.meta.get('action_names')}, "
           f"success {int(ds.success.sum())}/{ds.n_episodes}")
@@ -92,7 +92,7 @@ def cmd_export_lerobot(args: argparse.Namespace) -> int:
     cameras = {} if args.no_video else bag_cameras(labels)
     root = write_lerobot(ds, args.out, labels=labels, fps=args.fps, robot_type=args.robot_type,
                          overwrite=args.overwrite, cameras=cameras)
-    human = int((ds.source == 1).sum())
+    human = int((ds.source == SOURCE_HUMAN).sum())
     print(f"{root}: LeRobotDataset v3.0, {ds.n_episodes} episodes, {ds.n_steps} frames ({human} intervention), "
           f"task {ds.meta.get('task')!r}, success {int(ds.success.sum())}/{ds.n_episodes}, "
           f"videos {sorted(cameras) or 'none'}")

@@ -139,31 +139,18 @@ def task_estimator(policy, kind: str = "diffusion"):
     return make_estimator(name, policy, **params), name, params
 
 
-def score_dataset(estimator, policy, ds, batch: int = 64) -> np.ndarray:
-    """Score every step of a dataset (its observation history and current pose)."""
-    obs_idx, _ = ds.window_indices(policy.n_obs, 1)
-    scores = []
-    for s in range(0, len(obs_idx), batch):
-        idx = obs_idx[s:s + batch]
-        res = estimator.estimate(ds.obs[idx], ds.current[idx[:, -1]])
-        scores += [r.score for r in res]
-    return np.asarray(scores, float)
-
-
 def calibrate(cfg: DemoConfig, policy, estimator, console) -> dict:
     """Threshold from nominal (train-variant) rollouts of the policy: target_rate of them flagged."""
-    from hitl_policy.uncertainty.calibration import calibrate_threshold
-
+    from hitl_bringup.eval.common import calibrate as threshold_at
+    from hitl_bringup.eval.common import score_steps  # the evaluation's scoring and calibration
     from hitl_bringup.sim_loop import deploy
     from hitl_sim import make_env
 
     env = make_env(TASK, arm=ARM, num_envs=min(cfg.calib_episodes, 8), variant="train", seed=cfg.seed + 7,
                    backend=cfg.backend)
     res = deploy(env, policy, cfg.calib_episodes, seed=cfg.seed + 7, progress=True, desc="nominal rollouts")
-    scores = score_dataset(estimator, policy, res.dataset)
-    thr = float(calibrate_threshold(scores, cfg.target_rate))
-    if not np.isfinite(thr):
-        raise RuntimeError(f"calibration gave threshold {thr} from {len(scores)} scores")
+    scores = score_steps(estimator, policy.n_obs, res.dataset, batch=64)
+    thr = threshold_at(scores, cfg.target_rate)
     out = {"threshold": thr, "target_rate": cfg.target_rate, "n_scores": len(scores),
            "nominal_success_rate": float(np.mean([m.success for m in res.episodes])),
            "score_quantiles": {q: float(np.quantile(scores, q)) for q in (0.5, 0.9, 0.99)}}
@@ -248,6 +235,8 @@ def run_graph(cfg: DemoConfig, checkpoint: Path, threshold: float, console) -> t
                              stop_on_death=("sim_arm", "recorder", "arbiter"))
     finally:
         codes = runner.stop()
+    # the sim arm exits 0 after its episodes (ending the graph): the last END may reach the bag just then
+    ok = ok or (codes.get("sim_arm") == 0 and finished())
     dead = {n: rc for n, rc in codes.items() if rc not in (0, -2, 130)}
     info = {"seconds": round(time.monotonic() - t0, 1), "completed": ok, "exit_codes": codes}
     if not ok:

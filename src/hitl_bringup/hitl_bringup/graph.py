@@ -20,6 +20,11 @@ POLICY_KINDS = ("diffusion", "ebm", "ensemble")
 DEVICES = ("sim_operator", "keyboard", "spacemouse", "joy", "trakstar", "console")
 PATH_ARGS = ("checkpoint", "threshold_file", "bag")  # made absolute so every process agrees
 _TEMPLATE = re.compile(r"^\$\{(\w+)\}$")
+# nodes the graph cannot run without: one that exits ends the graph (runner and launch files); exit 0
+# (the arm driver after its `episodes`) is a clean end, any other code a failure
+REQUIRED_NODES = ("sim_arm", "arm_adapter", "observation_bridge", "policy", "uncertainty", "arbiter", "recorder")
+# the arguments the record-only graph (record.launch.py, `hitl_run record`) uses
+RECORD_ARGUMENTS = ("namespace", "bag", "robot_id", "task", "arm")
 
 
 class GraphError(ValueError):
@@ -101,6 +106,34 @@ def default_arguments() -> dict[str, Any]:
     return dict(_load_yaml(config_dir() / "deploy.yaml").get("arguments", {}))
 
 
+def argument_descriptions() -> dict[str, str]:
+    """One line per argument (deploy.yaml `argument_descriptions`), shown by `ros2 launch --show-args`."""
+    return {k: str(v) for k, v in (_load_yaml(config_dir() / "deploy.yaml").get("argument_descriptions")
+                                   or {}).items()}
+
+
+def record_arguments() -> dict[str, Any]:
+    """The record-only graph's arguments and their defaults."""
+    defaults = default_arguments()
+    return {k: defaults[k] for k in RECORD_ARGUMENTS}
+
+
+def typed_override(key: str, value: Any, current: Any) -> Any:
+    """A ``<node>.<param>`` value from launch/CLI (a string) in the type of the parameter it replaces
+    (else as YAML reads it: 5 -> int, 0.5 -> float, true -> bool, [1, 2] -> list)."""
+    if not isinstance(value, str):
+        return value
+    if current is not None and not isinstance(current, (list, dict)):
+        return coerce(key, value, current)
+    try:
+        parsed = yaml.safe_load(value) if value.strip() else value
+    except yaml.YAMLError:
+        return value
+    if current is not None and not isinstance(parsed, type(current)):
+        raise GraphError(f"override {key}:={value!r} is not a {type(current).__name__}")
+    return parsed if isinstance(parsed, (bool, int, float, str, list)) else value
+
+
 def resolve_arguments(given: dict[str, Any]) -> dict[str, Any]:
     """Defaults + given values, typed and validated; derived values filled in."""
     defaults = default_arguments()
@@ -167,6 +200,10 @@ def build_graph(arm: str = "franka", sim: Any = True, task: str = "lift", policy
     """
     given = dict(arm=arm, sim=sim, task=task, policy=policy, checkpoint=checkpoint, device=device,
                  threshold=threshold, record=record, namespace=namespace, **overrides)
+    if coerce("fleet_size", overrides.get("fleet_size", 0), 0) > 0:  # N robots + M operators: fleet_graph.py
+        from hitl_bringup.fleet_graph import build_fleet_graph
+
+        return build_fleet_graph(given)
     args = resolve_arguments({k: v for k, v in given.items() if "." not in k})
     node_overrides = {k: v for k, v in given.items() if "." in k}
     cfg = config_dir()
@@ -184,10 +221,18 @@ def build_graph(arm: str = "franka", sim: Any = True, task: str = "lift", policy
     if not estimator:
         raise GraphError(f"task {args['task']!r} names no estimator for policy {args['policy']!r}")
     args["estimator"] = estimator
-    if args["threshold"] < 0 and not args["threshold_file"]:
-        if "threshold" not in task_cfg:
-            raise GraphError("no threshold: pass threshold:=<score> or threshold_file:=<calibration file>")
-        args["threshold"] = float(task_cfg["threshold"])
+    from hitl_bringup.gating import GATING_KEYS, UNSET, GatingError, load_gating
+
+    gating_overrides = {k.split(".", 1)[1]: node_overrides.pop(k) for k in list(node_overrides)
+                        if k.startswith("arbiter.") and k.split(".", 1)[1] in GATING_KEYS}
+    try:  # the one source of the arbiter's gating (hitl_bringup/gating.py); files are read by the nodes
+        gating = load_gating({"task": args["task"], **task_cfg}, gating_overrides, threshold=args["threshold"],
+                             threshold_file=args["threshold_file"], resolve_file=False)
+    except (GatingError, ValueError) as exc:
+        raise GraphError(str(exc)) from None
+    if gating.threshold is None and not gating.threshold_file:
+        raise GraphError("no threshold: pass threshold:=<score> or threshold_file:=<calibration file>")
+    args["threshold"] = UNSET if gating.threshold is None else gating.threshold
     est_params = (task_cfg.get("estimator_params") or {}).get(estimator) or {}
     est_params_text = yaml.safe_dump(est_params, default_flow_style=True, sort_keys=True).strip()
 
@@ -205,6 +250,9 @@ def build_graph(arm: str = "franka", sim: Any = True, task: str = "lift", policy
         params.update((task_cfg.get("nodes") or {}).get(name) or {})
         if name == "uncertainty":
             params["estimator_params"] = est_params_text
+            params["every_n"] = gating.score_every
+        if name == "arbiter":
+            params.update(gating.node_parameters())
         remaps = [tuple(r) for r in entry.get("remappings") or []]
         remaps += [tuple(r) for r in (arm_cfg.get("remappings") or {}).get(name) or []]
         specs.append(NodeSpec(package=entry["package"], executable=entry["executable"],
@@ -216,7 +264,7 @@ def build_graph(arm: str = "franka", sim: Any = True, task: str = "lift", policy
             raise GraphError(f"override {key!r}: no node named {node!r} in deploy.yaml")
         for spec in specs:
             if spec.name == node:
-                spec.parameters[param] = value
+                spec.parameters[param] = typed_override(key, value, spec.parameters.get(param))
     for spec in specs:
         for key, value in spec.parameters.items():
             if value is None or (isinstance(value, list) and not value):
@@ -225,7 +273,12 @@ def build_graph(arm: str = "franka", sim: Any = True, task: str = "lift", policy
 
 
 def build_record_graph(**given: Any) -> list[NodeSpec]:
-    """The record-only graph: the recorder of the deploy graph, for a graph started elsewhere."""
+    """The record-only graph: the recorder of the deploy graph, for a graph started elsewhere.
+    Takes only RECORD_ARGUMENTS and ``recorder.<param>`` overrides."""
+    unknown = sorted(k for k in given if k not in RECORD_ARGUMENTS and not k.startswith("recorder."))
+    if unknown:
+        raise GraphError(f"unknown argument(s) {unknown} for the record graph: expected "
+                         f"{sorted(RECORD_ARGUMENTS)} or recorder.<param>")
     given = {**given, "record": True}
     if not given.get("checkpoint"):
         given["checkpoint"] = "unused-by-recorder"  # only the policy nodes need one

@@ -51,6 +51,16 @@ GRAPH_TOPICS: dict[str, str] = {
     "/fleet/assignments": "hitl_msgs/msg/FleetAssignment",
 }
 IGNORED = {"/rosout", "/parameter_events"}
+# topics one node of the robot's graph publishes (docs/topics.md): a second publisher is foreign
+# (another graph on the same ROS_DOMAIN_ID and namespace); teleop may have several devices
+SINGLE_PUBLISHER = ("observation", "sim/state", "ee_pose", "episode_event", "scene_markers", "action_chunk",
+                    "uncertainty", "arm_command", "control_state", "help_request")
+
+
+def foreign_publishers_text(publishers: dict[str, list[str]]) -> str:
+    """metadata.yaml custom_data `foreign_publishers`: 'topic: node, node; ...' for every topic with
+    more publishers than its one (a second graph's messages are mixed into this bag)."""
+    return "; ".join(f"{t}: {', '.join(sorted(n))}" for t, n in sorted(publishers.items()) if len(n) > 1)
 
 
 
@@ -114,6 +124,8 @@ def main(args: list[str] | None = None) -> int:
                 self.wanted[self.resolve_topic_name(name)] = GRAPH_TOPICS.get(name, "")
             self.warned: set[str] = set()
             self.recorded: dict[str, int] = {}
+            self.single = {self.resolve_topic_name(t) for t in SINGLE_PUBLISHER}
+            self.foreign = ""
             self.scan()
             self.create_timer(max(0.02, opts.flush_period_s / 2), self.writer.poll)
             self.create_timer(1.0, self.scan)
@@ -134,12 +146,25 @@ def main(args: list[str] | None = None) -> int:
                         continue
                     if not ns or name.startswith(ns + "/"):
                         self.wanted[name] = tname
+            self.check_publishers()
             for name, tname in self.wanted.items():
                 if name in self.recorded:
                     continue
                 tname = graph.get(name) or tname
                 if tname:
                     self.subscribe(name, tname)
+
+        def check_publishers(self) -> None:
+            """Note topics with a second publisher (another graph) in the bag's metadata, once seen."""
+            seen = {}
+            for name in self.single & set(self.recorded):
+                infos = self.get_publishers_info_by_topic(name)
+                seen[name] = [f"{i.node_namespace.rstrip('/')}/{i.node_name}" for i in infos]
+            text = foreign_publishers_text(seen)
+            if text and text != self.foreign and len(text) >= len(self.foreign):
+                self.get_logger().error(f"foreign publishers (two graphs on one domain and namespace?): {text}")
+                self.foreign = text
+                self.writer.custom_data["foreign_publishers"] = text
 
         def subscribe(self, name: str, tname: str) -> None:
             try:

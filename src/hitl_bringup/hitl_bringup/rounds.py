@@ -53,6 +53,7 @@ class RoundsConfig:
     reaction_ticks: int = 3
     takeover_ticks: int = 10
     seed: int = 0
+    sim: str = "kinematic"             # simulator backend (hitl_bringup/sim_backend.py)
     extra: dict = field(default_factory=dict)
 
 
@@ -77,14 +78,14 @@ def cap_human_samples(ds: EpisodeDataset, n: int) -> EpisodeDataset:
 
 def collect_round(policy, cfg: RoundsConfig, seed: int, estimator=None, progress: bool = False) -> tuple:
     """Deploy in batches of ``episodes_per_round`` until the human-sample target (or the episode cap)."""
-    from hitl_sim import make_env, make_expert
+    from hitl_bringup.sim_backend import make_env, make_expert
 
-    env = make_env(cfg.task, cfg.arm, num_envs=cfg.num_envs, variant=cfg.variant, seed=seed)
-    expert = make_expert(cfg.task, seed=seed)
+    env = make_env(cfg.task, cfg.arm, cfg.num_envs, cfg.variant, seed, cfg.sim)
+    expert = make_expert(cfg.task, seed=seed, sim=cfg.sim)
     threshold = cfg.threshold
     if estimator is None and cfg.expert_gate is not None:
         estimator, threshold = ExpertDeviationGate(expert, env.n_arms), cfg.expert_gate
-    gate = GateConfig(threshold=threshold, reaction_ticks=cfg.reaction_ticks)
+    gate = GateConfig.for_task(cfg.task, threshold=threshold, reaction_ticks=cfg.reaction_ticks)  # task YAML's rule
     parts: list[DeployResult] = []
     human, episodes, batch = 0, 0, 0
     while True:
@@ -103,10 +104,11 @@ def collect_round(policy, cfg: RoundsConfig, seed: int, estimator=None, progress
     return ds, DeployResult(ds, eps).summary()
 
 
-def autonomous_success(policy, task: str, arm: str, variant: str, n: int, num_envs: int, seed: int) -> float:
-    from hitl_sim import make_env
+def autonomous_success(policy, task: str, arm: str, variant: str, n: int, num_envs: int, seed: int,
+                       sim: str = "kinematic") -> float:
+    from hitl_bringup.sim_backend import make_env
 
-    env = make_env(task, arm, num_envs=min(num_envs, n), variant=variant, seed=seed)
+    env = make_env(task, arm, min(num_envs, n), variant, seed, sim)
     return deploy(env, policy, n, seed=seed).summary()["success_rate"]
 
 
@@ -122,7 +124,7 @@ def run_rounds(policy, pretrain: EpisodeDataset | None, cfg: RoundsConfig, out_d
         out.mkdir(parents=True, exist_ok=True)
     eval_seed = 10_000 + cfg.seed
     base = autonomous_success(policy, cfg.task, cfg.arm, cfg.variant, cfg.eval_episodes, cfg.num_envs,
-                              eval_seed)
+                              eval_seed, cfg.sim)
     rows = [{"round": 0, "success": base, "human_samples": 0, "human_samples_total": 0, "episodes": 0}]
     log(f"[{cfg.method}] round 0: autonomous success {rows[0]['success']:.2f}")
     rounds: list[EpisodeDataset] = []
@@ -141,7 +143,7 @@ def run_rounds(policy, pretrain: EpisodeDataset | None, cfg: RoundsConfig, out_d
         policy, summary = finetune(policy, pretrain, rounds, cfg.method, cfg.finetune_steps, cfg.batch_size,
                                    cfg.lr, seed=cfg.seed + r, progress=progress)
         success = autonomous_success(policy, cfg.task, cfg.arm, cfg.variant, cfg.eval_episodes, cfg.num_envs,
-                                     eval_seed)
+                                     eval_seed, cfg.sim)
         row = {"round": r, "success": success, "human_samples": n_human, "human_samples_total": total_human,
                "episodes": ds.n_episodes, "assisted_success": dep["success_rate"],
                "deploy_human_fraction": dep["human_fraction"], "loss_last": summary["loss_last"],

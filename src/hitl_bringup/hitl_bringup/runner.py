@@ -5,7 +5,10 @@ The nodes come from :func:`hitl_bringup.graph.build_graph`, exactly as in deploy
 runs as ``python -m <module> --ros-args -r __node:=<name> [-r __ns:=<ns>] --params-file <yaml>
 [-r from:=to ...]`` in its own process group. Output is streamed with a ``[name]`` prefix; Ctrl-C or
 SIGTERM stops every node (the recorder last, so the bag holds everything); a node that dies is
-reported with its exit code.
+reported with its exit code. A required node (graph.REQUIRED_NODES) that exits ends the graph: exit
+code 0 (the simulated arm after its ``episodes``) is a clean end (hitl_run exits 0), any other code
+a failure (hitl_run prints the node, its code and its last lines, and exits 1). Every node gets
+SIGTERM when hitl_run dies, even by SIGKILL (hitl_policy.nodes.runtime).
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
 import yaml
 
-from hitl_bringup.graph import GraphError, NodeSpec, build_graph, build_record_graph
+from hitl_bringup.graph import REQUIRED_NODES, GraphError, NodeSpec, build_graph, build_record_graph
 
 MODES = {"deploy": build_graph, "record": build_record_graph}
 LAST_TO_STOP = ("recorder",)
@@ -60,6 +64,10 @@ def write_params_file(spec: NodeSpec, folder: Path) -> Path:
     return path
 
 
+def base_name(key: str) -> str:
+    return key.rsplit("/", 1)[-1]
+
+
 def node_command(spec: NodeSpec, params_file: Path | str, python: str = sys.executable) -> list[str]:
     if not spec.module:
         raise GraphError(f"node {spec.name} ({spec.package}/{spec.executable}) has no Python module: "
@@ -87,11 +95,17 @@ class GraphRunner:
         self.out = out or sys.stdout
         self.procs: dict[str, subprocess.Popen] = {}
         self.lines: dict[str, int] = {}  # output lines seen per node
+        self.tails: dict[str, deque[str]] = {}  # each node's last output lines
         self.reported: set[str] = set()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self.commands: dict[str, list[str]] = {}
         self.skipped: list[NodeSpec] = []
+        # a node's key: its name, or <namespace>/<name> when names repeat (a fleet's robot graphs)
+        self._by_fqn = len({s.name for s in specs}) < len(specs)
+
+    def node_key(self, spec: NodeSpec) -> str:
+        return spec.fqn.lstrip("/") if self._by_fqn else spec.name
 
     def _say(self, line: str) -> None:
         with self._lock:
@@ -109,7 +123,7 @@ class GraphRunner:
             self._say(f"[runner] not starting {s.fqn}: no Python module; on a full install run "
                       f"`ros2 run {s.package} {s.executable} --ros-args -r __ns:={s.namespace or '/'}`")
         self.specs = [s for s in self.specs if s.module]
-        self.commands = {s.name: node_command(s, write_params_file(s, folder)) for s in self.specs}
+        self.commands = {self.node_key(s): node_command(s, write_params_file(s, folder)) for s in self.specs}
         return self.commands
 
     def start(self, start_last: tuple[str, ...] = START_LAST, ready_timeout: float = 180.0,
@@ -125,8 +139,9 @@ class GraphRunner:
         self._start(first)
         if last and first:
             t_end = time.monotonic() + ready_timeout
-            waiting = lambda: [s.name for s in first  # noqa: E731
-                               if not self.lines.get(s.name) and self.procs[s.name].poll() is None]
+            keys = [self.node_key(s) for s in first]
+            waiting = lambda: [k for k in keys  # noqa: E731
+                               if not self.lines.get(k) and self.procs[k].poll() is None]
             while waiting() and time.monotonic() < t_end:
                 time.sleep(0.1)
             if waiting() and self.echo:
@@ -136,14 +151,15 @@ class GraphRunner:
         self._start(last)
 
     def _start(self, specs: list[NodeSpec]) -> None:
-        width = max(len(s.name) for s in self.specs)
+        width = max(len(self.node_key(s)) for s in self.specs)
         for spec in specs:
-            proc = subprocess.Popen(self.commands[spec.name], stdout=subprocess.PIPE,
+            key = self.node_key(spec)
+            proc = subprocess.Popen(self.commands[key], stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True,
                                     bufsize=1, env=self.env, start_new_session=True)
-            self.procs[spec.name] = proc
-            log = open(self.log_dir / f"{spec.name}.log", "w") if self.log_dir else None  # noqa: SIM115
-            t = threading.Thread(target=self._pump, args=(spec.name, width, proc, log), daemon=True)
+            self.procs[key] = proc
+            log = open(self.log_dir / f"{key.replace('/', '__')}.log", "w") if self.log_dir else None  # noqa: SIM115
+            t = threading.Thread(target=self._pump, args=(key, width, proc, log), daemon=True)
             t.start()
             self._threads.append(t)
             if self.echo:
@@ -151,8 +167,10 @@ class GraphRunner:
 
     def _pump(self, name: str, width: int, proc: subprocess.Popen, log: IO[str] | None) -> None:
         assert proc.stdout is not None
+        tail = self.tails.setdefault(name, deque(maxlen=5))
         for line in proc.stdout:
             line = line.rstrip("\n")
+            tail.append(line)
             self.lines[name] = self.lines.get(name, 0) + 1
             if log:
                 log.write(line + "\n")
@@ -184,7 +202,8 @@ class GraphRunner:
             if until is not None and until():
                 return True
             dead = self.dead()
-            if any(n in dead for n in stop_on_death) or (self.procs and len(dead) == len(self.procs)):
+            stop_now = any(n in stop_on_death or base_name(n) in stop_on_death for n in dead)
+            if stop_now or (self.procs and len(dead) == len(self.procs)):
                 return False
             if t_end is not None and time.monotonic() > t_end:
                 return False
@@ -208,8 +227,8 @@ class GraphRunner:
 
     def stop(self, grace: float = 5.0) -> dict[str, int]:
         """Stop every node (the recorder last); returns the exit codes."""
-        first = [n for n in self.procs if n not in LAST_TO_STOP]
-        last = [n for n in self.procs if n in LAST_TO_STOP]
+        first = [n for n in self.procs if base_name(n) not in LAST_TO_STOP]
+        last = [n for n in self.procs if base_name(n) in LAST_TO_STOP]
         self._stop_group(first, grace)
         self._stop_group(last, grace * 2)
         for t in self._threads:
@@ -239,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if ns.dry_run:
         for spec in runner.specs:
-            print(" ".join(commands[spec.name]))
+            print(" ".join(commands[runner.node_key(spec)]))
             print("    " + yaml.safe_dump(spec.parameters, default_flow_style=True, sort_keys=True).strip())
         return 0
 
@@ -250,12 +269,48 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    fleet = any(s.name == "fleet_allocator" for s in specs)
+    if fleet:  # node output to files; the terminal shows the live fleet table (fleet_table.py)
+        runner.echo = False
+        runner.log_dir = Path(ns.log_dir or runner.workdir / "logs")
+        print(f"hitl_run: fleet of {sum(s.name == 'arbiter' for s in specs)} robots; node logs in {runner.log_dir}")
+    return run_graph(runner, stopping, fleet_table=fleet)
+
+
+def ended_by(runner: GraphRunner) -> dict[str, int]:
+    """The required nodes that have exited (key -> code; fleet keys are robot_<i>/<name>)."""
+    return {n: rc for n, rc in runner.dead().items() if base_name(n) in REQUIRED_NODES}
+
+
+def run_graph(runner: GraphRunner, stopping: threading.Event, timeout: float | None = None,
+              fleet_table: bool = False) -> int:
+    """Start, run until a signal or a required node exits, stop; the exit code (0 clean, 1 failed)."""
+    required = tuple(n for n in REQUIRED_NODES if any(s.name == n for s in runner.specs))
     runner.start()
-    runner.wait(until=stopping.is_set)
-    codes = runner.stop()
-    failed = {n: rc for n, rc in codes.items() if rc not in (0, -signal.SIGINT, 130)}
-    if failed and not stopping.is_set():
-        print(f"hitl_run: nodes failed: {failed}", file=sys.stderr)
+    table_stop, table = threading.Event(), None
+    if fleet_table:
+        from hitl_bringup.fleet_table import watch
+
+        table = threading.Thread(target=watch, args=(table_stop,), kwargs={"dead": runner.report_deaths}, daemon=True)
+        table.start()
+    try:
+        runner.wait(until=lambda: stopping.is_set() or bool(ended_by(runner)), timeout=timeout,
+                    stop_on_death=required)
+    finally:
+        table_stop.set()
+        if table is not None:
+            table.join(timeout=5.0)
+    ended = {} if stopping.is_set() else ended_by(runner)
+    for name, rc in ended.items():
+        if rc == 0:
+            runner._say(f"[runner] {name} finished (exit 0): stopping the graph")
+    runner.stop()
+    failed = {n: rc for n, rc in ended.items() if rc != 0}
+    for name, rc in failed.items():
+        last = "\n    ".join(runner.tails.get(name, ["(no output)"]))
+        print(f"hitl_run: required node {name} exited with code {rc}; its last lines:\n    {last}",
+              file=sys.stderr, flush=True)
+    if failed:
         return 1
     return 0
 

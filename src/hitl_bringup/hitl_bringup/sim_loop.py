@@ -26,7 +26,9 @@ from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT, EpisodeD
 
 @dataclass
 class GateConfig:
-    """threshold None: never gate (autonomous run, the arbiter is bypassed)."""
+    """threshold None: never gate (autonomous run, the arbiter is bypassed). The arbiter fields'
+    defaults are ArbiterConfig's; :meth:`for_task` takes them from the task YAML, as the deploy graph
+    does (hitl_bringup/gating.py). gating '': derived from the inputs (robot, human or both)."""
 
     threshold: float | None = None
     release_ratio: float = 0.8
@@ -35,6 +37,29 @@ class GateConfig:
     reaction_ticks: int = 2           # default operator's delay (ticks) before answering a help request
     score_every: int = 1              # score every n-th tick (the estimator is the costly part)
     rearm_ratio: float = 0.0          # ArbiterConfig.rearm_ratio (accepting an operator's early hand-back)
+    gating: str = ""
+
+    @classmethod
+    def for_task(cls, task: str, threshold: float | None = None, reaction_ticks: int = 2,
+                 **overrides) -> GateConfig:
+        """The task YAML's gating (what ``build_graph`` gives the arbiter node) with ``overrides``
+        (gating keys or ``score_every``); ``threshold`` None or negative: the YAML's. A task without a
+        YAML (evaluation-only tasks) gets the ArbiterConfig defaults."""
+        from hitl_bringup.gating import load_gating
+
+        g = load_gating(task, overrides, threshold=threshold, missing_ok=True)
+        return cls(threshold=g.threshold, release_ratio=g.release_ratio, release_ticks=g.release_ticks,
+                   min_intervention_s=g.min_intervention_s, reaction_ticks=reaction_ticks,
+                   score_every=g.score_every, rearm_ratio=g.rearm_ratio, gating=g.gating)
+
+    def arbiter_config(self, robot_gated: bool = True, human_gated: bool = False, **extra):
+        """The ArbiterConfig the in-process loop runs (``extra``: robot_id, timeouts)."""
+        from hitl_teleop.arbiter import ArbiterConfig
+
+        gating = self.gating or ("both" if robot_gated and human_gated else ("robot" if robot_gated else "human"))
+        return ArbiterConfig(threshold=self.threshold if robot_gated else None, release_ratio=self.release_ratio,
+                             release_ticks=self.release_ticks, min_intervention_s=self.min_intervention_s,
+                             gating=gating, rearm_ratio=self.rearm_ratio, **extra)
 
 
 @dataclass
@@ -168,7 +193,6 @@ def deploy(env, policy, n_episodes: int, estimator=None, gate: GateConfig | None
         MODE_DELTA,
         ActionChunkIn,
         Arbiter,
-        ArbiterConfig,
         EpisodeEventIn,
         EpisodeEventType,
         ObservationIn,
@@ -189,7 +213,6 @@ def deploy(env, policy, n_episodes: int, estimator=None, gate: GateConfig | None
         raise ValueError("n_episodes must be >= 1")
     n, dt, n_arms = env.num_envs, float(env.dt), env.n_arms
     arm_profile = arm_profile if arm_profile is not None else env.arm
-    gating = "both" if robot_gated and human_gated else ("robot" if robot_gated else "human")
     h, n_act = policy.horizon, policy.n_action
     rec = _Recorder(n)
     metrics: list[EpisodeMetrics] = []
@@ -213,11 +236,8 @@ def deploy(env, policy, n_episodes: int, estimator=None, gate: GateConfig | None
     views = [ControlView(int(Source.POLICY)) for _ in range(n)]
 
     def new_arbiter(i: int, now: float = 0.0):
-        cfg = ArbiterConfig(robot_id=f"robot_{i}", threshold=gate.threshold if robot_gated else None,
-                            release_ratio=gate.release_ratio, release_ticks=gate.release_ticks,
-                            min_intervention_s=gate.min_intervention_s, gating=gating,
-                            rearm_ratio=gate.rearm_ratio,
-                            policy_timeout_s=10 * dt, observation_timeout_s=10 * dt, device_timeout_s=10 * dt)
+        cfg = gate.arbiter_config(robot_gated, human_gated, robot_id=f"robot_{i}", policy_timeout_s=10 * dt,
+                                  observation_timeout_s=10 * dt, device_timeout_s=10 * dt)
         arb = Arbiter(cfg, arm_profile)
         arb.on_episode_event(EpisodeEventIn(now, int(env.episode[i]), EpisodeEventType.START))
         arb.tick(now)  # apply the start event now, so it does not clear the first score of the episode

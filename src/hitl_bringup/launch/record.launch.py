@@ -2,32 +2,12 @@
 
 Record-only: the deploy graph's recorder (hitl_bringup.graph.build_record_graph), for a graph started
 elsewhere; the same node, parameters and remappings the runner starts with `hitl_run record ...`.
+Declares only the recorder's arguments (graph.RECORD_ARGUMENTS) and `recorder.<param>:=value`.
 """
 
-from hitl_bringup.graph import build_record_graph, default_arguments
-from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
-from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
-
-BUILD = build_record_graph
+from hitl_bringup.graph import build_record_graph, record_arguments
+from hitl_bringup.launch_support import describe
 
 
-def _text(value) -> str:
-    return str(value).lower() if isinstance(value, bool) else str(value)
-
-
-def _nodes(context, *args, **kwargs):
-    values = {name: LaunchConfiguration(name).perform(context) for name in default_arguments()}
-    return [
-        Node(package=spec.package, executable=spec.executable, name=spec.name,
-             namespace=spec.namespace or None, parameters=[spec.parameters],
-             remappings=list(spec.remappings), output="screen")
-        for spec in BUILD(**values)
-    ]
-
-
-def generate_launch_description() -> LaunchDescription:
-    declared = [DeclareLaunchArgument(name, default_value=_text(default))
-                for name, default in default_arguments().items()]
-    return LaunchDescription([*declared, OpaqueFunction(function=_nodes)])
+def generate_launch_description():
+    return describe(build_record_graph, record_arguments())

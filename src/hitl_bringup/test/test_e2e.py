@@ -4,17 +4,19 @@ A tiny diffusion policy trained in the test; the `random` estimator (score unifo
 registry name) with threshold 0.7, so help is requested within a few ticks and the score soon
 stays below threshold * release_ratio: the arbiter must hand control to the simulated operator
 (HUMAN) and back to the POLICY. The bag must hold every topic of the graph, and its per-step
-labels must agree with the ControlState stream received live.
+labels must agree with the ControlState stream received live: 100 %, with the machine loaded by two
+busy processes (labels are joined on the arbiter's (episode, step), not on arrival times).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import subprocess
+import sys
 import time
 from collections import defaultdict
 
-import numpy as np
 import pytest
 
 try:
@@ -69,6 +71,8 @@ def test_handover_to_operator_and_back_and_bag_labels(checkpoint, tmp_path, monk
     expected = ["sim_arm", "policy", "uncertainty", "arbiter", "sim_operator", "recorder"]
     assert [s.name for s in specs] == expected
     runner = GraphRunner(specs, workdir=tmp_path, echo=False, log_dir=tmp_path / "logs")
+    # a loaded machine: two busy processes for the whole run (a fresh-clone run once gave 6 % wrong labels)
+    busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     live: list[ControlState] = []
     ends: set[int] = set()
     rclpy.init(domain_id=domain)
@@ -104,6 +108,9 @@ def test_handover_to_operator_and_back_and_bag_labels(checkpoint, tmp_path, monk
         node.destroy_node()
         rclpy.shutdown()
         codes = runner.stop()
+        for p in busy:
+            p.kill()
+            p.wait()
     logs = _logs(tmp_path / "logs")
     assert not {n: c for n, c in codes.items() if c not in (0, -2)}, f"nodes failed: {codes}\n{logs}"
     assert live, f"no control_state received\n{logs}"
@@ -142,18 +149,29 @@ def test_handover_to_operator_and_back_and_bag_labels(checkpoint, tmp_path, monk
     common = [key(m) for m in bag_states if live_keys[0] <= key(m) <= live_keys[-1]]
     assert len(common) > 20 and set(common) <= set(live_keys)
 
-    # per-step labels of the bag vs the live stream: the label of observation (episode, step) is a
-    # source the arbiter announced for that step
+    # per-step labels of the bag vs the live stream: the arbiter's last decision on that observation
+    # (episode, step), the previous step's when it made none on it
     ds = bags_to_dataset(bag, robot_namespace=ns)
     assert len(obs_keys) == ds.n_steps
     to_label = {ControlState.SOURCE_POLICY: SOURCE_ROBOT, ControlState.SOURCE_HUMAN: SOURCE_HUMAN,
                 ControlState.SOURCE_PAUSED: SOURCE_PAUSED, ControlState.SOURCE_RESET: SOURCE_PAUSED}
-    announced: dict[tuple[int, int], set[int]] = defaultdict(set)
+    decided: dict[tuple[int, int], int] = {}
     for m in live:
-        announced[(int(m.episode), int(m.step))].add(SOURCE_PAUSED if m.holding else to_label[m.source])
-    checked = [(k, int(lab)) for k, lab in zip(obs_keys, ds.source) if k in announced]
-    agree = [lab in announced[k] for k, lab in checked]
-    assert len(checked) > 20
-    wrong = [(k, lab, announced[k]) for (k, lab), a in zip(checked, agree) if not a]
-    assert np.mean(agree) >= 0.95, wrong[:10]
+        decided[(int(m.episode), int(m.step))] = SOURCE_PAUSED if m.holding else to_label[m.source]
+    truth: list[int | None] = []
+    last: dict[int, int] = {}
+    for e, st in obs_keys:
+        if (e, st) in decided:
+            last[e] = decided[(e, st)]
+        truth.append(last.get(e))
+    checked = [(k, t, int(lab)) for k, t, lab in zip(obs_keys, truth, ds.source) if t is not None]
+    wrong = [(k, t, lab) for k, t, lab in checked if t != lab]
+    assert len(checked) > 20 and len(checked) >= len(obs_keys) - 2 * len(set(e for e, _ in obs_keys))
+    def seq(states, k):
+        return [(m.source, m.reason, m.holding, m.header.stamp.sec % 100, m.header.stamp.nanosec // 10**6)
+                for m in states if (int(m.episode), int(m.step)) == k]
+    detail = {k: {"live": seq(live, k), "bag": seq(bag_states, k)} for k, _t, _l in wrong[:3]}
+    assert not wrong, (f"{len(wrong)} of {len(checked)} labels differ from the arbiter's stream: {wrong[:10]}; "
+                       f"{detail}; join {ds.meta['label_join']}")
+    assert ds.meta["label_join"]["by_step"] > 0.6 * ds.n_steps, ds.meta["label_join"]  # the rest: skipped steps
     assert (ds.source == SOURCE_HUMAN).any() and (ds.source == SOURCE_ROBOT).any()

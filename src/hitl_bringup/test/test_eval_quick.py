@@ -34,13 +34,19 @@ def test_cap_human_samples_keeps_the_first_n():
     assert cap_human_samples(d, 0) is d
 
 
+T1_STEPS = {"denoising_vector_paper": 12, "denoising_vector": 10, "ensemble_variance": 30, "random": 40,
+            "jeffreys": 35}
+
+
 def fake_rows():
-    rows = {"T1": [], "T2": [], "T3": [], "T4": []}
+    rows = {"T1": [], "T2": [], "T3": [], "T4": [], "T5": [], "AUROC": []}
     for seed in range(3):
-        for gate, steps in zip(ev.T1_GATES, (10, 30, 40)):
+        for gate, steps in T1_STEPS.items():
             rows["T1"].append({"task": "lift-test", "gate": gate, "seed": seed, "human_steps": steps + seed,
                                "episode_length": 80.0, "assisted_success": 0.9, "help_requests": 2.0,
                                "autonomous_success": 0.2})
+            rows["AUROC"].append({"task": "lift-test", "gate": gate, "seed": seed, "auroc_chunk": 1 - steps / 50,
+                                  "auroc_episode": 0.5, "positives": 10, "negatives": 50, "autonomous_success": 0.2})
         rows["T2"].append({"budget": 80, "seed": seed, "human_steps": 80, "base_success": 0.1,
                            "uncertainty_success": 0.3, "full_demos_success": 0.4})
         for m, s in (("iwr", 0.8), ("iwr-nb", 0.7), ("hg-dagger", 0.75)):
@@ -50,11 +56,15 @@ def fake_rows():
         rows["T3"].append({"method": "full-demos", "round": 3, "seed": seed, "success": 0.7,
                            "human_samples_total": 300})
         for m in ev.T4_METHODS:
-            rows["T4"].append({"method": m, "seed": seed, "success": 0.5,
+            rows["T4"].append({"task": "lift", "method": m, "seed": seed, "success": 0.5,
                                "weak_success": 0.1, "intervention_ratio": 0.3})
+        for r, (steps, succ) in {0.01: (50, 0.2), 0.03: (30, 0.3), 0.05: (20, 0.4), 0.1: (25, 0.5)}.items():
+            rows["T5"].append({"radius": r, "seed": seed, "human_steps": steps + seed, "assisted_success": 0.9,
+                               "success": succ})
     return rows
 
 
+@pytest.mark.slow  # plots: ~25 s on the busy 2-core machine
 def test_summary_and_orderings_report_what_was_measured(tmp_path):
     cfg = ev.EvalConfig.make(quick=True)
     s = ev.summarize(fake_rows(), cfg)
@@ -62,11 +72,13 @@ def test_summary_and_orderings_report_what_was_measured(tmp_path):
     assert t1["denoising_vector"]["mean"] == pytest.approx(11.0) and t1["denoising_vector"]["n"] == 3
     assert t1["denoising_vector"]["std"] == pytest.approx(1.0)
     verdicts = {c["claim"]: c["verdict"] for c in s["orderings"]}
-    assert verdicts["T1 lift-test at equal assisted success 0.90: denoising-vector gate needs fewer human steps "
+    assert verdicts["T1 lift-test at equal assisted success 0.90: denoising_vector needs fewer human steps "
                     "than random"] == "holds"
     assert verdicts["T2 budget 80: uncertainty-selected steps beat full demos"] == "reversed"
     assert verdicts["T3 threading round 3: IWR beats hg-dagger"] == "holds"
-    assert verdicts["T4: MILE beats iwr"] == "tie"
+    assert verdicts["T4 lift: MILE beats iwr"] == "tie"
+    assert verdicts["T5 r=0.05 vs r=0.01: fewer human steps"] == "holds"
+    assert verdicts["T5 r=0.05 vs r=0.1: higher success after fine-tuning"] == "reversed"
     result = {"summary": s, "config": {**ev.asdict(cfg), "seeds": [0, 1, 2]}, "mode": "quick",
               "command": "python -m hitl_bringup.eval --quick", "seconds_total": 1.0,
               "machine": {"cpus": 2, "jobs": 2}}
@@ -74,7 +86,7 @@ def test_summary_and_orderings_report_what_was_measured(tmp_path):
     assert "| lift-test | denoising_vector | 11.0 ± 1.0 |" in md and "**reversed**" in md
     files = ev.plot(s, tmp_path)
     assert set(files) == {"t1_human_effort.png", "t1_equal_success.png", "t2_targeted_data.png", "t3_iwr.png",
-                          "t4_mile.png"}
+                          "t4_mile.png", "t5_radius.png", "auroc.png"}
     assert all((tmp_path / f).stat().st_size > 1000 for f in files)
 
 
@@ -108,20 +120,21 @@ def test_equal_success_compares_every_gate_at_the_level_all_reach(tmp_path):
     # the main T1 table keeps the target rate's rows only
     assert {r["gate"]: r["human_steps"]["mean"] for r in s["T1"]}["random"] == pytest.approx(36.0)
     verdicts = {c["claim"]: c["verdict"] for c in s["orderings"]}
-    assert verdicts["T1 lift-test at equal assisted success 0.80: denoising-vector gate needs fewer human "
+    assert verdicts["T1 lift-test at equal assisted success 0.80: denoising_vector needs fewer human "
                     "steps than ensemble_variance"] == "holds"
     # a gate that never does better than never asking: nothing to compare, said so
     never = [dict(r, assisted_success=0.0) if r["gate"] == "random" else r for r in rows]
     verdicts = {c["claim"]: c["verdict"] for c in ev.summarize({"T1": never}, cfg)["orderings"]}
-    assert verdicts["T1 lift-test at equal assisted success 0.00: denoising-vector gate needs fewer human "
+    assert verdicts["T1 lift-test at equal assisted success 0.00: denoising_vector needs fewer human "
                     "steps than random"] == "incomparable"
     md = ev.markdown_report({"summary": s, "config": {**ev.asdict(cfg), "seeds": [0, 1, 2]}, "mode": "quick",
                              "command": "c", "seconds_total": 1.0, "machine": {"cpus": 2, "jobs": 1}})
-    assert ("| lift-test | 0.80 | denoising_vector | 21.0 ± 1.0 | 0.90 | 0.05 (0.50, 11.0), 0.15 (0.80, 21.0), "
-            "0.30 (0.90, 26.0) |") in md
+    assert ("| lift-test | 0.80 | denoising_vector | 21.0 ± 1.0 | 20 / 80 | 0.90 | 0.05 (0.50, 11.0), "
+            "0.15 (0.80, 21.0), 0.30 (0.90, 26.0) |") in md
     assert "t1_equal_success.png" in ev.plot(s, tmp_path)
 
 
+@pytest.mark.slow  # plots: ~25 s on the busy 2-core machine
 def test_summarize_recomputes_a_saved_run(tmp_path, capsys):
     cfg = ev.EvalConfig.make(quick=True)
     saved = {"mode": "full", "command": "python -m hitl_bringup.eval", "rows": fake_rows(), "config": ev.asdict(cfg),
@@ -166,7 +179,7 @@ def test_micro_eval_writes_outcomes(tmp_path):
 def test_micro_t1_sweeps_every_gate_over_the_flag_rates(tmp_path):
     cfg = ev.EvalConfig.make(quick=True)
     cfg.seeds, cfg.num_envs, cfg.t1_tasks = (0,), 2, (("lift", "test"),)
-    cfg.t1_demos, cfg.diffusion_steps, cfg.ensemble_steps, cfg.diffusion_batch = 2, 5, 5, 16
+    cfg.t1_demos, cfg.diffusion_steps, cfg.ensemble_steps, cfg.ebm_steps, cfg.diffusion_batch = 2, 5, 5, 5, 16
     cfg.calib_episodes, cfg.t1_episodes, cfg.t1_flag_rates = 1, 2, (0.05, 0.3)
     result = ev.run(cfg, ("T1",), jobs=1, out=tmp_path, progress=False)
     assert not result["errors"], result["errors"]
@@ -216,3 +229,98 @@ def test_rounds_cli_end_to_end(tmp_path):
     rnd = EpisodeDataset.load(tmp_path / "r" / "round_1.npz")
     assert rnd.n_episodes == 2 and (rnd.source == SOURCE_HUMAN).sum() == saved["rounds"][1]["human_samples"]
     assert (tmp_path / "r" / "round_1.pt").exists()
+
+
+def test_auroc_and_failure_labels():
+    from hitl_bringup.eval.auroc import auroc, failure_labels
+
+    assert auroc([0.9, 0.8, 0.1, 0.2], [1, 1, 0, 0]) == 1.0
+    assert auroc([0.1, 0.2, 0.9, 0.8], [1, 1, 0, 0]) == 0.0
+    assert auroc([0.5, 0.5, 0.5], [1, 0, 0]) == 0.5  # ties count half
+    assert auroc([0.3, 0.5, 0.8], [1, 0, 1]) == pytest.approx(0.5)
+    assert auroc([0.1, 0.2], [0, 0]) is None
+    # episodes of 12 (failed) and 10 (succeeded) steps, chunk 4: the failed episode's last 4 steps are positive
+    d = EpisodeDataset(obs=np.zeros((22, 1), np.float32), action=np.zeros((22, 1), np.float32),
+                       current=np.zeros((22, 1), np.float32), episode_ends=np.array([12, 22]),
+                       success=np.array([False, True]))
+    chunk, episode = failure_labels(d, horizon=4)
+    assert list(np.flatnonzero(chunk)) == [8, 9, 10, 11]
+    assert episode[:12].all() and not episode[12:].any()
+
+
+def test_outcomes_schema_readme_and_docs(tmp_path):
+    cfg = ev.EvalConfig.make(quick=True)
+    rows = fake_rows()
+    s = ev.summarize(rows, cfg)
+    tables = ev.outcome_tables(s, rows, cfg)
+    assert set(tables) == {"T1", "T2", "T3", "T4", "T5"}
+    for t, body in tables.items():
+        assert body["cells"] and body["orderings"], t
+        for c in body["cells"]:
+            assert {"metric", "per_seed", "mean", "std", "n", "paper"} <= set(c), (t, c)
+            assert len(c["per_seed"]) == 3 and c["mean"] == pytest.approx(np.mean(list(c["per_seed"].values())))
+        assert all(o["verdict"] in ("holds", "reversed", "tie", "incomparable") for o in body["orderings"])
+    paper = {(c["gate"], c["metric"]): c["paper"] for c in tables["T1"]["cells"] if c["task"] == "lift-test"}
+    assert paper[("denoising_vector", "human_steps_at_equal_success")] == 20.0
+    assert paper[("ensemble_variance", "human_steps_at_equal_success")] == 56.0  # HULA-offline
+    assert paper[("random", "human_steps_at_equal_success")] is None
+    t5 = {(c["radius"], c["metric"]): c["paper"] for c in tables["T5"]["cells"]}
+    assert t5[(0.05, "human_steps")] == 20.0 and t5[(0.01, "success")] == 0.46
+    assert [a["gate"] for a in tables["T1"]["auroc"]] == list(T1_STEPS)
+    note = tables["T1"]["auroc_vs_effort"][0]
+    assert note["by_auroc"][0] == "denoising_vector" and note["spearman"] == pytest.approx(1.0)
+    result = {"summary": s, "config": {**ev.asdict(cfg), "seeds": [0, 1, 2]}, "mode": "quick", "simulator": "kinematic",
+              "command": "c", "seconds_total": 1.0, "machine": {"cpus": 2, "jobs": 2}, **tables}
+    text = ev.readme_section(result)
+    assert "kinematic simulator" in text and "- **T5** sampling radius" in text and "holds" in text
+    doc = tmp_path / "results.md"
+    doc.write_text("# Results\n\nHand-written method notes.\n")
+    ev.write_results_doc(result, doc, "bench/results/outcomes.json")
+    ev.write_results_doc(result, doc, "bench/results/outcomes.json")  # idempotent: replaces its own part
+    out = doc.read_text()
+    assert out.startswith("# Results\n\nHand-written method notes.") and out.count("BEGIN GENERATED") == 1
+    assert "### T5 sampling radius" in out
+
+
+def test_sim_backend_is_passed_explicitly(monkeypatch):
+    import hitl_sim
+    from hitl_bringup import sim_backend
+
+    seen = []
+
+    def with_backend(task, arm, num_envs=1, variant="train", seed=0, backend=None):
+        seen.append(backend)
+
+    def without_backend(task, arm, num_envs=1, variant="train", seed=0):
+        seen.append("none")
+
+    monkeypatch.setattr(hitl_sim, "make_env", with_backend)
+    sim_backend.make_env("lift", "franka", 2, "test", 0)
+    sim_backend.make_env("lift", "franka", 2, "test", 0, sim="mujoco")
+    assert seen == ["kinematic", "mujoco"]  # never the factory's own default (MuJoCo where a model exists)
+    monkeypatch.setattr(hitl_sim, "make_env", without_backend)
+    sim_backend.make_env("lift", "franka", 2, "test", 0)
+    with pytest.raises(ValueError, match="no backend parameter"):
+        sim_backend.make_env("lift", "franka", 2, "test", 0, sim="mujoco")
+    cfg = ev.EvalConfig.make(quick=False, sim="mujoco")
+    assert cfg.t3_task == "square" and cfg.t4_tasks == ("drawer_open", "peg_insert", "button_press")
+    with pytest.raises(ValueError, match="unknown simulator"):
+        ev.EvalConfig.make(quick=True, sim="bullet")
+
+
+@pytest.mark.slow
+def test_eval_quick_runs_every_pipeline(tmp_path):
+    """`make eval-quick`: every table's pipeline at CI size, 3 seeds, outcomes in the issue's schema."""
+    import time
+
+    t0 = time.monotonic()
+    assert ev.main(["--quick", "--no-progress", "--out", str(tmp_path)]) == 0
+    seconds = time.monotonic() - t0
+    saved = json.loads((tmp_path / "outcomes.json").read_text())
+    assert saved["simulator"] == "kinematic" and not saved["errors"]
+    for t in ev.TABLES:
+        assert saved[t]["cells"] and saved[t]["orderings"], t
+        assert all(len(c["per_seed"]) == 3 for c in saved[t]["cells"] if c["n"]), t
+    assert {r["gate"] for r in saved["rows"]["AUROC"]} == set(ev.T1_GATES)
+    assert saved["gating"]["lift"]["min_intervention_s"] == 2.0
+    print(f"eval-quick: {seconds:.0f} s")

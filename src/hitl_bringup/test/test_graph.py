@@ -159,6 +159,7 @@ class _Recorder:
     def __init__(self):
         self.nodes: list[dict] = []
         self.declared: dict[str, str] = {}
+        self.descriptions: dict[str, str] = {}
 
 
 def _load_launch(name: str, rec: _Recorder, values: dict[str, str]):
@@ -168,8 +169,9 @@ def _load_launch(name: str, rec: _Recorder, values: dict[str, str]):
         pass
 
     class DeclareLaunchArgument:
-        def __init__(self, name, default_value=""):
+        def __init__(self, name, default_value="", description=""):
             rec.declared[name] = default_value
+            rec.descriptions[name] = description
 
     class OpaqueFunction:
         def __init__(self, function):
@@ -186,25 +188,36 @@ def _load_launch(name: str, rec: _Recorder, values: dict[str, str]):
         def __init__(self, **kwargs):
             rec.nodes.append(kwargs)
 
+    class Context:
+        def __init__(self, configurations):
+            self.launch_configurations = configurations
+
     mods = {
         "launch": types.ModuleType("launch"), "launch.actions": types.ModuleType("launch.actions"),
+        "launch.events": types.ModuleType("launch.events"),
+        "launch.events.process": types.ModuleType("launch.events.process"),
         "launch.substitutions": types.ModuleType("launch.substitutions"),
         "launch_ros": types.ModuleType("launch_ros"),
         "launch_ros.actions": types.ModuleType("launch_ros.actions"),
     }
     mods["launch"].LaunchDescription = LaunchDescription
+    mods["launch"].LaunchContext = Context
+    mods["launch.actions"].Shutdown = object
+    mods["launch.events.process"].ProcessExited = object
     mods["launch.actions"].DeclareLaunchArgument = DeclareLaunchArgument
     mods["launch.actions"].OpaqueFunction = OpaqueFunction
     mods["launch.substitutions"].LaunchConfiguration = LaunchConfiguration
     mods["launch_ros.actions"].Node = Node
+    mods["hitl_bringup.launch_support"] = None  # re-imported below with these doubles
     saved = {k: sys.modules.get(k) for k in mods}
     sys.modules.update(mods)
+    del sys.modules["hitl_bringup.launch_support"]
     try:
         spec = importlib.util.spec_from_file_location(f"_launch_{name}", LAUNCH / name)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         desc = module.generate_launch_description()
-        context = {**rec.declared, **values}
+        context = Context({**rec.declared, **values})
         for action in desc:
             if isinstance(action, OpaqueFunction):
                 action.function(context)
@@ -263,14 +276,46 @@ def test_record_launch_equals_runner(tmp_path):
 
 
 def test_launch_files_take_their_nodes_from_the_graph_description():
-    """No node or parameter is written into a launch file itself."""
+    """No node or parameter is written into a launch file itself: they come from build_graph via
+    launch_support's one Node call."""
+    support = Path(graph.__file__).with_name("launch_support.py")
+    tree = ast.parse(support.read_text())
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Node"]
+    assert len(calls) == 1
+    kw = {k.arg: ast.unparse(k.value) for k in calls[0].keywords}
+    assert kw["package"] == "s.package" and kw["parameters"] == "[s.parameters]"
     for name in ("deploy.launch.py", "record.launch.py"):
         tree = ast.parse((LAUNCH / name).read_text())
-        calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Node"]
-        assert len(calls) == 1
-        kw = {k.arg: ast.unparse(k.value) for k in calls[0].keywords}
-        assert kw["package"] == "spec.package" and kw["parameters"] == "[spec.parameters]"
-        assert any(isinstance(n, ast.ImportFrom) and n.module == "hitl_bringup.graph" for n in ast.walk(tree))
+        assert not [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", "") == "Node"]
+        imports = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        assert {"hitl_bringup.graph", "hitl_bringup.launch_support"} <= imports
+
+
+def test_launch_arguments_are_described_typed_and_checked():
+    rec = _load_launch("deploy.launch.py", _Recorder(), {"checkpoint": "c.pt", "arbiter.release_ticks": "5",
+                                                           "sim_arm.max_episode_steps": "20"})
+    assert set(rec.declared) == set(graph.default_arguments())
+    assert all(rec.descriptions[n].strip() for n in rec.declared), \
+        [n for n in rec.declared if not rec.descriptions[n].strip()]
+    by = {n["name"]: n["parameters"][0] for n in rec.nodes}
+    assert by["arbiter"]["release_ticks"] == 5 and by["sim_arm"]["max_episode_steps"] == 20
+    with pytest.raises(GraphError, match=r"unknown launch argument\(s\) \['tresh'\]; valid: \['arm', 'bag'"):
+        _load_launch("deploy.launch.py", _Recorder(), {"checkpoint": "c.pt", "tresh": "0.3"})
+    rec = _load_launch("record.launch.py", _Recorder(), {"namespace": "robot_0"})
+    assert sorted(rec.declared) == sorted(graph.RECORD_ARGUMENTS)
+    with pytest.raises(GraphError, match="unknown launch argument"):
+        _load_launch("record.launch.py", _Recorder(), {"checkpoint": "c.pt"})
+
+
+def test_node_overrides_take_the_type_of_the_parameter_they_replace():
+    by = {s.name: s.parameters for s in build_graph(checkpoint="c.pt", **{
+        "arbiter.release_ticks": "5", "arbiter.min_intervention_s": "1", "sim_arm.wait_for_recorder": "false",
+        "recorder.fsync": "false", "recorder.flush_period_s": "0.25", "arbiter.gating": "human"})}
+    assert by["arbiter"]["release_ticks"] == 5 and by["arbiter"]["min_intervention_s"] == 1.0
+    assert by["sim_arm"]["wait_for_recorder"] is False and by["recorder"]["fsync"] is False
+    assert by["recorder"]["flush_period_s"] == 0.25 and by["arbiter"]["gating"] == "human"
+    with pytest.raises(GraphError, match="not an integer"):
+        build_graph(checkpoint="c.pt", **{"sim_arm.episodes": "two"})
 
 
 def test_every_task_yaml_is_a_simulator_task_and_every_arm_a_profile():

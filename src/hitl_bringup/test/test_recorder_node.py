@@ -163,3 +163,31 @@ def test_clean_shutdown_holds_every_topic_and_labels_agree(tmp_path, domain, sto
     label = {0: SOURCE_ROBOT, 1: SOURCE_HUMAN, 2: SOURCE_PAUSED}
     assert list(ds.source) == [label[_source(i)] for i in range(n)]
     assert ds.meta["operator_ids"] == ["op_1"]
+
+
+def test_a_second_graphs_publishers_are_noted_in_the_bag_metadata(tmp_path, domain):
+    """Two graphs on one domain and namespace: the bag mixes their messages; metadata.yaml says so."""
+    from hitl_bringup.recorder_node import foreign_publishers_text
+
+    assert foreign_publishers_text({"/r/arm_command": ["/r/arbiter"], "/r/observation": ["/r/sim_arm"]}) == ""
+    ns = "/rec_foreign"
+    bag = tmp_path / "bag"
+    proc = _start(bag, ns)
+    pub = Publisher(domain, ns)
+    other_node = rclpy.create_node("arbiter", namespace=ns)  # a second graph's arbiter
+    second = other_node.create_publisher(ControlState, "control_state", 10)
+    try:
+        pub.wait_for_recorder(proc)
+        for i in range(60):  # 3 s: the recorder looks at the graph once a second
+            pub.step(i)
+            second.publish(ControlState())
+            time.sleep(0.05)
+    finally:
+        other_node.destroy_node()
+        pub.close()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    note = read_metadata(bag)["custom_data"].get("foreign_publishers", "")
+    assert f"{ns}/control_state: {ns}/arbiter, {ns}/recorder_test" in note, (note, out[-2000:])
+    assert "foreign publishers" in out

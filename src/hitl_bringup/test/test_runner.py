@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 
+import pytest
 from hitl_bringup.graph import NodeSpec
 from hitl_bringup.runner import GraphRunner, main
 
@@ -70,3 +71,73 @@ def test_cli_dry_run_prints_every_node(capsys):
     assert "-m hitl_teleop.nodes.joy_teleop_node --ros-args" in text
     assert main(["deploy", "arm:=ur5", "checkpoint:=c.pt", "--dry-run"]) == 2
     assert "unknown arm" in capsys.readouterr().err
+
+
+EXITING = '''
+import signal, sys, time
+params = open(sys.argv[sys.argv.index("--params-file") + 1]).read()
+print("up", flush=True)
+signal.signal(signal.SIGINT, lambda *_: sys.exit(0))
+if "exit_after" in params:
+    time.sleep(0.3)
+    print("checkpoint is corrupt: cannot load", flush=True)
+    sys.exit(int(params.split("code: ")[1].split()[0].strip("'")))
+while True:
+    time.sleep(0.05)
+'''
+
+
+def _exiting(name, code=None):
+    params = {"exit_after": 1, "code": str(code)} if code is not None else {"run": 1}
+    return NodeSpec("pkg", name, "exiting_node", name, "", params, [])
+
+
+def test_a_required_node_that_fails_ends_the_graph_with_exit_1_and_the_reason(tmp_path, capsys):
+    import threading
+
+    from hitl_bringup.runner import run_graph
+
+    (tmp_path / "exiting_node.py").write_text(EXITING)
+    specs = [_exiting("sim_arm"), _exiting("policy", code=2), _exiting("recorder"), _exiting("markers")]
+    runner = GraphRunner(specs, workdir=tmp_path, env={"PYTHONPATH": str(tmp_path)}, out=io.StringIO())
+    t0 = time.monotonic()
+    assert run_graph(runner, threading.Event(), timeout=60) == 1
+    assert time.monotonic() - t0 < 30
+    err = capsys.readouterr().err
+    assert "required node policy exited with code 2" in err and "checkpoint is corrupt" in err
+    assert all(p.poll() is not None for p in runner.procs.values())  # every other node stopped
+
+
+def test_the_arm_driver_finishing_its_episodes_ends_the_graph_with_exit_0(tmp_path, capsys):
+    import threading
+
+    from hitl_bringup.runner import run_graph
+
+    (tmp_path / "exiting_node.py").write_text(EXITING)
+    specs = [_exiting("sim_arm", code=0), _exiting("policy"), _exiting("recorder"), _exiting("markers")]
+    out = io.StringIO()
+    runner = GraphRunner(specs, workdir=tmp_path, env={"PYTHONPATH": str(tmp_path)}, out=out)
+    assert run_graph(runner, threading.Event(), timeout=60) == 0
+    assert "sim_arm finished (exit 0): stopping the graph" in out.getvalue()
+    assert {n: p.returncode for n, p in runner.procs.items()} == {n: 0 for n in runner.procs}
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.slow
+@pytest.mark.ros
+def test_hitl_run_with_a_corrupt_checkpoint_ends_with_exit_1_and_the_reason(tmp_path):
+    """The issue's case: the policy and uncertainty nodes exit 2; before, the sim arm waited forever."""
+    import os
+    import random
+    import subprocess
+    import sys
+
+    bad = tmp_path / "corrupt.pt"
+    bad.write_bytes(b"not a checkpoint")
+    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(100, 200)), PYTHONUNBUFFERED="1")
+    proc = subprocess.run([sys.executable, "-m", "hitl_bringup.runner", "deploy", f"checkpoint:={bad}",
+                           "record:=false"], env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "required node policy exited with code 2" in proc.stderr or \
+        "required node uncertainty exited with code 2" in proc.stderr, proc.stderr
+    assert "corrupt checkpoint" in proc.stderr and "Traceback" not in proc.stdout + proc.stderr

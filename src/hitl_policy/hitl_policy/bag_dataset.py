@@ -1,10 +1,15 @@
 """rosbag2 MCAP recordings -> training episodes (pure: mcap + mcap_ros2, no rclpy).
 
 Reading tolerates killed recordings: every complete chunk before the broken end of a file is used
-(the same scan the repair command uses). Alignment, per robot namespace, by the recorder's log
-time: step i is the i-th ``observation`` message; over [t_i, t_{i+1}) the arm executes the latest
-``arm_command`` received before t_{i+1}, and the step's label is the latest ``control_state``
-received before t_{i+1}. Episodes are the runs of equal ``Observation.episode``; success comes from
+(the same scan the repair command uses). Steps, per robot namespace: step i is the i-th
+``observation`` message (by the recorder's log time). Its label is joined on what the arbiter
+applied, not on arrival times (which a loaded machine reorders): the last ``control_state`` whose
+(episode, step) is the observation's, and the executed action is the ``arm_command`` the arbiter
+published with it (same header stamp). A step the arbiter made no decision on (two observations
+between its ticks) keeps the previous step's decision of that episode. Only a step with neither
+falls back to time: the latest ``control_state`` / ``arm_command`` received before the next
+observation. ``meta['label_join']`` counts the steps joined each way.
+Episodes are the runs of equal ``Observation.episode``; success comes from
 the ``episode_event`` END of that episode (False when none was recorded, e.g. a killed run);
 observations of an episode received after its END event are dropped.
 
@@ -375,6 +380,14 @@ def _robot_dataset(ns: str, r: _Robot, bag_names: list[str]) -> tuple[EpisodeDat
     ctrl_reason = np.full(n, -1, np.int64)
     holding = np.zeros(n, bool)
     episode_no = np.zeros(n, np.int64)
+    # what the arbiter applied per (episode, step): its last decision on that observation, and the
+    # command it published with that decision (the same header stamp)
+    state_by_step: dict[tuple[int, int], Any] = {}
+    for _, st in r.state:
+        state_by_step[(int(st.episode), int(st.step))] = st
+    cmd_by_stamp = {_stamp_ns(c.header.stamp): c for _, c in r.cmd}
+    applied: dict[int, tuple[Any, Any]] = {}  # episode -> (state, command) of its latest decided step
+    join = {"by_step": 0, "carried": 0, "by_time": 0}
     for i, (t, o) in enumerate(r.obs):
         if len(o.data) != obs_dim:
             raise DatasetError(f"{ns}/observation: step {o.step} of episode {o.episode} has "
@@ -383,9 +396,22 @@ def _robot_dataset(ns: str, r: _Robot, bag_names: list[str]) -> tuple[EpisodeDat
         episode_no[i] = int(o.episode)
         current[i] = _pose_vector(list(o.ee_poses), list(o.gripper), layout)
         t_next = int(obs_t[i + 1]) if i + 1 < n else np.iinfo(np.int64).max
-        jc, js = _latest_before(cmd_t, t_next), _latest_before(st_t, t_next)
-        cmd = r.cmd[jc][1] if jc >= 0 else None
-        st = r.state[js][1] if js >= 0 else None
+        st = state_by_step.get((int(o.episode), int(o.step)))
+        if st is not None:
+            jc = _latest_before(cmd_t, t_next)
+            stamp = _stamp_ns(st.header.stamp)
+            cmd = cmd_by_stamp.get(stamp) if stamp else None
+            cmd = cmd if cmd is not None else (r.cmd[jc][1] if jc >= 0 else None)
+            applied[int(o.episode)] = (st, cmd)
+            join["by_step"] += 1
+        elif int(o.episode) in applied:
+            st, cmd = applied[int(o.episode)]
+            join["carried"] += 1
+        else:
+            jc, js = _latest_before(cmd_t, t_next), _latest_before(st_t, t_next)
+            cmd = r.cmd[jc][1] if jc >= 0 else None
+            st = r.state[js][1] if js >= 0 else None
+            join["by_time"] += 1
         source[i] = _map_source(st, cmd)
         operator[i] = str(st.operator_id) if st is not None else ""
         if st is not None:
@@ -431,6 +457,7 @@ def _robot_dataset(ns: str, r: _Robot, bag_names: list[str]) -> tuple[EpisodeDat
         "dt": float(np.median(dts)) if len(dts) else 0.0,
         "episodes": ep_numbers, "operator_ids": ops,
         "incomplete_episodes": [e for e in ep_numbers if e not in outcome],
+        "label_join": join,
     }
     ds = EpisodeDataset(obs=obs, action=action, current=current, episode_ends=ends, source=source,
                         robot_action=robot_action, success=success, expert_id=expert, meta=meta)

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import numpy as np
 
-SOURCE_ROBOT = 0
-SOURCE_HUMAN = 1
-SOURCE_PAUSED = 2
+from hitl_policy.control_source import ControlSource
+
+# Step labels (int8 arrays): the control source of each step; RESET steps are stored as PAUSED.
+SOURCE_ROBOT = int(ControlSource.POLICY)
+SOURCE_HUMAN = int(ControlSource.HUMAN)
+SOURCE_PAUSED = int(ControlSource.PAUSED)
 
 FORMAT_VERSION = 1
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from hitl_policy.control_source import ControlReason, ControlSource
 from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT, DatasetError, EpisodeDataset
 
 CODEBASE_VERSION = "v3.0"
@@ -41,10 +42,8 @@ DATA_PATH = "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
 VIDEO_PATH = "videos/{video_key}/chunk-{chunk_index:03d}/file-{file_index:03d}.mp4"
 EPISODES_FILE = "meta/episodes/chunk-000/file-000.parquet"
 QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)
-SOURCE_NAMES = ["POLICY", "HUMAN", "PAUSED", "RESET"]  # hitl_msgs/ControlState SOURCE_*
-REASON_NAMES = ["NONE", "ROBOT_GATED", "HUMAN_GATED", "UNCERTAINTY_LOW", "OPERATOR_RELEASED", "PAUSE",
-                "RESUME", "RESET", "STALE_POLICY", "STALE_OBSERVATION", "STALE_DEVICE", "DEADMAN_RELEASED",
-                "INVALID_COMMAND"]  # hitl_msgs/ControlState REASON_*
+SOURCE_NAMES = [s.name for s in ControlSource]  # hitl_msgs/ControlState SOURCE_*
+REASON_NAMES = [r.name for r in ControlReason]  # hitl_msgs/ControlState REASON_*
 DEFAULT_FEATURES = ("timestamp", "frame_index", "episode_index", "index", "task_index")
 
 

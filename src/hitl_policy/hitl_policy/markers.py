@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from hitl_policy.control_source import ControlSource
+
 # visualization_msgs/Marker constants (kept here so this module needs no ROS import)
 ARROW, CUBE, SPHERE, CYLINDER, LINE_STRIP, LINE_LIST = 0, 1, 2, 3, 4, 5
 SPHERE_LIST, TEXT_VIEW_FACING = 7, 9
 ADD, DELETE, DELETEALL = 0, 2, 3
 
-SOURCE_NAMES = {0: "POLICY", 1: "HUMAN", 2: "PAUSED", 3: "RESET"}
 
 RGBA = tuple[float, float, float, float]
 
@@ -119,7 +120,7 @@ def build_markers(path: np.ndarray, path_scores: np.ndarray, threshold: float, *
         else:
             specs.append(MarkerSpec("mode_means", 10 + i, SPHERE, action=DELETE))
     anchor = path[-1] if len(path) else np.zeros(3)
-    src = SOURCE_NAMES.get(source, "?") if source is not None else "?"
+    src = ControlSource(source).name if source in set(ControlSource) else "?"
     text = f"{estimator + ' ' if estimator else ''}u={score:.3f} / {threshold:.3f}  [{src}]"
     if help_requested:
         text += "  HELP"
@@ -156,3 +157,30 @@ def to_marker_array(specs: list[MarkerSpec], frame_id: str, stamp, lifetime_s: f
         m.lifetime = Duration(sec=sec, nanosec=int((lifetime_s - sec) * 1e9))
         out.markers.append(m)
     return out
+
+
+class MarkerDrawer:
+    """Keeps the latest score/control source and the EE path; makes MarkerArrays (from the ROS messages' fields)."""
+
+    def __init__(self, path_length: int = 1000) -> None:
+        self.path = PathTracker(path_length)
+        self.source: int | None = None
+        self.last = None  # latest Uncertainty msg
+        self.threshold = 1.0
+
+    def on_control_state(self, msg) -> None:
+        self.source = int(msg.source)
+
+    def add_pose(self, episode: int, position: np.ndarray, score: float) -> None:
+        self.path.add(episode, position, score)
+
+    def markers(self, unc_msg, frame_id: str, stamp):
+        dim = int(unc_msg.dim) or 3
+        specs = build_markers(
+            self.path.points(), self.path.scores(), float(unc_msg.threshold), score=float(unc_msg.score),
+            source=self.source, help_requested=bool(unc_msg.help_requested), dim=dim,
+            sample_points=np.asarray(unc_msg.sample_points),
+            sample_vectors=np.asarray(unc_msg.sample_vectors),
+            mode_means=np.asarray(unc_msg.mode_means), mode_weights=np.asarray(unc_msg.mode_weights),
+            estimator=unc_msg.estimator)
+        return to_marker_array(specs, frame_id, stamp)

@@ -38,7 +38,10 @@ def pose(v: list[float]) -> dict:
 
 
 def write_bag(path, ns="/robot_0", skip=(), garbage_obs=False, plan=PLAN, offset=0.0, trailing=False,
-              names=NAMES):
+              names=NAMES, late_ns=0, skipped_steps=()):
+    """``late_ns``: the arbiter's command and state for a step arrive that much after the observation
+    (a loaded machine: after the next one when > 100 ms); ``skipped_steps``: (episode, step) the
+    arbiter made no decision on."""
     w = BagWriter(path, WriterOptions(chunk_size=2048, fsync=False))
     for leaf, t in TYPES.items():
         if leaf not in skip:
@@ -70,10 +73,13 @@ def write_bag(path, ns="/robot_0", skip=(), garbage_obs=False, plan=PLAN, offset
         put("action_chunk", {"observation_stamp": stamp, "horizon": 2, "action_dim": 5, "dim_names": names,
                              "actions": p + [9.0] * 5}, t + 10**6)
         a = human(ep, i) if src == 1 else p
-        cmd = {"source": src, "hold": hold, "targets": [pose(a)], "gripper": [a[4]]}
-        put("arm_command", cmd, t + 2 * 10**6)
-        put("control_state", {"source": src, "holding": hold, "episode": ep, "step": i,
-                              "operator_id": "alice" if src == 1 else ""}, t + 3 * 10**6)
+        decided = {"sec": (t + 2 * 10**6) // 10**9, "nanosec": (t + 2 * 10**6) % 10**9} if late_ns else {}
+        if (ep, i) not in skipped_steps:
+            cmd = {"header": {"stamp": decided}, "source": src, "hold": hold, "targets": [pose(a)],
+                   "gripper": [a[4]]}
+            put("arm_command", cmd, t + 2 * 10**6 + late_ns)
+            put("control_state", {"header": {"stamp": decided}, "source": src, "holding": hold, "episode": ep,
+                                  "step": i, "operator_id": "alice" if src == 1 else ""}, t + 3 * 10**6 + late_ns)
         t += 10**8
     put("episode_event", {"episode": last_ep, "event": 1, "success": last_ep == 1}, t)
     if trailing:  # the driver keeps publishing (and re-announcing) the finished episode: not part of it
@@ -172,3 +178,25 @@ def test_generic_chunk_names_of_the_sim_width_use_the_sim_layout(tmp_path):
     assert ds.meta["action_names"] == ["x", "y", "z", "yaw", "gripper"]
     np.testing.assert_allclose(ds.robot_action[3], proposed(1, 3), atol=1e-6)
     np.testing.assert_allclose(ds.action[5], human(1, 5), atol=1e-6)
+
+
+def test_labels_join_on_the_arbiters_episode_and_step_not_on_arrival_time(tmp_path):
+    """A loaded machine delivers the arbiter's decision on step i after observation i+1 (here 150 ms
+    late at 10 Hz): a join on receive times would label every step with the previous step's decision
+    (wrong at each hand-over); the join on (episode, step) + header stamp is exact. A step the
+    arbiter skipped keeps the previous decision of its episode."""
+    skipped = {(1, 5)}
+    bag = write_bag(tmp_path / "bag", late_ns=150 * 10**6, skipped_steps=skipped)
+    ds = bags_to_dataset(bag)
+    label = {0: SOURCE_ROBOT, 1: SOURCE_HUMAN, 2: SOURCE_PAUSED}
+    previous = {}
+    for k, (ep, i, src, _hold) in enumerate(PLAN):
+        if (ep, i) in skipped:
+            ep_, i_, src, _ = previous[ep]
+        else:
+            previous[ep] = (ep, i, src, _hold)
+            ep_, i_ = ep, i
+        assert ds.source[k] == label[src], (ep, i)
+        want = human(ep_, i_) if src == 1 else current(ep, i) if src == 2 else proposed(ep_, i_)
+        np.testing.assert_allclose(ds.action[k], want, atol=1e-6)
+    assert ds.meta["label_join"] == {"by_step": len(PLAN) - 1, "carried": 1, "by_time": 0}

@@ -1,14 +1,8 @@
-"""Threshold calibration: target-rate quantile (ThriftyDAgger) and IFL's 99th percentile."""
+"""Threshold calibration: target-rate quantile (ThriftyDAgger; IFL's 99th percentile is target_rate 0.01)."""
 
 import numpy as np
 import pytest
-from hitl_policy.uncertainty.calibration import (
-    CalibrationReport,
-    calibrate,
-    calibrate_threshold,
-    ifl_threshold,
-    realized_rate,
-)
+from hitl_policy.uncertainty.calibration import calibrate_threshold, realized_rate
 
 
 @pytest.mark.parametrize("target", [0.02, 0.05, 0.1, 0.3])
@@ -29,31 +23,16 @@ def test_threshold_gives_target_rate_on_held_out_scores(target, dist):
     assert abs(realized_rate(held_out, thr) - target) <= 0.02  # the brief's 2 points
 
 
-def test_ifl_threshold_is_the_99th_percentile():
+def test_ifl_rule_is_the_99th_percentile():
     scores = np.arange(1, 1001, dtype=float)  # 1..1000
-    thr = ifl_threshold(scores)
+    thr = calibrate_threshold(scores, 0.01)
     assert 989.0 < thr < 991.0
     assert realized_rate(scores, thr) == pytest.approx(0.01, abs=0.001)
-    assert ifl_threshold(scores, 50) == pytest.approx(500.5)
 
 
-def test_report_carries_realized_rate_and_method():
-    rng = np.random.default_rng(0)
-    s = rng.normal(size=2000)
-    rep = calibrate(s, target_rate=0.1)
-    assert isinstance(rep, CalibrationReport)
-    assert rep.method == "target_rate" and rep.n_scores == 2000
-    assert rep.realized_rate == pytest.approx(0.1, abs=0.002)
-    rep = calibrate(s, percentile=99)
-    assert rep.method == "percentile" and rep.target_rate == pytest.approx(0.01)
-    assert rep.realized_rate == pytest.approx(0.01, abs=0.002)
-    assert set(rep.as_dict()) >= {"threshold", "realized_rate", "target_rate"}
-
-
-def test_ties_lower_the_realized_rate_and_report_says_so():
+def test_ties_lower_the_realized_rate():
     s = np.concatenate([np.zeros(900), np.ones(100)])  # 90% of scores tied at 0
-    rep = calibrate(s, target_rate=0.3)
-    assert rep.realized_rate == pytest.approx(0.1)  # cannot reach 0.3: the report shows it
+    assert realized_rate(s, calibrate_threshold(s, 0.3)) == pytest.approx(0.1)  # cannot reach 0.3
 
 
 def test_edge_rates():
@@ -71,7 +50,3 @@ def test_bad_scores_are_rejected(bad):
 def test_bad_arguments_are_rejected():
     with pytest.raises(ValueError, match="target_rate"):
         calibrate_threshold([1.0, 2.0], 1.5)
-    with pytest.raises(ValueError, match="percentile"):
-        ifl_threshold([1.0, 2.0], 101)
-    with pytest.raises(ValueError, match="exactly one"):
-        calibrate([1.0, 2.0])

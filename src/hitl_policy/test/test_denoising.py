@@ -47,7 +47,7 @@ def fork_policy(request) -> DiffusionPolicy:
 
 
 def _scores(est_cls, policy, states: np.ndarray, seeds=(0, 1, 2), **params) -> np.ndarray:
-    """Mean score per state over a few independent draws (single draws are noisy, DESIGN §8)."""
+    """Mean score per state over a few independent draws (single draws are noisy: docs/uncertainty.md, Evidence 1)."""
     hist = np.repeat(states[:, None, :], policy.n_obs, axis=1)
     return np.mean(
         [[r.score for r in est_cls(policy, seed=s, **params).estimate(hist, states)] for s in seeds], 0
@@ -69,7 +69,7 @@ def test_out_of_data_scores_above_in_data(fork_policy):
         [_scores(DenoisingVectorEstimator, fork_policy, probes[g]) for g in ("fork", "corridor")]
     )
     assert far.min() > in_data.max(), (far, in_data)
-    # the OOD term is what does it: without it the policy extrapolates confidently (DESIGN §8)
+    # the OOD term is what does it: without it the policy extrapolates confidently (docs/uncertainty.md, Evidence 1)
     no_ood = _scores(DenoisingVectorEstimator, fork_policy, probes["far"], ood_weight=0.0)
     assert far.min() - no_ood.max() > 1.0
 

@@ -30,8 +30,8 @@ AHEAD = 8
 def fork_dataset_ahead(k: int = AHEAD, n_episodes: int = 40) -> EpisodeDataset:
     """make_fork_dataset with the action replaced by the position k steps ahead (clamped at the
     episode end). One step ahead the branches are only +-0.026 apart at the fork, inside the
-    demos' jitter for a small EBM; 8 ahead they are +-0.2 apart (DESIGN.md section 8 found the same
-    for the diffusion estimator)."""
+    demos' jitter for a small EBM; 8 ahead they are +-0.2 apart (docs/uncertainty.md, Evidence 1, found
+    the same for the diffusion estimator)."""
     ds = make_fork_dataset(n_episodes, seed=0)
     action = np.empty_like(ds.action)
     for sl in ds.episode_slices():

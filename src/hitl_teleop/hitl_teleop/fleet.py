@@ -133,3 +133,57 @@ def rohe(rewards: np.ndarray, human_actions: np.ndarray, num_humans: int, reduce
     n_robots = r.shape[1]
     rbar = r.sum(axis=1) if reduce == "sum" else r.mean(axis=1)
     return float(num_humans / n_robots * rbar.sum() / (1.0 + h.sum()))
+
+
+@dataclass
+class Handover:
+    """One assignment started or ended (kept for the status and the logs)."""
+
+    time: float
+    operator_id: str
+    robot_id: str
+    started: bool
+    hard_reset: bool
+    priority: float
+
+
+class FleetLedger:
+    """Running totals for a live fleet: waiting times, hand-overs, hard resets, successes, ROHE so far.
+
+    ``update(allocation, now)`` after every allocation; ``episode_end(success)`` per finished
+    episode. ROHE so far is IIFL Eq. 3 with rewards = successes and human effort = operator-seconds
+    times ``control_rate_hz`` (one human action per control tick).
+    """
+
+    def __init__(self, n_robots: int, n_operators: int, control_rate_hz: float = 10.0) -> None:
+        if n_robots < 1 or n_operators < 1:
+            raise ValueError("need at least one robot and one operator")
+        self.n_robots, self.n_operators, self.rate = n_robots, n_operators, float(control_rate_hz)
+        self.waiting_since: dict[str, float] = {}
+        self.handovers: list[Handover] = []
+        self.successes = 0
+        self.hard_resets = 0
+        self.human_s = 0.0
+        self._last: float | None = None
+        self._busy = 0
+
+    def update(self, allocation: Allocation, now: float) -> None:
+        if self._last is not None:
+            self.human_s += self._busy * max(0.0, now - self._last)
+        self._last, self._busy = now, len(allocation.assignments)
+        for a in allocation.started:
+            self.handovers.append(Handover(now, a.operator_id, a.robot_id, True, a.hard_reset, a.priority))
+            self.hard_resets += int(a.hard_reset)
+        for a in allocation.released:
+            self.handovers.append(Handover(now, a.operator_id, a.robot_id, False, a.hard_reset, a.priority))
+        self.waiting_since = {r: self.waiting_since.get(r, now) for r in allocation.waiting}
+
+    def episode_end(self, success: bool) -> None:
+        self.successes += int(bool(success))
+
+    def waiting_s(self, robot_id: str, now: float) -> float:
+        return now - self.waiting_since.get(robot_id, now)
+
+    def rohe(self) -> float:
+        human_steps = self.human_s * self.rate
+        return self.n_operators / self.n_robots * self.successes / (1.0 + human_steps)

@@ -1,4 +1,4 @@
-"""hitl_msgs <-> the plain dataclasses of arbiter.py, sim_operator.py and fleet.py.
+"""hitl_msgs <-> the plain dataclasses of hitl_teleop.arbiter, sim_operator.py and fleet.py.
 
 Imported by the nodes only (needs the built hitl_msgs, never rclpy). Times are float seconds;
 a message whose header stamp is zero is stamped with its receipt time.
@@ -18,6 +18,7 @@ from hitl_msgs.msg import (
     ControlState,
     EpisodeEvent,
     FleetAssignment,
+    FleetStatus,
     HelpRequest,
     Observation,
     OperatorAssignment,
@@ -36,7 +37,7 @@ from hitl_teleop.arbiter import (
     split_action,
     yaw_to_quat,
 )
-from hitl_teleop.fleet import Assignment, RobotRequest
+from hitl_teleop.fleet import Allocation, Assignment, FleetConfig, FleetLedger, RobotRequest
 from hitl_teleop.sim_operator import ControlView, OperatorOutput
 
 
@@ -112,7 +113,7 @@ def uncertainty_in(msg: Uncertainty, received: float) -> UncertaintyIn:
     return UncertaintyIn(
         _stamp_or(msg.header.stamp, received),
         float(msg.score),
-        float(msg.threshold) if msg.threshold > 0 else None,
+        float(msg.threshold) if msg.threshold >= 0 else None,  # negative: unset; 0 is legal
     )
 
 
@@ -225,4 +226,27 @@ def fleet_assignment_msg(
         oa.min_duration, oa.priority = float(min_duration_of(a)), float(a.priority)
         msg.assignments.append(oa)
     msg.waiting_robots = list(waiting)
+    return msg
+
+
+def fleet_status_msg(alloc: Allocation, requests: dict[str, RobotRequest], ledger: FleetLedger, cfg: FleetConfig,
+                     t: float) -> FleetStatus:
+    """FleetStatus: assignments, idle operators, the queue (priority order) with waiting times, totals."""
+    msg = FleetStatus()
+    msg.header.stamp = sec_to_stamp(t)
+    for a in alloc.assignments:
+        oa = OperatorAssignment()
+        oa.header.stamp = sec_to_stamp(a.start)
+        oa.operator_id, oa.robot_id, oa.assigned = a.operator_id, a.robot_id, True
+        oa.min_duration, oa.priority = float(a.min_duration(cfg)), float(a.priority)
+        msg.assignments.append(oa)
+    busy = {a.operator_id for a in alloc.assignments}
+    msg.operators_idle = [op for op in cfg.operator_ids if op not in busy]
+    msg.queue_robots = list(alloc.waiting)
+    msg.queue_priorities = [float(requests[r].priority) if r in requests else 0.0 for r in alloc.waiting]
+    msg.queue_hard_reset = [bool(requests[r].hard_reset) if r in requests else False for r in alloc.waiting]
+    msg.queue_waiting_s = [float(ledger.waiting_s(r, t)) for r in alloc.waiting]
+    msg.successes, msg.hard_resets = int(ledger.successes), int(ledger.hard_resets)
+    msg.handovers = sum(1 for h in ledger.handovers if h.started)
+    msg.human_s, msg.rohe = float(ledger.human_s), float(ledger.rohe())
     return msg

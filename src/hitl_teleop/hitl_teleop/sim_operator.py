@@ -15,8 +15,8 @@ from enum import Enum
 from typing import Protocol
 
 import numpy as np
+from hitl_policy.control_source import ControlSource
 
-SOURCE_POLICY, SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_RESET = 0, 1, 2, 3
 EE_DIM = 5  # hitl_sim action/state layout per end effector: x, y, z, yaw, gripper
 TAKEOVER_RULES = ("none", "random", "wrong_way")
 HANDBACK_RULES = ("score", "milestone")
@@ -175,7 +175,7 @@ class SimulatedOperator:
         if action is not None and self.phase != Phase.DRIVING:
             self._track_direction(state, action)
 
-        if control.source == SOURCE_HUMAN and self.phase == Phase.DRIVING:
+        if control.source == ControlSource.HUMAN and self.phase == Phase.DRIVING:
             self._seen_human = True
             self._takeover_steps += 1
             self.human_steps += 1
@@ -184,13 +184,13 @@ class SimulatedOperator:
         if self.phase == Phase.IDLE:
             if not self.budget_left():
                 pass
-            elif control.help_requested and control.source == SOURCE_PAUSED:
+            elif control.help_requested and control.source == ControlSource.PAUSED:
                 self._begin_reacting(gated=False)
-            elif cfg.human_gated and control.source == SOURCE_POLICY and self.wants_takeover(state, action):
+            elif cfg.human_gated and control.source == ControlSource.POLICY and self.wants_takeover(state, action):
                 self._begin_reacting(gated=True)
         if self.phase == Phase.REACTING:
             still_needed = self.gated or control.help_requested
-            if control.source == SOURCE_RESET or not still_needed:
+            if control.source == ControlSource.RESET or not still_needed:
                 self.phase = Phase.IDLE
             elif self._count >= cfg.reaction_delay_ticks:
                 self.phase, self._seen_human, self._takeover_steps = Phase.DRIVING, False, 0
@@ -218,7 +218,7 @@ class SimulatedOperator:
         """handback="milestone": the robot-gated help being given has reached the task's next milestone."""
         if self.config.handback != "milestone" or self.gated or self._milestone_at_start is None:
             return False
-        if control.source != SOURCE_HUMAN:
+        if control.source != ControlSource.HUMAN:
             return False
         now = self._milestone(state)
         return now is not None and now > self._milestone_at_start
@@ -227,9 +227,9 @@ class SimulatedOperator:
         self.phase, self.gated, self._count = Phase.REACTING, gated, 0
 
     def _should_release(self, control: ControlView) -> bool:
-        if not self.budget_left() or control.source == SOURCE_RESET:
+        if not self.budget_left() or control.source == ControlSource.RESET:
             return True
         if self.gated:
             return self._takeover_steps >= self.config.takeover_ticks
         # robot-gated: hand back once the arbiter returned control to the policy
-        return control.source == SOURCE_POLICY and (self._seen_human or not control.help_requested)
+        return control.source == ControlSource.POLICY and (self._seen_human or not control.help_requested)

@@ -1,4 +1,5 @@
-"""YuMi adapter: two JointTrajectory messages (topic, joint names, order), per-arm IK, joint hold."""
+"""YuMi adapter: two JointTrajectory messages (topic, joint names, order), per-arm IK, joint hold; with the
+simulator's MJCF + mink (the default) and with the bundled URDF + damped least squares."""
 
 import numpy as np
 import pytest
@@ -6,6 +7,7 @@ from adapter_helpers import command
 from hitl_teleop.adapters.base import Float64Out, JointTrajectoryOut
 from hitl_teleop.adapters.factory import build_adapter
 from hitl_teleop.adapters.kinematics import pose_error, pose_to_matrix
+from hitl_teleop.adapters.yumi import SIDES, yumi_chain, yumi_mj_chains
 from scipy.spatial.transform import Rotation
 
 FRAME = "yumi_base_link"
@@ -13,9 +15,9 @@ FRAME = "yumi_base_link"
 HOME = {"l": [0.74, -0.55, 0.05, 0.79, 0.47, 0.28, -0.09], "r": [-0.75, -0.55, -0.05, 0.79, -0.47, 0.28, 0.1]}
 
 
-@pytest.fixture
-def adapter():
-    a = build_adapter("yumi")
+@pytest.fixture(params=["mjcf", "urdf"])
+def adapter(request):
+    a = build_adapter("yumi", {"kinematics": request.param})
     names, pos = [], []
     for side, arm in zip("lr", a.arms):
         names += list(arm.chain.joint_names)
@@ -92,3 +94,49 @@ def test_trajectory_message_is_built_for_real(adapter):
     assert list(msg.points[0].positions) == pytest.approx(list(o.positions))
     assert (msg.points[0].time_from_start.sec, msg.points[0].time_from_start.nanosec) == (0, 100_000_000)
     assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (0, 0)
+
+
+def test_the_simulator_mjcf_and_the_bundled_urdf_are_one_kinematic_model():
+    rng = np.random.default_rng(3)
+    for side, mj in zip(SIDES, yumi_mj_chains()):
+        urdf = yumi_chain(side)
+        assert mj.joint_names == urdf.joint_names
+        np.testing.assert_allclose([mj.lower, mj.upper], [urdf.lower, urdf.upper], atol=1e-3)
+        for _ in range(30):
+            q = rng.uniform(urdf.lower, urdf.upper)
+            dp, da = pose_error(urdf.fk(q), mj.fk(q))
+            assert dp < 5e-4 and da < np.deg2rad(0.1)
+
+
+def test_mink_ik_round_trips_and_refuses_what_is_out_of_reach():
+    from hitl_teleop.adapters.ik import IKParams
+    from hitl_teleop.adapters.mj_arm import solve_ik_mink
+
+    chain = yumi_mj_chains()[0]
+    rng = np.random.default_rng(4)
+    for _ in range(10):
+        q = rng.uniform(chain.lower, chain.upper) * 0.8
+        T = chain.fk(q)
+        res = solve_ik_mink(chain, T, np.clip(q + rng.normal(0, 0.05, chain.dof), chain.lower, chain.upper),
+                            IKParams(restarts=2))
+        dp, da = pose_error(T, chain.fk(res.q))
+        assert res.success and dp < 1e-3 and da < np.deg2rad(1) and chain.within_limits(res.q)
+    far = chain.fk(np.zeros(chain.dof))
+    far[:3, 3] = chain.first_joint_origin() + np.array([2.0, 0.0, 0.0])
+    res = solve_ik_mink(chain, far, np.zeros(chain.dof))
+    assert not res.success and res.reason.startswith("unreachable")
+
+
+def test_mjcf_jacobian_matches_finite_differences():
+    chain = yumi_mj_chains()[1]
+    q = np.random.default_rng(5).uniform(chain.lower, chain.upper) * 0.7
+    T, J = chain.fk_and_jacobian(q)
+    eps = 1e-6
+    for i in range(chain.dof):
+        dq = np.zeros(chain.dof)
+        dq[i] = eps
+        T2 = chain.fk(q + dq)
+        np.testing.assert_allclose((T2[:3, 3] - T[:3, 3]) / eps, J[:3, i], atol=1e-4)
+        dR = T2[:3, :3] @ T[:3, :3].T
+        w = np.array([dR[2, 1] - dR[1, 2], dR[0, 2] - dR[2, 0], dR[1, 0] - dR[0, 1]]) / (2 * eps)
+        np.testing.assert_allclose(w, J[3:, i], atol=1e-4)

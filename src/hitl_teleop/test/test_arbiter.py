@@ -430,6 +430,15 @@ def test_threshold_from_uncertainty_message_when_not_configured():
     assert out.state.threshold == 0.5 and out.state.source == Source.PAUSED
 
 
+def test_zero_threshold_in_the_uncertainty_message_is_a_threshold_not_unset():
+    arb = Arbiter(ArbiterConfig(threshold=None), FRANKA)
+    arb.on_observation(ObservationIn(0.0, FRANKA.home))
+    arb.on_action_chunk(ActionChunkIn(0.0, np.tile(np.r_[HOME, 0.0], (4, 1))))
+    arb.on_uncertainty(UncertaintyIn(0.0, 0.01, threshold=0.0))
+    out = arb.tick(0.05)
+    assert out.state.threshold == 0.0 and out.state.source == Source.PAUSED
+
+
 def test_config_validation():
     with pytest.raises(ValueError, match="gating"):
         ArbiterConfig(gating="nobody")

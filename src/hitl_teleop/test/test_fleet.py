@@ -98,3 +98,29 @@ def test_rohe_matches_equation_3():
     assert rohe(rewards, np.zeros_like(human), 2) == pytest.approx(0.5 * 3)
     with pytest.raises(ValueError, match="shape"):
         rohe(rewards, human[:1], 2)
+
+
+def test_ledger_counts_handovers_hard_resets_waiting_and_rohe():
+    from hitl_teleop.fleet import FleetLedger
+
+    fa = FleetAllocator(FleetConfig(["h0"], threshold=0.1, min_intervention=2, hard_reset_time=3))
+    led = FleetLedger(n_robots=3, n_operators=1, control_rate_hz=10.0)
+    reqs = [RobotRequest("r0", 0.9), RobotRequest("r1", 0.5), RobotRequest("r2", 0.0, hard_reset=True)]
+    out = fa.update(reqs, now=0.0)
+    led.update(out, 0.0)
+    assert [a.robot_id for a in out.assignments] == ["r2"]  # hard reset first
+    assert led.hard_resets == 1 and set(led.waiting_since) == {"r0", "r1"}
+    out = fa.update(reqs, now=1.0)
+    led.update(out, 1.0)
+    assert led.waiting_s("r0", 1.0) == pytest.approx(1.0)
+    reqs[2] = RobotRequest("r2", 0.0, hard_reset=False, active=False)  # reset done
+    out = fa.update(reqs, now=3.0)  # t_R over: the freed operator goes to the next in line (r0)
+    led.update(out, 3.0)
+    assert [a.robot_id for a in out.assignments] == ["r0"] and [a.robot_id for a in out.released] == ["r2"]
+    assert "r0" not in led.waiting_since and led.waiting_s("r1", 3.0) == pytest.approx(3.0)
+    started = [(h.operator_id, h.robot_id) for h in led.handovers if h.started]
+    assert started == [("h0", "r2"), ("h0", "r0")]
+    led.episode_end(True)
+    led.episode_end(False)
+    assert led.human_s == pytest.approx(3.0)  # one operator busy for 3 s
+    assert led.rohe() == pytest.approx(1 / 3 * 1 / (1 + 30))

@@ -19,6 +19,7 @@ from diffusers import DDIMScheduler, DDPMScheduler
 
 from hitl_policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from hitl_policy.data import EpisodeDataset
+from hitl_policy.learning.train_loop import optimize
 from hitl_policy.models.nets import make_noise_net
 from hitl_policy.normalizer import Normalizer
 
@@ -242,27 +243,14 @@ class DiffusionPolicy:
             return lr0 * 0.5 * (1 + np.cos(np.pi * (i - warmup) / max(1, steps - warmup)))
 
         rng = np.random.default_rng(self.config["seed"] + self.train_steps)
-        it: Any = range(steps)
-        if progress:
-            from tqdm.auto import trange
-
-            it = trange(steps, desc="diffusion", leave=False, dynamic_ncols=True)
-        losses = []
         t0 = time.perf_counter()
-        self.net.train()
-        for i in it:
-            for group in self.optimizer.param_groups:
-                group["lr"] = lr_at(i)
+
+        def step_loss(step: int) -> torch.Tensor:
             idx = torch.from_numpy(rng.choice(len(obs_w), size=batch_size, replace=True, p=p))
-            loss = self.training_loss(obs_w[idx], act_w[idx]).mean()
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.config["grad_clip"])
-            self.optimizer.step()
-            losses.append(float(loss.detach()))
-            if progress and len(losses) % 50 == 0:
-                it.set_postfix(loss=f"{np.mean(losses[-50:]):.4f}")
-        self.net.eval()
+            return self.training_loss(obs_w[idx], act_w[idx]).mean()
+
+        losses = optimize(step_loss, self.optimizer, steps, modules=[self.net], clip_params=self.net.parameters(),
+                          grad_clip=self.config["grad_clip"], lr_at=lr_at, progress=progress, desc="diffusion")
         self.train_steps += steps
         tail = losses[-max(1, min(100, len(losses) // 10)) :] if losses else [float("nan")]
         return {

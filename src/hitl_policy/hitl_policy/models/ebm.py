@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from hitl_policy.data import EpisodeDataset
+from hitl_policy.learning.train_loop import optimize
 from hitl_policy.models.mlp import (
     NetCheckpointMixin,
     StackedMLP,
@@ -348,28 +349,18 @@ class EBMPolicy(NetCheckpointMixin, nn.Module):
                                         bool(self.config["bootstrap"]), rng)
         gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
         opt = self._ensure_optimizer()
-        self.train()
-        losses: list[float] = []
         t0 = time.perf_counter()
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=steps, desc="ebm", leave=False)
-        for _ in range(steps):
+
+        def step_loss(step: int) -> torch.Tensor:
             idx = torch.multinomial(probs, batch_size, replacement=True, generator=gen)  # (m, batch)
-            loss = self._member_losses(obs_t[idx], act_t[idx]).mean(1).sum()  # members are independent
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            return self._member_losses(obs_t[idx], act_t[idx]).mean(1).sum()  # members are independent
+
+        def after_step() -> None:
             self._scheduler.step()
             self.train_steps += 1
-            losses.append(loss.item() / self.n_models)
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{losses[-1]:.3f}")
-        if bar is not None:
-            bar.close()
-        self.eval()
+
+        losses = optimize(step_loss, opt, steps, modules=[self], after_step=after_step, members=self.n_models,
+                          progress=progress, desc="ebm")
         tail = losses[-max(1, len(losses) // 10):] if losses else [float("nan")]
         return {"steps": steps, "total_steps": self.train_steps, "loss": float(np.mean(tail)),
                 "first_loss": losses[0] if losses else float("nan"), "seconds": time.perf_counter() - t0,

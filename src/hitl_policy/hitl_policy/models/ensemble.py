@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from hitl_policy.data import EpisodeDataset
+from hitl_policy.learning.train_loop import optimize
 from hitl_policy.models.mlp import (
     NetCheckpointMixin,
     StackedMLP,
@@ -166,26 +167,17 @@ class EnsemblePolicy(NetCheckpointMixin, nn.Module):
         if self._optimizer is None:
             self._optimizer = torch.optim.Adam(self.parameters(), lr=self.config["lr"],
                                                weight_decay=self.config["weight_decay"])
-        self.train()
-        losses: list[float] = []
         t0 = time.perf_counter()
-        bar = None
-        if progress:
-            from tqdm import tqdm
-            bar = tqdm(total=steps, desc="ensemble", leave=False)
-        for _ in range(steps):
+
+        def step_loss(step: int) -> torch.Tensor:
             idx = torch.multinomial(probs, batch_size, replacement=True, generator=gen)  # (M, batch)
-            loss = self._losses(obs_t[idx], act_t[idx]).mean(1).sum()  # members are independent
-            self._optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self._optimizer.step()
+            return self._losses(obs_t[idx], act_t[idx]).mean(1).sum()  # members are independent
+
+        def after_step() -> None:
             self.train_steps += 1
-            losses.append(loss.item() / self.n_members)
-            if bar is not None:
-                bar.update(1)
-        if bar is not None:
-            bar.close()
-        self.eval()
+
+        losses = optimize(step_loss, self._optimizer, steps, modules=[self], after_step=after_step,
+                          members=self.n_members, progress=progress, desc="ensemble")
         tail = losses[-max(1, len(losses) // 10):] if losses else [float("nan")]
         return {"steps": steps, "total_steps": self.train_steps, "loss": float(np.mean(tail)),
                 "first_loss": losses[0] if losses else float("nan"), "seconds": time.perf_counter() - t0,

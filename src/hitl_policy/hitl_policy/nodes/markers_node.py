@@ -1,7 +1,7 @@
 """markers_node: RViz markers from the graph's topics (for a monitor running elsewhere, or a replay).
 
 The uncertainty node draws the same markers itself (``publish_markers:=true``, the deploy graph's
-default); this node is the same drawing code (:class:`MarkerDrawer`) fed by the topics
+default); this node is the same drawing code (:class:`hitl_policy.markers.MarkerDrawer`) fed by the topics
 ``uncertainty`` + ``observation`` + ``control_state``, publishing ``uncertainty_markers``.
 """
 
@@ -11,8 +11,18 @@ import sys
 
 import numpy as np
 
-from hitl_policy.markers import PathTracker, build_markers, to_marker_array
+from hitl_policy.markers import MarkerDrawer
 from hitl_policy.nodes.runtime import spin, wants_help
+
+try:  # running the node needs ROS; --help and importing this module do not
+    from rclpy.node import Node
+    from visualization_msgs.msg import MarkerArray
+
+    from hitl_msgs.msg import ControlState, Observation, Uncertainty
+except ImportError as _exc:  # workspace not built / not sourced: main() raises it after --help
+    Node, ROS_IMPORT_ERROR = object, _exc
+else:
+    ROS_IMPORT_ERROR = None
 
 USAGE = """usage: markers_node [--help] [--ros-args -p name:=value ...]
 
@@ -26,65 +36,37 @@ topics: sub observation, uncertainty, control_state; pub uncertainty_markers
 """
 
 
-class MarkerDrawer:
-    """Keeps the latest score/control source and the EE path; makes MarkerArrays (ROS side)."""
+class MarkersNode(Node):
+    """Draws uncertainty_markers from the observation, uncertainty and control_state topics."""
 
-    def __init__(self, path_length: int = 1000) -> None:
-        self.path = PathTracker(path_length)
-        self.source: int | None = None
-        self.last = None  # latest Uncertainty msg
-        self.threshold = 1.0
+    def __init__(self) -> None:
+        super().__init__("markers")
+        self.frame_id = self.declare_parameter("frame_id", "").value
+        self.drawer = MarkerDrawer(int(self.declare_parameter("path_length", 1000).value))
+        self.obs: Observation | None = None
+        self.pub = self.create_publisher(MarkerArray, "uncertainty_markers", 10)
+        self.create_subscription(Observation, "observation", self.on_obs, 10)
+        self.create_subscription(ControlState, "control_state", self.drawer.on_control_state, 10)
+        self.create_subscription(Uncertainty, "uncertainty", self.on_unc, 10)
 
-    def on_control_state(self, msg) -> None:
-        self.source = int(msg.source)
+    def on_obs(self, msg: Observation) -> None:
+        self.obs = msg
 
-    def add_pose(self, episode: int, position: np.ndarray, score: float) -> None:
-        self.path.add(episode, position, score)
-
-    def markers(self, unc_msg, frame_id: str, stamp):
-        dim = int(unc_msg.dim) or 3
-        specs = build_markers(
-            self.path.points(), self.path.scores(), float(unc_msg.threshold), score=float(unc_msg.score),
-            source=self.source, help_requested=bool(unc_msg.help_requested), dim=dim,
-            sample_points=np.asarray(unc_msg.sample_points),
-            sample_vectors=np.asarray(unc_msg.sample_vectors),
-            mode_means=np.asarray(unc_msg.mode_means), mode_weights=np.asarray(unc_msg.mode_weights),
-            estimator=unc_msg.estimator)
-        return to_marker_array(specs, frame_id, stamp)
+    def on_unc(self, msg: Uncertainty) -> None:
+        if self.obs is None or not self.obs.ee_poses:
+            return
+        p = self.obs.ee_poses[0].position
+        self.drawer.add_pose(int(self.obs.episode), np.array([p.x, p.y, p.z]), float(msg.score))
+        frame = self.frame_id or msg.header.frame_id or self.obs.header.frame_id
+        self.pub.publish(self.drawer.markers(msg, frame, msg.header.stamp))
 
 
 def main(args: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if args is None else args)
     if wants_help(argv, USAGE):
         return 0
-
-    from rclpy.node import Node
-    from visualization_msgs.msg import MarkerArray
-
-    from hitl_msgs.msg import ControlState, Observation, Uncertainty
-
-    class MarkersNode(Node):
-        def __init__(self) -> None:
-            super().__init__("markers")
-            self.frame_id = self.declare_parameter("frame_id", "").value
-            self.drawer = MarkerDrawer(int(self.declare_parameter("path_length", 1000).value))
-            self.obs: Observation | None = None
-            self.pub = self.create_publisher(MarkerArray, "uncertainty_markers", 10)
-            self.create_subscription(Observation, "observation", self.on_obs, 10)
-            self.create_subscription(ControlState, "control_state", self.drawer.on_control_state, 10)
-            self.create_subscription(Uncertainty, "uncertainty", self.on_unc, 10)
-
-        def on_obs(self, msg: Observation) -> None:
-            self.obs = msg
-
-        def on_unc(self, msg: Uncertainty) -> None:
-            if self.obs is None or not self.obs.ee_poses:
-                return
-            p = self.obs.ee_poses[0].position
-            self.drawer.add_pose(int(self.obs.episode), np.array([p.x, p.y, p.z]), float(msg.score))
-            frame = self.frame_id or msg.header.frame_id or self.obs.header.frame_id
-            self.pub.publish(self.drawer.markers(msg, frame, msg.header.stamp))
-
+    if ROS_IMPORT_ERROR is not None:
+        raise ROS_IMPORT_ERROR
     return spin(MarkersNode, argv, "markers_node", errors=())
 
 

@@ -13,7 +13,18 @@ from collections import deque
 
 import numpy as np
 
+from hitl_policy.chunking import ChunkScheduler
+from hitl_policy.deployment import checkpoint_action_names, load_policy_on
 from hitl_policy.nodes.runtime import parse_mapping_param, spin, wants_help
+
+try:  # running the node needs ROS; --help and importing this module do not
+    from rclpy.node import Node
+
+    from hitl_msgs.msg import ActionChunk, EpisodeEvent, Observation
+except ImportError as _exc:  # workspace not built / not sourced: main() raises it after --help
+    Node, ROS_IMPORT_ERROR = object, _exc
+else:
+    ROS_IMPORT_ERROR = None
 
 USAGE = """usage: policy_node [--help] [--ros-args -p name:=value ...]
 
@@ -34,127 +45,90 @@ topics: sub observation, episode_event; pub action_chunk
 """
 
 
+class PolicyNode(Node):
+    """Answers every observation with an action chunk (the module docstring; parameters in USAGE)."""
 
+    def __init__(self) -> None:
+        super().__init__("policy")
+        ckpt = self.declare_parameter("checkpoint", "").value
+        self.robot_id = self.declare_parameter("robot_id", "").value or self.get_namespace().strip("/")
+        device = self.declare_parameter("device", "cpu").value
+        seed = int(self.declare_parameter("seed", 0).value)
+        threads = int(self.declare_parameter("threads", 1).value)
+        self.dt = float(self.declare_parameter("dt", 0.0).value)
+        inference = parse_mapping_param(self.declare_parameter("inference", "{}").value, "inference")
+        self.intervals: deque[float] = deque(maxlen=10)
+        self.last_stamp: float | None = None
+        if not ckpt:
+            from hitl_policy.checkpoint import CheckpointError  # torch: not for --help
 
-def checkpoint_action_names(path: str, act_dim: int) -> list[str]:
-    """Action names stored with the checkpoint (meta/action_names), else the simulator's layout."""
-    from hitl_policy.checkpoint import load_checkpoint
+            raise CheckpointError("parameter 'checkpoint' is empty: pass -p checkpoint:=<file>")
+        self.policy = load_policy_on(ckpt, device, seed, threads, inference)
+        p = self.policy
+        self.names = checkpoint_action_names(ckpt, p.act_dim)
+        self.sched = ChunkScheduler(p.n_obs, p.n_action, p.horizon)
+        self.episode: int | None = None
+        self.bad_dim_warned = False
+        self.pub = self.create_publisher(ActionChunk, "action_chunk", 10)
+        self.create_subscription(Observation, "observation", self.on_obs, 10)
+        self.create_subscription(EpisodeEvent, "episode_event", self.on_event, 10)
+        self.get_logger().info(
+            f"{p.kind} policy from {ckpt}: obs_dim {p.obs_dim}, act_dim {p.act_dim}, n_obs {p.n_obs}, "
+            f"horizon {p.horizon}, n_action {p.n_action}" + (f"; inference {inference}" if inference else ""))
 
-    payload = load_checkpoint(path)
-    places = [payload.get("extra", {}), payload.get("config", {}), payload.get("state", {})]
-    for place in places:
-        if not isinstance(place, dict):
-            continue
-        for cand in (place.get("meta"), place):
-            if isinstance(cand, dict) and isinstance(cand.get("action_names"), (list, tuple)):
-                names = [str(n) for n in cand["action_names"]]
-                if len(names) == act_dim:
-                    return names
-    from hitl_policy.chunking import default_action_names
+    def on_event(self, msg: EpisodeEvent) -> None:
+        if msg.event in (EpisodeEvent.EVENT_START, EpisodeEvent.EVENT_RESET):
+            self.sched.reset()
+            self.episode = int(msg.episode)
 
-    return default_action_names(act_dim)
-
-
-def load_policy_on(path: str, device: str, seed: int, threads: int, inference: dict | None = None):
-    """Load a checkpoint for inference (one-line error on a bad file), with deploy-time sampling
-    settings (hitl_policy.inference_settings)."""
-    import torch
-
-    from hitl_policy.inference_settings import apply_inference_settings
-    from hitl_policy.registry import load_policy
-
-    torch.set_num_threads(max(1, threads))
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    policy = load_policy(path)
-    apply_inference_settings(policy, inference or {})
-    if device != "cpu" and hasattr(policy, "to"):
-        policy.to(device)
-    return policy
+    def on_obs(self, msg: Observation) -> None:
+        obs = np.asarray(msg.data, np.float32)
+        if obs.size != self.policy.obs_dim:
+            if not self.bad_dim_warned:
+                self.get_logger().error(
+                    f"observation has {obs.size} entries, the policy expects "
+                    f"{self.policy.obs_dim}: ignored")
+                self.bad_dim_warned = True
+            return
+        if self.episode != int(msg.episode):  # missed START event: still start fresh
+            self.sched.reset()
+            self.episode = int(msg.episode)
+        stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+        if self.last_stamp is not None and 0.0 < stamp - self.last_stamp < 5.0:
+            self.intervals.append(stamp - self.last_stamp)
+        self.last_stamp = stamp
+        try:
+            if self.sched.observe(obs):
+                t0 = time.perf_counter()
+                chunk = self.policy.predict_chunk(self.sched.obs_window()[None])[0]
+                self.sched.set_plan(chunk, (time.perf_counter() - t0) * 1e3)
+            out = self.sched.next()
+        except ValueError as exc:
+            self.get_logger().error(f"step {msg.step}: {exc}; no chunk published")
+            self.sched.reset()
+            return
+        out_msg = ActionChunk()
+        out_msg.header.stamp = self.get_clock().now().to_msg()
+        out_msg.header.frame_id = msg.header.frame_id
+        out_msg.observation_stamp = msg.header.stamp
+        out_msg.policy = self.policy.kind
+        out_msg.horizon = len(out.actions)
+        out_msg.n_execute = out.n_execute
+        out_msg.action_dim = self.policy.act_dim
+        out_msg.dim_names = self.names
+        out_msg.actions = out.actions.astype(float).reshape(-1).tolist()
+        out_msg.dt = self.dt or (float(np.median(self.intervals)) if self.intervals else 0.0)
+        out_msg.inference_time_ms = out.inference_time_ms
+        self.pub.publish(out_msg)
 
 
 def main(args: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if args is None else args)
     if wants_help(argv, USAGE):
         return 0
-
-    from rclpy.node import Node
-
-    from hitl_msgs.msg import ActionChunk, EpisodeEvent, Observation
+    if ROS_IMPORT_ERROR is not None:
+        raise ROS_IMPORT_ERROR
     from hitl_policy.checkpoint import CheckpointError
-    from hitl_policy.chunking import ChunkScheduler
-
-    class PolicyNode(Node):
-        def __init__(self) -> None:
-            super().__init__("policy")
-            ckpt = self.declare_parameter("checkpoint", "").value
-            self.robot_id = self.declare_parameter("robot_id", "").value or self.get_namespace().strip("/")
-            device = self.declare_parameter("device", "cpu").value
-            seed = int(self.declare_parameter("seed", 0).value)
-            threads = int(self.declare_parameter("threads", 1).value)
-            self.dt = float(self.declare_parameter("dt", 0.0).value)
-            inference = parse_mapping_param(self.declare_parameter("inference", "{}").value, "inference")
-            self.intervals: deque[float] = deque(maxlen=10)
-            self.last_stamp: float | None = None
-            if not ckpt:
-                raise CheckpointError("parameter 'checkpoint' is empty: pass -p checkpoint:=<file>")
-            self.policy = load_policy_on(ckpt, device, seed, threads, inference)
-            p = self.policy
-            self.names = checkpoint_action_names(ckpt, p.act_dim)
-            self.sched = ChunkScheduler(p.n_obs, p.n_action, p.horizon)
-            self.episode: int | None = None
-            self.bad_dim_warned = False
-            self.pub = self.create_publisher(ActionChunk, "action_chunk", 10)
-            self.create_subscription(Observation, "observation", self.on_obs, 10)
-            self.create_subscription(EpisodeEvent, "episode_event", self.on_event, 10)
-            self.get_logger().info(
-                f"{p.kind} policy from {ckpt}: obs_dim {p.obs_dim}, act_dim {p.act_dim}, n_obs {p.n_obs}, "
-                f"horizon {p.horizon}, n_action {p.n_action}" + (f"; inference {inference}" if inference else ""))
-
-        def on_event(self, msg: EpisodeEvent) -> None:
-            if msg.event in (EpisodeEvent.EVENT_START, EpisodeEvent.EVENT_RESET):
-                self.sched.reset()
-                self.episode = int(msg.episode)
-
-        def on_obs(self, msg: Observation) -> None:
-            obs = np.asarray(msg.data, np.float32)
-            if obs.size != self.policy.obs_dim:
-                if not self.bad_dim_warned:
-                    self.get_logger().error(
-                        f"observation has {obs.size} entries, the policy expects "
-                        f"{self.policy.obs_dim}: ignored")
-                    self.bad_dim_warned = True
-                return
-            if self.episode != int(msg.episode):  # missed START event: still start fresh
-                self.sched.reset()
-                self.episode = int(msg.episode)
-            stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
-            if self.last_stamp is not None and 0.0 < stamp - self.last_stamp < 5.0:
-                self.intervals.append(stamp - self.last_stamp)
-            self.last_stamp = stamp
-            try:
-                if self.sched.observe(obs):
-                    t0 = time.perf_counter()
-                    chunk = self.policy.predict_chunk(self.sched.obs_window()[None])[0]
-                    self.sched.set_plan(chunk, (time.perf_counter() - t0) * 1e3)
-                out = self.sched.next()
-            except ValueError as exc:
-                self.get_logger().error(f"step {msg.step}: {exc}; no chunk published")
-                self.sched.reset()
-                return
-            out_msg = ActionChunk()
-            out_msg.header.stamp = self.get_clock().now().to_msg()
-            out_msg.header.frame_id = msg.header.frame_id
-            out_msg.observation_stamp = msg.header.stamp
-            out_msg.policy = self.policy.kind
-            out_msg.horizon = len(out.actions)
-            out_msg.n_execute = out.n_execute
-            out_msg.action_dim = self.policy.act_dim
-            out_msg.dim_names = self.names
-            out_msg.actions = out.actions.astype(float).reshape(-1).tolist()
-            out_msg.dt = self.dt or (float(np.median(self.intervals)) if self.intervals else 0.0)
-            out_msg.inference_time_ms = out.inference_time_ms
-            self.pub.publish(out_msg)
 
     return spin(PolicyNode, argv, "policy_node", errors=(CheckpointError, ValueError))
 

@@ -9,17 +9,27 @@ the mode means, a label).
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
-import yaml
 
-from hitl_policy.nodes.policy_node import checkpoint_action_names, load_policy_on
+from hitl_policy.chunking import ObsHistory, current_action
+from hitl_policy.deployment import checkpoint_action_names, load_policy_on
+from hitl_policy.markers import MarkerDrawer
 from hitl_policy.nodes.runtime import parse_mapping_param, spin, wants_help
+from hitl_policy.uncertainty.threshold import resolve_threshold  # the one rule for 'unset' (< 0)
+
+try:  # running the node needs ROS; --help and importing this module (its helpers) do not
+    from rclpy.node import Node
+    from visualization_msgs.msg import MarkerArray
+
+    from hitl_msgs.msg import ControlState, EpisodeEvent, Observation, Uncertainty
+except ImportError as _exc:  # workspace not built / not sourced: main() raises it after --help
+    Node, ROS_IMPORT_ERROR = object, _exc
+else:
+    ROS_IMPORT_ERROR = None
 
 USAGE = """usage: uncertainty_node [--help] [--ros-args -p name:=value ...]
 
@@ -31,7 +41,7 @@ parameters:
                                       (diffusion: denoising_vector, ebm: jeffreys,
                                        ensemble: ensemble_variance)
   estimator_params (string, '{}')     YAML mapping of estimator keyword arguments
-  threshold        (double, -1.0)     help threshold; < 0: read threshold_file
+  threshold        (double, -1.0)     help threshold (0 is legal); < 0 = unset: read threshold_file
   threshold_file   (string, '')       calibration file (JSON/YAML with a 'threshold' key, or a number)
   every_n          (int, 1)           score every n-th observation
   publish_markers  (bool, true)       also publish uncertainty_markers
@@ -39,31 +49,6 @@ parameters:
   robot_id, device ('cpu'), seed (0), threads (1)
 topics: sub observation, episode_event, control_state; pub uncertainty, uncertainty_markers
 """
-
-
-def resolve_threshold(threshold: float, threshold_file: str) -> float:
-    """The parameter if >= 0, else the calibration file's 'threshold' (JSON/YAML or a bare number)."""
-    if threshold is not None and float(threshold) >= 0:
-        return float(threshold)
-    if not threshold_file:
-        raise ValueError("no threshold: set 'threshold' (>= 0) or 'threshold_file' (calibration output)")
-    path = Path(threshold_file)
-    if not path.exists():
-        raise ValueError(f"{path}: threshold file not found")
-    raw = path.read_text()
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError:
-        value = yaml.safe_load(raw)
-    if isinstance(value, dict):
-        value = value.get("threshold")
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{path}: no numeric 'threshold' in the file") from None
-    if not np.isfinite(out) or out < 0:
-        raise ValueError(f"{path}: threshold {out} is not a finite non-negative number")
-    return out
 
 
 def _rows(a, dim: int = 3) -> np.ndarray:
@@ -99,126 +84,127 @@ def result_fields(result, threshold: float, alpha: float = 0.0, origin=None, dim
     }
 
 
+class UncertaintyNode(Node):
+    """Scores observations on a worker thread and publishes uncertainty (the module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__("uncertainty")
+        ckpt = self.declare_parameter("checkpoint", "").value
+        name = self.declare_parameter("estimator", "").value
+        params = parse_mapping_param(self.declare_parameter("estimator_params", "{}").value, "estimator_params")
+        self.threshold = resolve_threshold(float(self.declare_parameter("threshold", -1.0).value),
+                                           self.declare_parameter("threshold_file", "").value)
+        self.every_n = max(1, int(self.declare_parameter("every_n", 1).value))
+        self.markers_on = bool(self.declare_parameter("publish_markers", True).value)
+        path_length = int(self.declare_parameter("path_length", 1000).value)
+        self.robot_id = self.declare_parameter("robot_id", "").value or self.get_namespace().strip("/")
+        device = self.declare_parameter("device", "cpu").value
+        seed = int(self.declare_parameter("seed", 0).value)
+        threads = int(self.declare_parameter("threads", 1).value)
+        if not ckpt:
+            from hitl_policy.checkpoint import CheckpointError  # torch: not for --help
+
+            raise CheckpointError("parameter 'checkpoint' is empty: pass -p checkpoint:=<file>")
+        self.policy = load_policy_on(ckpt, device, seed, threads)
+        from hitl_policy.registry import DEFAULT_ESTIMATOR, make_estimator  # torch: not for --help
+
+        name = name or DEFAULT_ESTIMATOR.get(self.policy.kind, "")
+        self.estimator = make_estimator(name, self.policy, **params)
+        self.alpha = float(getattr(self.estimator, "alpha", 0.0) or 0.0)
+        self.action_names = checkpoint_action_names(ckpt, self.policy.act_dim)
+        self.history = ObsHistory(self.policy.n_obs)
+        self.drawer = MarkerDrawer(path_length)
+        self.episode: int | None = None
+        self.count = 0
+        self.pending: tuple | None = None  # (obs msg, history window, current) newest only
+        self.cv = threading.Condition()
+        self.running = True
+        self.pub = self.create_publisher(Uncertainty, "uncertainty", 10)
+        self.mpub = self.create_publisher(MarkerArray, "uncertainty_markers", 10)
+        self.create_subscription(Observation, "observation", self.on_obs, 10)
+        self.create_subscription(EpisodeEvent, "episode_event", self.on_event, 10)
+        self.create_subscription(ControlState, "control_state", self.drawer.on_control_state, 10)
+        self.worker = threading.Thread(target=self.work, daemon=True)
+        self.worker.start()
+        self.get_logger().info(f"estimator {name} {params} on {self.policy.kind} policy {ckpt}; "
+                               f"threshold {self.threshold:.4g}, every {self.every_n} observation(s)")
+
+    def on_event(self, msg: EpisodeEvent) -> None:
+        if msg.event in (EpisodeEvent.EVENT_START, EpisodeEvent.EVENT_RESET):
+            self.history.reset()
+            self.episode = int(msg.episode)
+            self.count = 0
+
+    def on_obs(self, msg: Observation) -> None:
+        obs = np.asarray(msg.data, np.float32)
+        if obs.size != self.policy.obs_dim:
+            return  # the policy node reports the mismatch
+        if self.episode != int(msg.episode):
+            self.history.reset()
+            self.episode = int(msg.episode)
+            self.count = 0
+        try:
+            self.history.push(obs)
+        except ValueError as exc:
+            self.get_logger().error(f"step {msg.step}: {exc}")
+            self.history.reset()
+            return
+        self.count += 1
+        if (self.count - 1) % self.every_n:
+            return
+        poses = np.array([[p.position.x, p.position.y, p.position.z, p.orientation.x, p.orientation.y,
+                           p.orientation.z, p.orientation.w] for p in msg.ee_poses]).reshape(-1, 7)
+        current = current_action(self.action_names, list(msg.names), obs, poses, np.asarray(msg.gripper))
+        with self.cv:
+            self.pending = (msg, self.history.array(), current)
+            self.cv.notify()
+
+    def work(self) -> None:
+        while self.running:
+            with self.cv:
+                while self.pending is None and self.running:
+                    self.cv.wait(0.2)
+                job, self.pending = self.pending, None
+            if job is not None:
+                try:
+                    self.score(*job)
+                except Exception as exc:  # keep the monitor alive; say what went wrong
+                    if not self.running or not self.context.ok():
+                        return  # shutting down: the publishers are gone
+                    self.get_logger().error(f"estimator failed: {type(exc).__name__}: {exc}")
+
+    def score(self, obs_msg: Observation, window: np.ndarray, current: np.ndarray) -> None:
+        t0 = time.perf_counter()
+        result = self.estimator.estimate(window[None], current[None])[0]
+        fields = result_fields(result, self.threshold, self.alpha, origin=current[:3])
+        msg = Uncertainty()
+        msg.header.stamp = obs_msg.header.stamp
+        msg.header.frame_id = obs_msg.header.frame_id
+        msg.robot_id = self.robot_id or obs_msg.robot_id
+        for key, value in fields.items():
+            setattr(msg, key, value)
+        msg.compute_time_ms = (time.perf_counter() - t0) * 1e3
+        self.pub.publish(msg)
+        if self.markers_on and obs_msg.ee_poses:
+            p = obs_msg.ee_poses[0].position
+            self.drawer.add_pose(int(obs_msg.episode), np.array([p.x, p.y, p.z]), msg.score)
+            self.mpub.publish(self.drawer.markers(msg, obs_msg.header.frame_id, obs_msg.header.stamp))
+
+    def close(self) -> None:
+        """Stop the scoring worker (the shared runtime calls this before destroy_node)."""
+        self.running = False
+        with self.cv:
+            self.cv.notify()
+        self.worker.join(timeout=2.0)
+
+
 def main(args: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if args is None else args)
     if wants_help(argv, USAGE):
         return 0
-
-    from rclpy.node import Node
-    from visualization_msgs.msg import MarkerArray
-
-    from hitl_msgs.msg import ControlState, EpisodeEvent, Observation, Uncertainty
+    if ROS_IMPORT_ERROR is not None:
+        raise ROS_IMPORT_ERROR
     from hitl_policy.checkpoint import CheckpointError
-    from hitl_policy.chunking import ObsHistory, current_action
-    from hitl_policy.nodes.markers_node import MarkerDrawer
-    from hitl_policy.registry import DEFAULT_ESTIMATOR, make_estimator
-
-    class UncertaintyNode(Node):
-        def __init__(self) -> None:
-            super().__init__("uncertainty")
-            ckpt = self.declare_parameter("checkpoint", "").value
-            name = self.declare_parameter("estimator", "").value
-            params = parse_mapping_param(self.declare_parameter("estimator_params", "{}").value, "estimator_params")
-            self.threshold = resolve_threshold(float(self.declare_parameter("threshold", -1.0).value),
-                                               self.declare_parameter("threshold_file", "").value)
-            self.every_n = max(1, int(self.declare_parameter("every_n", 1).value))
-            self.markers_on = bool(self.declare_parameter("publish_markers", True).value)
-            path_length = int(self.declare_parameter("path_length", 1000).value)
-            self.robot_id = self.declare_parameter("robot_id", "").value or self.get_namespace().strip("/")
-            device = self.declare_parameter("device", "cpu").value
-            seed = int(self.declare_parameter("seed", 0).value)
-            threads = int(self.declare_parameter("threads", 1).value)
-            if not ckpt:
-                raise CheckpointError("parameter 'checkpoint' is empty: pass -p checkpoint:=<file>")
-            self.policy = load_policy_on(ckpt, device, seed, threads)
-            name = name or DEFAULT_ESTIMATOR.get(self.policy.kind, "")
-            self.estimator = make_estimator(name, self.policy, **params)
-            self.alpha = float(getattr(self.estimator, "alpha", 0.0) or 0.0)
-            self.action_names = checkpoint_action_names(ckpt, self.policy.act_dim)
-            self.history = ObsHistory(self.policy.n_obs)
-            self.drawer = MarkerDrawer(path_length)
-            self.episode: int | None = None
-            self.count = 0
-            self.pending: tuple | None = None  # (obs msg, history window, current) newest only
-            self.cv = threading.Condition()
-            self.running = True
-            self.pub = self.create_publisher(Uncertainty, "uncertainty", 10)
-            self.mpub = self.create_publisher(MarkerArray, "uncertainty_markers", 10)
-            self.create_subscription(Observation, "observation", self.on_obs, 10)
-            self.create_subscription(EpisodeEvent, "episode_event", self.on_event, 10)
-            self.create_subscription(ControlState, "control_state", self.drawer.on_control_state, 10)
-            self.worker = threading.Thread(target=self.work, daemon=True)
-            self.worker.start()
-            self.get_logger().info(f"estimator {name} {params} on {self.policy.kind} policy {ckpt}; "
-                                   f"threshold {self.threshold:.4g}, every {self.every_n} observation(s)")
-
-        def on_event(self, msg: EpisodeEvent) -> None:
-            if msg.event in (EpisodeEvent.EVENT_START, EpisodeEvent.EVENT_RESET):
-                self.history.reset()
-                self.episode = int(msg.episode)
-                self.count = 0
-
-        def on_obs(self, msg: Observation) -> None:
-            obs = np.asarray(msg.data, np.float32)
-            if obs.size != self.policy.obs_dim:
-                return  # the policy node reports the mismatch
-            if self.episode != int(msg.episode):
-                self.history.reset()
-                self.episode = int(msg.episode)
-                self.count = 0
-            try:
-                self.history.push(obs)
-            except ValueError as exc:
-                self.get_logger().error(f"step {msg.step}: {exc}")
-                self.history.reset()
-                return
-            self.count += 1
-            if (self.count - 1) % self.every_n:
-                return
-            poses = np.array([[p.position.x, p.position.y, p.position.z, p.orientation.x, p.orientation.y,
-                               p.orientation.z, p.orientation.w] for p in msg.ee_poses]).reshape(-1, 7)
-            current = current_action(self.action_names, list(msg.names), obs, poses, np.asarray(msg.gripper))
-            with self.cv:
-                self.pending = (msg, self.history.array(), current)
-                self.cv.notify()
-
-        def work(self) -> None:
-            while self.running:
-                with self.cv:
-                    while self.pending is None and self.running:
-                        self.cv.wait(0.2)
-                    job, self.pending = self.pending, None
-                if job is not None:
-                    try:
-                        self.score(*job)
-                    except Exception as exc:  # keep the monitor alive; say what went wrong
-                        if not self.running or not self.context.ok():
-                            return  # shutting down: the publishers are gone
-                        self.get_logger().error(f"estimator failed: {type(exc).__name__}: {exc}")
-
-        def score(self, obs_msg: Observation, window: np.ndarray, current: np.ndarray) -> None:
-            t0 = time.perf_counter()
-            result = self.estimator.estimate(window[None], current[None])[0]
-            fields = result_fields(result, self.threshold, self.alpha, origin=current[:3])
-            msg = Uncertainty()
-            msg.header.stamp = obs_msg.header.stamp
-            msg.header.frame_id = obs_msg.header.frame_id
-            msg.robot_id = self.robot_id or obs_msg.robot_id
-            for key, value in fields.items():
-                setattr(msg, key, value)
-            msg.compute_time_ms = (time.perf_counter() - t0) * 1e3
-            self.pub.publish(msg)
-            if self.markers_on and obs_msg.ee_poses:
-                p = obs_msg.ee_poses[0].position
-                self.drawer.add_pose(int(obs_msg.episode), np.array([p.x, p.y, p.z]), msg.score)
-                self.mpub.publish(self.drawer.markers(msg, obs_msg.header.frame_id, obs_msg.header.stamp))
-
-        def close(self) -> None:
-            """Stop the scoring worker (the shared runtime calls this before destroy_node)."""
-            self.running = False
-            with self.cv:
-                self.cv.notify()
-            self.worker.join(timeout=2.0)
 
     return spin(UncertaintyNode, argv, "uncertainty_node", errors=(CheckpointError, ValueError, ImportError, TypeError))
 

@@ -2,7 +2,8 @@
 
 - ``calibrate_threshold``: the (1 - target_rate) quantile, so a fraction ``target_rate`` of the
   scores lies above it (ThriftyDAgger sets its switching threshold to hit a target intervention rate).
-- ``ifl_threshold``: IFL / IIFL's rule, the 99th percentile of the scores of the BC policy's rollouts.
+  (IFL / IIFL's rule, the 99th percentile of the BC policy's rollout scores, is target_rate 0.01.)
+- ``realized_rate``: the fraction of scores above a threshold (the help-request rule).
 Help is requested when score > threshold. The realized rate of an arbiter with hysteresis and a
 minimum intervention time is higher than the fraction of scores above the threshold; recalibrate
 on deployment logs if the rate matters.
@@ -10,21 +11,7 @@ on deployment logs if the rate matters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-
-
-@dataclass
-class CalibrationReport:
-    threshold: float
-    method: str  # "target_rate" or "percentile"
-    target_rate: float  # for "percentile": 1 - percentile / 100
-    realized_rate: float  # fraction of the calibration scores above the threshold
-    n_scores: int
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
 
 
 def _clean(scores) -> np.ndarray:
@@ -52,23 +39,3 @@ def calibrate_threshold(scores, target_rate: float) -> float:
         return float(np.nextafter(s.min(), -np.inf))
     # Distinct scores: the fraction above is within 1/n of the target; tied scores can only lower it.
     return float(np.quantile(s, 1.0 - target_rate))
-
-
-def ifl_threshold(scores, percentile: float = 99.0) -> float:
-    """IFL / IIFL: the given percentile of the scores."""
-    if not 0.0 <= percentile <= 100.0:
-        raise ValueError(f"percentile must be in [0, 100], got {percentile}")
-    return float(np.percentile(_clean(scores), percentile))
-
-
-def calibrate(scores, target_rate: float | None = None, percentile: float | None = None) -> CalibrationReport:
-    """One of target_rate (ThriftyDAgger-style) or percentile (IFL-style) -> threshold and realized rate."""
-    if (target_rate is None) == (percentile is None):
-        raise ValueError("give exactly one of target_rate and percentile")
-    s = _clean(scores)
-    if target_rate is not None:
-        thr, method, rate = calibrate_threshold(s, target_rate), "target_rate", float(target_rate)
-    else:
-        thr, method, rate = ifl_threshold(s, percentile), "percentile", 1.0 - float(percentile) / 100.0
-    return CalibrationReport(threshold=thr, method=method, target_rate=rate,
-                             realized_rate=realized_rate(s, thr), n_scores=int(s.size))

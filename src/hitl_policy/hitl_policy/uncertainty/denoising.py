@@ -10,7 +10,7 @@ with D the mean over mode pairs of (1 - cosine similarity of the mode means) and
 weight-averaged total variance of the modes. All robots of a fleet go through one torch call and
 one batched EM.
 
-The paper leaves the scales open and they decide whether the score means anything (DESIGN.md §8).
+The paper leaves the scales open and they decide whether the score means anything (docs/uncertainty.md).
 Everything is a parameter here; :class:`PaperDenoisingVectorEstimator` is the literal recipe
 (k = 0, r = 0.05 in raw action units, the raw noise vectors), :class:`DenoisingVectorEstimator` the
 variant whose defaults were chosen by measurement (docs/uncertainty.md).

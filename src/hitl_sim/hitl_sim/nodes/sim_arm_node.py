@@ -6,7 +6,8 @@ yet in this episode: keep the current pose) and publishes ``observation``, ``sim
 END, resets and publishes START, until ``episodes`` episodes are done (0 = forever). After the
 last one it stops stepping, keeps publishing the final observation at the control rate, and
 republishes the last END event once a second with note "finished" (the done flag); a
-``start_episode`` call starts again.
+``start_episode`` call starts again. With ``exit_when_done`` (the deploy graph) it instead exits 0
+one second after the last END (subscribers get it first), which ends the graph (runner, launch).
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ parameters:
   wait_for_publishers (string[], [])    auto_start waits until each of these topics (relative names, e.g.
                                         action_chunk, uncertainty) has a publisher: no episode times out
                                         while the policy is still loading, under ros2 launch or hitl_run
+  exit_when_done    (bool, false)       after `episodes` episodes: exit 0 one second after the last END
+                                        (ends the deploy graph) instead of idling
   wait_for_recorder (bool, false)       auto_start also waits until the node named `recorder` (this
                                         namespace) subscribes to observation and episode_event, then
                                         0.5 s more (DDS matches both ways): episode 1 is recorded whole
@@ -83,10 +86,14 @@ def make_node():
                     ("render", False),
                     ("render_rate_hz", 2.0),
                     ("render_size", [320, 240]),
+                    ("exit_when_done", False),
                 )
             }
             self.backend = hitl_sim.resolve_backend(str(p["task"]), str(p["backend"]))
             self.wait_for_recorder = bool(p["wait_for_recorder"])
+            self.exit_when_done = bool(p["exit_when_done"])
+            self.exit_code: int | None = None  # set: the shared runtime ends the process with it
+            self.finished_tick = 0
             self.recorder_seen_tick: int | None = None
             self.waiting_for = [t for t in p["wait_for_publishers"] if t]
             self.arm_name, self.task, self.variant = str(p["arm"]), str(p["task"]), str(p["variant"])
@@ -106,6 +113,7 @@ def make_node():
             self.create_service(ResetEpisode, "reset_episode", self._srv_reset)
             self.command: np.ndarray | None = None
             self.rejected: dict[str, float] = {}  # reason -> when last logged
+            self.rejected_commands = 0
             self.episode = 0
             self.completed = 0
             self.running = False
@@ -197,18 +205,24 @@ def make_node():
             if not self.running:
                 return
             try:
-                self.command = (
+                command = (
                     None
                     if msg.hold
                     else rc.arm_command_to_action(msg, self.env.current_action()[0], self.env.n_arms)
                 )
+                if command is not None and not np.all(np.isfinite(command)):
+                    raise ValueError("non-finite target")
+                self.command = command
             except ValueError as exc:
+                self.command = None  # a command that cannot be executed: hold where the arm is
+                self.rejected_commands += 1
                 # each distinct reason is logged (at most once per 2 s): one throttle for all would hide
                 # a wrong-shape command behind a NaN one
-                now, text = time.monotonic(), f"ignoring arm_command: {exc} (episode {self.episode} goes on)"
+                now = time.monotonic()
+                text = f"arm_command rejected ({exc}): holding; the episode goes on"
                 if now - self.rejected.get(text, -1e9) >= 2.0:
                     self.rejected[text] = now
-                    self.get_logger().warning(text)
+                    self.get_logger().warning(f"{text}; {self.rejected_commands} rejected so far")
 
         def _missing_publishers(self) -> list[str]:
             missing = [t for t in self.waiting_for if self.count_publishers(self._resolve(t)) == 0]
@@ -257,6 +271,12 @@ def make_node():
                         self._start()
                         return
                     self.finished = True
+                    self.finished_tick = self.tick
+                    if self.exit_when_done:
+                        self.get_logger().info(f"all {self.episodes} episodes done: exiting in 1 s")
+            elif self.finished and self.exit_when_done:
+                if self.tick - self.finished_tick >= self.ticks_per_s:
+                    self.exit_code = 0
             elif self.finished and self.last_end is not None and self.tick % self.ticks_per_s == 0:
                 self.last_end.note = "finished"
                 self.last_end.header.stamp = self.get_clock().now().to_msg()

@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from hitl_policy.control_source import ControlSource
 from scipy.spatial.transform import Rotation
 
 from hitl_teleop.adapters.kinematics import pose_to_matrix
-
-SOURCE_POLICY, SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_RESET = 0, 1, 2, 3
 
 
 @dataclass
@@ -27,7 +26,7 @@ class ArmCommandData:
     positions: list[np.ndarray]
     quaternions: list[np.ndarray]
     gripper: list[float]
-    source: int = SOURCE_POLICY
+    source: int = ControlSource.POLICY
 
     @classmethod
     def from_msg(cls, msg) -> ArmCommandData:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from hitl_teleop.adapters.ik import IKParams, solve_ik
+from hitl_teleop.adapters.ik import IKParams, IKResult, solve_ik
 from hitl_teleop.adapters.kinematics import Chain
+
+IKSolver = Callable[..., IKResult]  # (chain, T_target, q_seed, params) -> IKResult: ik.solve_ik, mj_arm.solve_ik_mink
 
 
 @dataclass
@@ -25,10 +28,11 @@ class JointSpaceArm:
     """
 
     def __init__(
-        self, chain: Chain, max_joint_step: float, ik: IKParams | None = None, label: str = "arm"
+        self, chain: Chain, max_joint_step: float, ik: IKParams | None = None, label: str = "arm",
+        solver: IKSolver = solve_ik,
     ) -> None:
         # few restarts: a solution from a random seed is almost always a branch flip the jump guard rejects
-        self.chain, self.max_joint_step, self.label = chain, max_joint_step, label
+        self.chain, self.max_joint_step, self.label, self.solver = chain, max_joint_step, label, solver
         self.ik = ik or IKParams(restarts=2)
         self.measured: np.ndarray | None = None
         self.last_sent: np.ndarray | None = None
@@ -50,7 +54,7 @@ class JointSpaceArm:
             and np.max(np.abs(self.measured - self.last_sent)) > 3 * self.max_joint_step
         ):
             ref = self.measured  # the arm did not follow (collision, e-stop): re-seed from where it is
-        res = solve_ik(self.chain, T_target, ref, self.ik)
+        res = self.solver(self.chain, T_target, ref, self.ik)
         if not res.success:
             return JointTarget(False, ref, f"{self.label}: {res.reason}")
         if not self.chain.within_limits(res.q):

@@ -1,5 +1,10 @@
 """ABB YuMi IRB 14000 (abb_ros2, ros2_control): pose targets -> JointTrajectory per arm.
 
+Kinematics (``YuMiConfig.kinematics``): "mjcf" (default) is the simulator's model, robosuite-models'
+Yumi MJCF with ABB's Smart Gripper TCP (136 mm along the flange z), solved with mink (adapters/mj_arm.py);
+"urdf" is the bundled URDF with the damped-least-squares solver (adapters/ik.py). The two agree to
+0.25 mm / 0.05 deg over random joint vectors (test_adapters_yumi.py).
+
 Two 7-DoF arms, each with its own joint_trajectory_controller; target 0 is the left arm, target 1
 the right (ArmCommand.targets order = the arm profile's ee_frames order). Joint names follow the
 bundled model (yumi_joint_{1,2,7,3,4,5,6}_{l,r}, kinematic order); override them if your
@@ -9,7 +14,9 @@ the target width (metres) goes out as std_msgs/Float64 per arm for a site-specif
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -22,11 +29,34 @@ from hitl_teleop.adapters.base import (
     in_box,
     target_matrix,
 )
-from hitl_teleop.adapters.ik import IKParams
+from hitl_teleop.adapters.ik import IKParams, solve_ik
 from hitl_teleop.adapters.joint_ik import JointSpaceArm
 from hitl_teleop.adapters.kinematics import Chain, kinematics_dir, load_chain
 
 SIDES = ("l", "r")
+KINEMATICS = ("mjcf", "urdf")
+TCP_OFFSET = (0.0, 0.0, 0.136)  # ABB Smart Gripper TCP in the flange frame (as in config/kinematics/yumi.urdf)
+
+
+def yumi_joint_names(side: str) -> tuple[str, ...]:
+    return tuple(f"yumi_joint_{i}_{side}" for i in (1, 2, 7, 3, 4, 5, 6))
+
+
+def yumi_mjcf_path() -> Path:
+    """robosuite-models' Yumi (the simulator's model), located without importing robosuite."""
+    spec = importlib.util.find_spec("robosuite_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError("robosuite-models is not installed: set kinematics 'urdf' or install requirements/python.txt")
+    return Path(spec.submodule_search_locations[0]) / "assets" / "robots" / "yumi" / "robot.xml"
+
+
+def yumi_mj_chains(xml_path: str = ""):
+    """Both arms of the Yumi MJCF as chains (left, right), TCP sites added."""
+    from hitl_teleop.adapters.mj_arm import ArmSpec, MjArmChain, compile_with_tcp_sites
+
+    arms = {s: ArmSpec(yumi_joint_names(s), f"yumi_link_7_{s}", TCP_OFFSET, "base") for s in SIDES}
+    model = compile_with_tcp_sites(xml_path or yumi_mjcf_path(), arms)
+    return [MjArmChain(model, s, arms[s]) for s in SIDES]
 
 
 def yumi_chain(side: str, urdf: str = "") -> Chain:
@@ -45,7 +75,9 @@ class YuMiConfig:
     max_joint_step: float = 0.25  # rad per tick
     workspace_min: tuple[float, float, float] = (0.20, -0.40, 0.02)
     workspace_max: tuple[float, float, float] = (0.60, 0.40, 0.50)
-    urdf: str = ""
+    kinematics: str = "mjcf"  # "mjcf": the simulator's model + mink; "urdf": the bundled URDF + DLS
+    urdf: str = ""  # kinematics "urdf": another URDF
+    mjcf: str = ""  # kinematics "mjcf": another MJCF (default: robosuite-models' Yumi)
     left_controller: str = ""  # full topic; default /<controllers[0]>/joint_trajectory
     right_controller: str = ""  # full topic; default /<controllers[1]>/joint_trajectory
 
@@ -55,9 +87,17 @@ class YuMiAdapter:
 
     def __init__(self, cfg: YuMiConfig | None = None, ik: IKParams | None = None) -> None:
         self.cfg = cfg or YuMiConfig()
+        if self.cfg.kinematics not in KINEMATICS:
+            raise ValueError(f"YuMi kinematics must be one of {KINEMATICS}, got {self.cfg.kinematics!r}")
+        if self.cfg.kinematics == "mjcf":
+            from hitl_teleop.adapters.mj_arm import solve_ik_mink
+
+            chains, solver = yumi_mj_chains(self.cfg.mjcf), solve_ik_mink
+        else:
+            chains, solver = [yumi_chain(s, self.cfg.urdf) for s in SIDES], solve_ik
         self.arms = [
-            JointSpaceArm(yumi_chain(s, self.cfg.urdf), self.cfg.max_joint_step, ik, label=f"yumi {s}")
-            for s in SIDES
+            JointSpaceArm(chain, self.cfg.max_joint_step, ik, label=f"yumi {s}", solver=solver)
+            for s, chain in zip(SIDES, chains)
         ]
         self.lo, self.hi = np.asarray(self.cfg.workspace_min), np.asarray(self.cfg.workspace_max)
         self._last_gripper: list[float | None] = [None, None]

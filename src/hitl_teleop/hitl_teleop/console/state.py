@@ -14,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-SOURCE_NAMES = ("POLICY", "HUMAN", "PAUSED", "RESET")
-REASON_NAMES = ("NONE", "ROBOT_GATED", "HUMAN_GATED", "UNCERTAINTY_LOW", "OPERATOR_RELEASED", "PAUSE",
-                "RESUME", "RESET", "STALE_POLICY", "STALE_OBSERVATION", "STALE_DEVICE", "DEADMAN_RELEASED",
-                "INVALID_COMMAND")
-HELP_REASONS = ("UNCERTAINTY", "HARD_RESET", "IDLE")
+from hitl_policy.control_source import ControlReason, ControlSource
+
+from hitl_teleop.arbiter.types import HelpReason
+
+SOURCE_NAMES = tuple(s.name for s in ControlSource)
+REASON_NAMES = tuple(r.name for r in ControlReason)
+HELP_REASONS = tuple(r.name for r in HelpReason)
 HISTORY_S = 60.0
 
 

@@ -1,7 +1,9 @@
 """fleet_allocator_node: Fleet-DAgger allocation of M operators to N robots (thin adapter over fleet.py).
 
-Subscribes ``/<robot_id>/help_request`` for every robot in ``robot_ids``; publishes the current
-assignments on ``/fleet/assignments`` at ``rate_hz`` (and logs every change). A request that is not
+Subscribes ``/<robot_id>/help_request`` and ``/<robot_id>/episode_event`` for every robot in
+``robot_ids``; publishes the current assignments on ``/fleet/assignments`` and the fleet's live state
+(who serves whom, the queue with priorities and waiting times, hard resets, ROHE so far) on
+``/fleet/status`` at ``rate_hz``, and logs every hand-over with its operator id. A request that is not
 refreshed within ``request_timeout_s`` counts as withdrawn (arbiters republish every tick).
 """
 
@@ -10,6 +12,19 @@ from __future__ import annotations
 import sys
 
 from hitl_policy.nodes.runtime import spin, wants_help
+
+from hitl_teleop.fleet import FleetAllocator, FleetConfig, FleetLedger, RobotRequest
+
+try:  # running the node needs ROS; --help and importing this module do not
+    from rclpy.node import Node
+    from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+
+    from hitl_msgs.msg import EpisodeEvent, FleetAssignment, FleetStatus, HelpRequest
+    from hitl_teleop import ros_conversions as rc
+except ImportError as _exc:  # workspace not built / not sourced: main() raises it after --help
+    Node, ROS_IMPORT_ERROR = object, _exc
+else:
+    ROS_IMPORT_ERROR = None
 
 USAGE = """usage: fleet_allocator_node [--help] [--ros-args -p name:=value ...]
 
@@ -26,81 +41,88 @@ parameters:
   hard_reset_first   (bool, true)             hard resets before every uncertainty
   request_timeout_s  (double, 0.5)            a request older than this is withdrawn
   rate_hz            (double, 10.0)           allocation rate
-topics: sub /<robot_id>/help_request; pub /fleet/assignments
+  control_rate_hz    (double, 10.0)           robots' control rate (human steps for ROHE)
+topics: sub /<robot_id>/help_request, /<robot_id>/episode_event; pub /fleet/assignments, /fleet/status
 """
 
 
+class FleetAllocatorNode(Node):
+    """Assigns operators to robots from their help requests (the module docstring; parameters in USAGE)."""
+
+    def __init__(self) -> None:
+        super().__init__("fleet_allocator")
+        p = self.declare_parameter
+        self.robot_ids = [r.strip("/") for r in p("robot_ids", ["robot_0"]).value]
+        ops = [o for o in p("operator_ids", [""]).value if o]
+        n_ops = int(p("num_operators", 1).value)
+        self.cfg = FleetConfig(
+            operator_ids=ops or [f"sim_operator_{i}" for i in range(n_ops)],
+            threshold=float(p("threshold", 0.0).value),
+            min_intervention=float(p("min_intervention_s", 1.0).value),
+            hard_reset_time=float(p("hard_reset_s", 2.0).value),
+            hard_reset_first=bool(p("hard_reset_first", True).value),
+        )
+        self.timeout = float(p("request_timeout_s", 0.5).value)
+        rate = float(p("rate_hz", 10.0).value)
+        self.allocator = FleetAllocator(self.cfg)
+        self.ledger = FleetLedger(len(self.robot_ids), len(self.cfg.operator_ids),
+                                  float(p("control_rate_hz", 10.0).value))
+        self.requests: dict[str, tuple[float, RobotRequest]] = {}
+        for rid in self.robot_ids:
+            self.create_subscription(
+                HelpRequest, f"/{rid}/help_request", lambda m, rid=rid: self.on_help(rid, m), 10
+            )
+            self.create_subscription(EpisodeEvent, f"/{rid}/episode_event", self.on_episode, 10)
+        latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+        self.pub = self.create_publisher(FleetAssignment, "/fleet/assignments", latched)
+        self.pub_status = self.create_publisher(FleetStatus, "/fleet/status", 10)
+        self.create_timer(1.0 / rate, self.on_timer)
+        self.get_logger().info(f"{len(self.cfg.operator_ids)} operators for robots {self.robot_ids}")
+
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def on_help(self, rid: str, msg: HelpRequest) -> None:
+        req = rc.robot_request(msg)
+        req.robot_id = rid
+        self.requests[rid] = (self.now(), req)
+
+    def on_episode(self, msg: EpisodeEvent) -> None:
+        if msg.event == EpisodeEvent.EVENT_END and msg.note != "finished":  # not the republished last END
+            self.ledger.episode_end(bool(msg.success))
+
+    def on_timer(self) -> None:
+        now = self.now()
+        reqs = [
+            r if now - t <= self.timeout else RobotRequest(rid, r.priority, r.hard_reset, False)
+            for rid, (t, r) in self.requests.items()
+        ]
+        alloc = self.allocator.update(reqs, now)
+        self.ledger.update(alloc, now)
+        for a in alloc.started:
+            self.get_logger().info(
+                f"{a.operator_id} -> {a.robot_id} (priority {a.priority:.3f}"
+                f"{', hard reset' if a.hard_reset else ''})"
+            )
+        for a in alloc.released:
+            self.get_logger().info(
+                f"{a.operator_id} released from {a.robot_id} after {now - a.start:.2f} s"
+            )
+        self.pub.publish(
+            rc.fleet_assignment_msg(
+                alloc.assignments, alloc.released, alloc.waiting, now, lambda a: a.min_duration(self.cfg)
+            )
+        )
+        by_id = {r.robot_id: r for r in reqs}
+        self.pub_status.publish(rc.fleet_status_msg(alloc, by_id, self.ledger, self.cfg, now))
 
 
 def main(args: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if args is None else args)
     if wants_help(argv, USAGE):
         return 0
-
-    from rclpy.node import Node
-    from rclpy.qos import QoSDurabilityPolicy, QoSProfile
-
-    from hitl_msgs.msg import FleetAssignment, HelpRequest
-    from hitl_teleop import ros_conversions as rc
-    from hitl_teleop.fleet import FleetAllocator, FleetConfig, RobotRequest
-
-    class FleetAllocatorNode(Node):
-        def __init__(self) -> None:
-            super().__init__("fleet_allocator")
-            p = self.declare_parameter
-            self.robot_ids = [r.strip("/") for r in p("robot_ids", ["robot_0"]).value]
-            ops = [o for o in p("operator_ids", [""]).value if o]
-            n_ops = int(p("num_operators", 1).value)
-            self.cfg = FleetConfig(
-                operator_ids=ops or [f"sim_operator_{i}" for i in range(n_ops)],
-                threshold=float(p("threshold", 0.0).value),
-                min_intervention=float(p("min_intervention_s", 1.0).value),
-                hard_reset_time=float(p("hard_reset_s", 2.0).value),
-                hard_reset_first=bool(p("hard_reset_first", True).value),
-            )
-            self.timeout = float(p("request_timeout_s", 0.5).value)
-            rate = float(p("rate_hz", 10.0).value)
-            self.allocator = FleetAllocator(self.cfg)
-            self.requests: dict[str, tuple[float, RobotRequest]] = {}
-            for rid in self.robot_ids:
-                self.create_subscription(
-                    HelpRequest, f"/{rid}/help_request", lambda m, rid=rid: self.on_help(rid, m), 10
-                )
-            latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
-            self.pub = self.create_publisher(FleetAssignment, "/fleet/assignments", latched)
-            self.create_timer(1.0 / rate, self.on_timer)
-            self.get_logger().info(f"{len(self.cfg.operator_ids)} operators for robots {self.robot_ids}")
-
-        def now(self) -> float:
-            return self.get_clock().now().nanoseconds * 1e-9
-
-        def on_help(self, rid: str, msg: HelpRequest) -> None:
-            req = rc.robot_request(msg)
-            req.robot_id = rid
-            self.requests[rid] = (self.now(), req)
-
-        def on_timer(self) -> None:
-            now = self.now()
-            reqs = [
-                r if now - t <= self.timeout else RobotRequest(rid, r.priority, r.hard_reset, False)
-                for rid, (t, r) in self.requests.items()
-            ]
-            alloc = self.allocator.update(reqs, now)
-            for a in alloc.started:
-                self.get_logger().info(
-                    f"{a.operator_id} -> {a.robot_id} (priority {a.priority:.3f}"
-                    f"{', hard reset' if a.hard_reset else ''})"
-                )
-            for a in alloc.released:
-                self.get_logger().info(
-                    f"{a.operator_id} released from {a.robot_id} after {now - a.start:.2f} s"
-                )
-            self.pub.publish(
-                rc.fleet_assignment_msg(
-                    alloc.assignments, alloc.released, alloc.waiting, now, lambda a: a.min_duration(self.cfg)
-                )
-            )
-
+    if ROS_IMPORT_ERROR is not None:
+        raise ROS_IMPORT_ERROR
     return spin(FleetAllocatorNode, argv, "fleet_allocator_node", errors=(ValueError,))
 
 

@@ -10,7 +10,21 @@ from __future__ import annotations
 
 import sys
 
+import numpy as np
 from hitl_policy.nodes.runtime import spin, wants_help
+from hitl_sim.arms import load_arm_profile
+
+from hitl_teleop.sim_operator import OperatorOutput, SimOperatorConfig, SimulatedOperator
+
+try:  # running the node needs ROS; --help and importing this module do not
+    from rclpy.node import Node
+
+    from hitl_msgs.msg import ControlState, FleetAssignment, Observation, TeleopCommand
+    from hitl_teleop import ros_conversions as rc
+except ImportError as _exc:  # workspace not built / not sourced: main() raises it after --help
+    Node, ROS_IMPORT_ERROR = object, _exc
+else:
+    ROS_IMPORT_ERROR = None
 
 USAGE = """usage: sim_operator_node [--help] [--ros-args -p name:=value ...]
 
@@ -38,117 +52,111 @@ topics: sub control_state, sim/state, observation (/fleet/assignments with fleet
 """
 
 
+class SimOperatorNode(Node):
+    """Steps a SimulatedOperator on every sim/state message and publishes its teleop (the module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__("sim_operator")
+        p = self.declare_parameter
+        self.profile = load_arm_profile(p("arm", "franka").value)
+        style = int(p("style", -1).value)
+        cfg = SimOperatorConfig(
+            operator_id=p("operator_id", "sim_operator").value,
+            reaction_delay_ticks=int(p("reaction_delay_ticks", 3).value),
+            human_gated=bool(p("human_gated", False).value),
+            takeover_rule=p("takeover_rule", "wrong_way").value,
+            takeover_prob=float(p("takeover_prob", 0.02).value),
+            takeover_ticks=int(p("takeover_ticks", 10).value),
+            max_human_steps=int(p("max_human_steps", 0).value),
+            style=None if style < 0 else style,
+            noise=float(p("noise", 0.0).value),
+            seed=int(p("seed", 0).value),
+            handback=str(p("handback", "score").value),
+            backend=str(p("backend", "auto").value),
+        )
+        self.task = p("task", "lift").value
+        self.fleet = bool(p("fleet", False).value)
+        self.operator = SimulatedOperator(self.task, cfg)
+        self.control: ControlState | None = None
+        self.obs: np.ndarray | None = None
+        self.robot: str | None = None
+        self.handles: list = []
+        self.pub = None
+        if self.fleet:
+            self.create_subscription(FleetAssignment, "/fleet/assignments", self.on_assignments, 10)
+        else:
+            self.attach("")
+        self.get_logger().info(
+            f"{cfg.operator_id}: task {self.task}, delay {cfg.reaction_delay_ticks} ticks, "
+            f"{'human-gated (' + cfg.takeover_rule + ')' if cfg.human_gated else 'robot-gated'}"
+            f"{', fleet' if self.fleet else ''}"
+        )
+
+    def attach(self, prefix: str) -> None:
+        """Subscribe/publish under prefix ('' = own namespace, '/robot_3/' in fleet mode)."""
+        for h in self.handles:
+            self.destroy_subscription(h)
+        if self.pub is not None:
+            self.destroy_publisher(self.pub)
+        self.control, self.obs = None, None
+        self.handles = [
+            self.create_subscription(ControlState, prefix + "control_state", self.on_control, 10),
+            self.create_subscription(Observation, prefix + "observation", self.on_obs, 10),
+            self.create_subscription(Observation, prefix + "sim/state", self.on_state, 10),
+        ]
+        self.pub = self.create_publisher(TeleopCommand, prefix + "teleop", 10)
+
+    def on_assignments(self, msg: FleetAssignment) -> None:
+        mine = [
+            a.robot_id
+            for a in msg.assignments
+            if a.assigned and a.operator_id == self.operator.config.operator_id
+        ]
+        robot = mine[0] if mine else None
+        if robot == self.robot:
+            return
+        if self.pub is not None:  # hand the previous robot back
+            self.publish(OperatorOutput(False, False, None, "idle"))
+            for h in self.handles:
+                self.destroy_subscription(h)
+            self.destroy_publisher(self.pub)
+            self.handles, self.pub = [], None
+        self.robot = robot
+        self.operator.reset()
+        if robot is not None:
+            self.attach(f"/{robot.strip('/')}/")
+            self.get_logger().info(f"assigned to {robot}")
+
+    def on_control(self, msg: ControlState) -> None:
+        self.control = msg
+
+    def on_obs(self, msg: Observation) -> None:
+        self.obs = np.asarray(msg.data, float)
+
+    def on_state(self, msg: Observation) -> None:
+        if self.control is None:
+            return
+        try:
+            out = self.operator.step(rc.control_view(self.control), np.asarray(msg.data, float), self.obs)
+        except ValueError as exc:
+            self.get_logger().error(f"expert failed on this state: {exc}", throttle_duration_sec=2.0)
+            out = OperatorOutput(False, False, None, "idle")
+        self.publish(out)
+
+    def publish(self, out: OperatorOutput) -> None:
+        t = self.get_clock().now().nanoseconds * 1e-9
+        for m in rc.teleop_msgs(
+            out, self.profile.n_arms, self.operator.config.operator_id, t, self.profile.base_frame
+        ):
+            self.pub.publish(m)
 
 
 def main(args: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if args is None else args)
     if wants_help(argv, USAGE):
         return 0
-
-    import numpy as np
-    from hitl_sim.arms import load_arm_profile
-    from rclpy.node import Node
-
-    from hitl_msgs.msg import ControlState, FleetAssignment, Observation, TeleopCommand
-    from hitl_teleop import ros_conversions as rc
-    from hitl_teleop.sim_operator import OperatorOutput, SimOperatorConfig, SimulatedOperator
-
-    class SimOperatorNode(Node):
-        def __init__(self) -> None:
-            super().__init__("sim_operator")
-            p = self.declare_parameter
-            self.profile = load_arm_profile(p("arm", "franka").value)
-            style = int(p("style", -1).value)
-            cfg = SimOperatorConfig(
-                operator_id=p("operator_id", "sim_operator").value,
-                reaction_delay_ticks=int(p("reaction_delay_ticks", 3).value),
-                human_gated=bool(p("human_gated", False).value),
-                takeover_rule=p("takeover_rule", "wrong_way").value,
-                takeover_prob=float(p("takeover_prob", 0.02).value),
-                takeover_ticks=int(p("takeover_ticks", 10).value),
-                max_human_steps=int(p("max_human_steps", 0).value),
-                style=None if style < 0 else style,
-                noise=float(p("noise", 0.0).value),
-                seed=int(p("seed", 0).value),
-                handback=str(p("handback", "score").value),
-                backend=str(p("backend", "auto").value),
-            )
-            self.task = p("task", "lift").value
-            self.fleet = bool(p("fleet", False).value)
-            self.operator = SimulatedOperator(self.task, cfg)
-            self.control: ControlState | None = None
-            self.obs: np.ndarray | None = None
-            self.robot: str | None = None
-            self.handles: list = []
-            self.pub = None
-            if self.fleet:
-                self.create_subscription(FleetAssignment, "/fleet/assignments", self.on_assignments, 10)
-            else:
-                self.attach("")
-            self.get_logger().info(
-                f"{cfg.operator_id}: task {self.task}, delay {cfg.reaction_delay_ticks} ticks, "
-                f"{'human-gated (' + cfg.takeover_rule + ')' if cfg.human_gated else 'robot-gated'}"
-                f"{', fleet' if self.fleet else ''}"
-            )
-
-        def attach(self, prefix: str) -> None:
-            """Subscribe/publish under prefix ('' = own namespace, '/robot_3/' in fleet mode)."""
-            for h in self.handles:
-                self.destroy_subscription(h)
-            if self.pub is not None:
-                self.destroy_publisher(self.pub)
-            self.control, self.obs = None, None
-            self.handles = [
-                self.create_subscription(ControlState, prefix + "control_state", self.on_control, 10),
-                self.create_subscription(Observation, prefix + "observation", self.on_obs, 10),
-                self.create_subscription(Observation, prefix + "sim/state", self.on_state, 10),
-            ]
-            self.pub = self.create_publisher(TeleopCommand, prefix + "teleop", 10)
-
-        def on_assignments(self, msg: FleetAssignment) -> None:
-            mine = [
-                a.robot_id
-                for a in msg.assignments
-                if a.assigned and a.operator_id == self.operator.config.operator_id
-            ]
-            robot = mine[0] if mine else None
-            if robot == self.robot:
-                return
-            if self.pub is not None:  # hand the previous robot back
-                self.publish(OperatorOutput(False, False, None, "idle"))
-                for h in self.handles:
-                    self.destroy_subscription(h)
-                self.destroy_publisher(self.pub)
-                self.handles, self.pub = [], None
-            self.robot = robot
-            self.operator.reset()
-            if robot is not None:
-                self.attach(f"/{robot.strip('/')}/")
-                self.get_logger().info(f"assigned to {robot}")
-
-        def on_control(self, msg: ControlState) -> None:
-            self.control = msg
-
-        def on_obs(self, msg: Observation) -> None:
-            self.obs = np.asarray(msg.data, float)
-
-        def on_state(self, msg: Observation) -> None:
-            if self.control is None:
-                return
-            try:
-                out = self.operator.step(rc.control_view(self.control), np.asarray(msg.data, float), self.obs)
-            except ValueError as exc:
-                self.get_logger().error(f"expert failed on this state: {exc}", throttle_duration_sec=2.0)
-                out = OperatorOutput(False, False, None, "idle")
-            self.publish(out)
-
-        def publish(self, out: OperatorOutput) -> None:
-            t = self.get_clock().now().nanoseconds * 1e-9
-            for m in rc.teleop_msgs(
-                out, self.profile.n_arms, self.operator.config.operator_id, t, self.profile.base_frame
-            ):
-                self.pub.publish(m)
-
+    if ROS_IMPORT_ERROR is not None:
+        raise ROS_IMPORT_ERROR
     return spin(SimOperatorNode, argv, "sim_operator_node", errors=(ValueError, RuntimeError))
 
 

@@ -11,7 +11,19 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from hitl_teleop.nodes.device_node_util import wants_help
+from hitl_teleop.devices.common import to_msg
+from hitl_teleop.devices.spacemouse import SpaceMouseConfig, SpaceMouseMapper
+from hitl_teleop.nodes.device_node_util import frame_id_for, spin, stamp_sec, wants_help
+
+try:  # running the node needs ROS; --help and importing this module do not
+    from rclpy.node import Node
+    from sensor_msgs.msg import Joy
+
+    from hitl_msgs.msg import TeleopCommand
+except ImportError as _exc:  # workspace not built / not sourced: main() raises it after --help
+    Node, ROS_IMPORT_ERROR = object, _exc
+else:
+    ROS_IMPORT_ERROR = None
 
 USAGE = """usage: spacemouse_node [--help] [--ros-args -p name:=value ...]
 
@@ -30,105 +42,101 @@ topics: pub teleop (hitl_msgs/TeleopCommand); sub spacenav/joy (sensor_msgs/Joy)
 """
 
 
+class SpaceMouseNode(Node):
+    """SpaceMouse teleop (the module docstring; parameters in USAGE)."""
+
+    def __init__(self) -> None:
+        super().__init__("spacemouse")
+        p = self.declare_parameter
+        cfg = SpaceMouseConfig.load(p("config", "spacemouse").value)
+        cfg.operator_id = p("operator_id", cfg.operator_id).value
+        cfg.frame_id = frame_id_for(p("arm", "").value, p("frame_id", "").value)
+        self.cfg = cfg
+        self.mapper = SpaceMouseMapper(cfg)
+        self.source = p("source", "pyspacemouse").value
+        self.device_name = p("device", "").value or None
+        self.retry_s = float(p("retry_s", 2.0).value)
+        self.pub = self.create_publisher(TeleopCommand, "teleop", 10)
+        self.device = None
+        self.next_try = 0.0
+        self.reported = ""
+        if self.source == "spacenav":
+            self.create_subscription(Joy, "spacenav/joy", self.on_spacenav, 10)
+            self.get_logger().info("spacemouse: reading spacenav/joy (spacenav_node)")
+        elif self.source == "pyspacemouse":
+            self.create_timer(1.0 / cfg.rate_hz, self.poll)
+        else:
+            raise ValueError(f"source must be 'pyspacemouse' or 'spacenav', got {self.source!r}")
+
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    def report(self, text: str) -> None:
+        """One line per distinct problem (not one per retry)."""
+        if text != self.reported:
+            self.get_logger().error(text)
+            self.reported = text
+
+    def open_device(self) -> None:
+        try:
+            import pyspacemouse
+            from pyspacemouse import AxisConvention
+        except ImportError as exc:
+            self.report(f"pyspacemouse is not importable ({exc}): pip install pyspacemouse; retrying")
+            return
+        try:
+            conv = AxisConvention(self.cfg.axis_convention)
+            self.device = pyspacemouse.open(device=self.device_name, axis_convention=conv)
+        except Exception as exc:  # hid / pyspacemouse raise several kinds
+            self.device = None
+            self.report(
+                f"no SpaceMouse: {exc} (plugged in? libhidapi-hidraw0 installed? hidraw readable?); "
+                f"retrying every {self.retry_s:.0f} s"
+            )
+            return
+        self.reported = ""
+        self.get_logger().info("SpaceMouse opened")
+
+    def poll(self) -> None:
+        t = self.now()
+        if self.device is None:
+            if t >= self.next_try:
+                self.next_try = t + self.retry_s
+                self.open_device()
+            return
+        try:
+            state = self.device.read()
+        except Exception as exc:  # unplugged mid-episode: stop publishing, retry
+            self.report(
+                f"SpaceMouse read failed ({exc}): device lost, retrying every {self.retry_s:.0f} s"
+            )
+            self.close()
+            self.next_try = t + self.retry_s
+            return
+        self.pub.publish(to_msg(self.mapper.update(state, t), TeleopCommand))
+
+    def on_spacenav(self, msg: Joy) -> None:
+        t = stamp_sec(msg.header.stamp, self.now())
+        try:
+            sample = self.mapper.update_spacenav(list(msg.axes), list(msg.buttons), t)
+        except ValueError as exc:
+            self.get_logger().error(str(exc), throttle_duration_sec=5.0)
+            return
+        self.pub.publish(to_msg(sample, TeleopCommand))
+
+    def close(self) -> None:
+        if self.device is not None:
+            with contextlib.suppress(Exception):  # already gone
+                self.device.close()
+            self.device = None
+
+
 def main(args: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if args is None else args)
     if wants_help(argv, USAGE):
         return 0
-
-    from rclpy.node import Node
-    from sensor_msgs.msg import Joy
-
-    from hitl_msgs.msg import TeleopCommand
-    from hitl_teleop.devices.common import to_msg
-    from hitl_teleop.devices.spacemouse import SpaceMouseConfig, SpaceMouseMapper
-    from hitl_teleop.nodes.device_node_util import frame_id_for, spin, stamp_sec
-
-    class SpaceMouseNode(Node):
-        def __init__(self) -> None:
-            super().__init__("spacemouse")
-            p = self.declare_parameter
-            cfg = SpaceMouseConfig.load(p("config", "spacemouse").value)
-            cfg.operator_id = p("operator_id", cfg.operator_id).value
-            cfg.frame_id = frame_id_for(p("arm", "").value, p("frame_id", "").value)
-            self.cfg = cfg
-            self.mapper = SpaceMouseMapper(cfg)
-            self.source = p("source", "pyspacemouse").value
-            self.device_name = p("device", "").value or None
-            self.retry_s = float(p("retry_s", 2.0).value)
-            self.pub = self.create_publisher(TeleopCommand, "teleop", 10)
-            self.device = None
-            self.next_try = 0.0
-            self.reported = ""
-            if self.source == "spacenav":
-                self.create_subscription(Joy, "spacenav/joy", self.on_spacenav, 10)
-                self.get_logger().info("spacemouse: reading spacenav/joy (spacenav_node)")
-            elif self.source == "pyspacemouse":
-                self.create_timer(1.0 / cfg.rate_hz, self.poll)
-            else:
-                raise ValueError(f"source must be 'pyspacemouse' or 'spacenav', got {self.source!r}")
-
-        def now(self) -> float:
-            return self.get_clock().now().nanoseconds * 1e-9
-
-        def report(self, text: str) -> None:
-            """One line per distinct problem (not one per retry)."""
-            if text != self.reported:
-                self.get_logger().error(text)
-                self.reported = text
-
-        def open_device(self) -> None:
-            try:
-                import pyspacemouse
-                from pyspacemouse import AxisConvention
-            except ImportError as exc:
-                self.report(f"pyspacemouse is not importable ({exc}): pip install pyspacemouse; retrying")
-                return
-            try:
-                conv = AxisConvention(self.cfg.axis_convention)
-                self.device = pyspacemouse.open(device=self.device_name, axis_convention=conv)
-            except Exception as exc:  # hid / pyspacemouse raise several kinds
-                self.device = None
-                self.report(
-                    f"no SpaceMouse: {exc} (plugged in? libhidapi-hidraw0 installed? hidraw readable?); "
-                    f"retrying every {self.retry_s:.0f} s"
-                )
-                return
-            self.reported = ""
-            self.get_logger().info("SpaceMouse opened")
-
-        def poll(self) -> None:
-            t = self.now()
-            if self.device is None:
-                if t >= self.next_try:
-                    self.next_try = t + self.retry_s
-                    self.open_device()
-                return
-            try:
-                state = self.device.read()
-            except Exception as exc:  # unplugged mid-episode: stop publishing, retry
-                self.report(
-                    f"SpaceMouse read failed ({exc}): device lost, retrying every {self.retry_s:.0f} s"
-                )
-                self.close()
-                self.next_try = t + self.retry_s
-                return
-            self.pub.publish(to_msg(self.mapper.update(state, t), TeleopCommand))
-
-        def on_spacenav(self, msg: Joy) -> None:
-            t = stamp_sec(msg.header.stamp, self.now())
-            try:
-                sample = self.mapper.update_spacenav(list(msg.axes), list(msg.buttons), t)
-            except ValueError as exc:
-                self.get_logger().error(str(exc), throttle_duration_sec=5.0)
-                return
-            self.pub.publish(to_msg(sample, TeleopCommand))
-
-        def close(self) -> None:
-            if self.device is not None:
-                with contextlib.suppress(Exception):  # already gone
-                    self.device.close()
-                self.device = None
-
+    if ROS_IMPORT_ERROR is not None:
+        raise ROS_IMPORT_ERROR
     return spin(SpaceMouseNode, argv, "spacemouse_node")
 
 

@@ -1,0 +1,75 @@
+"""The runner's live fleet table: /fleet/status (hitl_msgs/FleetStatus) as a rich table.
+
+``status_rows`` and ``render`` are plain functions of the message's fields (testable without ROS);
+``watch`` subscribes and redraws until ``stop`` is set (rclpy is imported there only).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+
+def status_rows(msg: Any, now: float) -> dict:
+    """Plain dict of a FleetStatus message: assignments (with held seconds), queue, totals."""
+    def sec(stamp) -> float:
+        return stamp.sec + stamp.nanosec * 1e-9
+
+    serving = [{"operator": a.operator_id, "robot": a.robot_id, "priority": a.priority,
+                "held_s": max(0.0, now - sec(a.header.stamp)), "min_s": a.min_duration}
+               for a in msg.assignments if a.assigned]
+    queue = [{"robot": r, "priority": p, "hard_reset": h, "waiting_s": w}
+             for r, p, h, w in zip(msg.queue_robots, msg.queue_priorities, msg.queue_hard_reset,
+                                   msg.queue_waiting_s, strict=False)]
+    return {"serving": serving, "idle": list(msg.operators_idle), "queue": queue, "successes": msg.successes,
+            "hard_resets": msg.hard_resets, "handovers": msg.handovers, "human_s": msg.human_s, "rohe": msg.rohe}
+
+
+def render(rows: dict):
+    """A rich Table: one line per operator (serving or idle), then the queue, then the totals."""
+    from rich.table import Table
+
+    t = Table(title=f"fleet: {rows['successes']} successes, {rows['hard_resets']} hard resets, "
+                    f"{rows['handovers']} hand-overs, human {rows['human_s']:.1f} s, ROHE {rows['rohe']:.3f}")
+    for col in ("operator", "robot", "priority", "held / min (s)", "queue: robot", "priority", "waiting (s)"):
+        t.add_column(col)
+    left = [(s["operator"], s["robot"], f"{s['priority']:.3f}", f"{s['held_s']:.1f} / {s['min_s']:.1f}")
+            for s in rows["serving"]] + [(op, "-", "", "") for op in rows["idle"]]
+    right = [(q["robot"] + (" (reset)" if q["hard_reset"] else ""), f"{q['priority']:.3f}", f"{q['waiting_s']:.1f}")
+             for q in rows["queue"]]
+    for i in range(max(len(left), len(right))):
+        a = left[i] if i < len(left) else ("", "", "", "")
+        b = right[i] if i < len(right) else ("", "", "")
+        t.add_row(*a, *b)
+    return t
+
+
+def watch(stop: threading.Event, dead: Callable[[], Any] | None = None, rate_hz: float = 2.0) -> None:
+    """Subscribe /fleet/status and redraw the table until ``stop`` is set (Ctrl-C sets it in the runner)."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+    from rich.live import Live
+
+    from hitl_msgs.msg import FleetStatus
+
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C stays the runner's (it sets stop)
+    node = rclpy.create_node("fleet_table")
+    latest: list = []
+    node.create_subscription(FleetStatus, "/fleet/status", lambda m: latest.__setitem__(slice(None), [m]), 10)
+    ex = SingleThreadedExecutor()
+    ex.add_node(node)
+    try:
+        with Live(refresh_per_second=rate_hz) as live:
+            while not stop.is_set():
+                ex.spin_once(timeout_sec=1.0 / rate_hz)
+                if dead is not None:
+                    dead()
+                if latest:
+                    live.update(render(status_rows(latest[0], time.time())))
+    finally:
+        ex.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()

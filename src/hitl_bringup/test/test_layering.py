@@ -1,0 +1,89 @@
+"""Layering of the Python packages: declared dependencies, no import cycles, no node importing another node."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+PYTHON_PACKAGES = ("hitl_policy", "hitl_sim", "hitl_teleop", "hitl_bringup")
+
+
+def modules(package: str) -> dict[str, Path]:
+    """Dotted module name -> file, for every module of ``package``."""
+    base = ROOT / "src" / package
+    out = {}
+    for path in sorted((base / package).rglob("*.py")):
+        parts = list(path.relative_to(base).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def imported_names(path: Path) -> set[str]:
+    """Every module name an ``import`` anywhere in the file refers to (also inside functions)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{a.name}" for a in node.names)
+    return names
+
+
+ALL_MODULES = {name: path for pkg in PYTHON_PACKAGES for name, path in modules(pkg).items()}
+
+
+def internal_imports(name: str) -> set[str]:
+    return {n for n in imported_names(ALL_MODULES[name]) if n in ALL_MODULES and n != name}
+
+
+@pytest.mark.parametrize("package", PYTHON_PACKAGES)
+def test_imported_workspace_packages_are_declared_in_package_xml(package):
+    used = {n.split(".")[0] for path in modules(package).values() for n in imported_names(path)}
+    used &= set(PYTHON_PACKAGES) | {"hitl_msgs"}
+    used.discard(package)
+    xml = (ROOT / "src" / package / "package.xml").read_text()
+    declared = set(re.findall(r"<(?:exec_|build_)?depend>(\w+)</", xml))
+    assert used <= declared, f"{package}/package.xml lacks {sorted(used - declared)}"
+
+
+def test_no_import_cycles_between_library_modules():
+    """A cycle (a imports b imports a, at module level or inside a function) makes the order of imports matter."""
+    graph = {name: internal_imports(name) for name in ALL_MODULES}
+    # a package's __init__ re-exporting its own submodules is not a cycle worth reporting
+    graph = {a: {b for b in deps if not a.startswith(b + ".") and not b.startswith(a + ".")}
+             for a, deps in graph.items()}
+    cycles, state = [], {}
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append([*stack[stack.index(nxt):], nxt])
+            elif nxt not in state:
+                visit(nxt, stack)
+        stack.pop()
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [])
+    assert not cycles, "import cycles:\n" + "\n".join(" -> ".join(c) for c in cycles)
+
+
+def test_no_node_imports_another_node():
+    offenders = []
+    for name in ALL_MODULES:
+        if ".nodes." not in name:
+            continue
+        for dep in internal_imports(name):
+            if dep.endswith("_node") and dep != name:
+                offenders.append(f"{name} imports {dep}")
+    assert not offenders, "shared code belongs in a library module:\n" + "\n".join(offenders)

@@ -1,0 +1,172 @@
+"""The launch files under the real `ros2 launch` (a system install, else the upstream launch overlay
+built by .ci/run into build/ros2-launch from ../shared/ros2-launch/overlay.sh).
+
+- deploy.launch.py for each arm in sim, `episodes:=2`: the episodes run (END of episodes 1 and 2 in
+  the bag, each after `sim_arm.max_episode_steps:=15` steps: the override is applied, typed), the
+  graph ends by itself with exit 0, every node finishes cleanly (no SIGTERM escalation, no
+  traceback) and the bag is closed whole;
+- a corrupt checkpoint: the required policy/uncertainty nodes exit 2 and the launch ends with exit 1
+  and the reason (before: the sim arm waited for action chunks forever);
+- an unknown argument: exit 1 naming the valid ones;
+- Ctrl-C (SIGINT to the whole process group; launch forwards its own): exit 0, no traceback, bag whole;
+- the launcher SIGKILLed: no `arm_command` later than 1 s after the kill, no node left running.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from launch_helpers import bag_is_whole, launch_env, ros2_launch_prefix, tiny_checkpoint
+
+pytestmark = [pytest.mark.ros, pytest.mark.slow]
+
+PREFIX = ros2_launch_prefix()
+if PREFIX is None:
+    pytest.skip("no `ros2 launch`: neither a system install nor the overlay build/ros2-launch "
+                "(.ci/run builds it when ../shared/ros2-launch exists)", allow_module_level=True)
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("launch_ckpt")
+    return {arm: tiny_checkpoint(arm, folder) for arm in ("franka", "widowx", "yumi")}
+
+
+def _launch(args: str, log: Path, domain: int, file: str = "deploy.launch.py") -> subprocess.Popen:
+    """`ros2 launch hitl_bringup <file> <args>` in its own process group (like a terminal's job)."""
+    cmd = f"source scripts/env.sh >/dev/null && {PREFIX}exec ros2 launch hitl_bringup {file} {args}"
+    return subprocess.Popen(["bash", "-c", cmd], cwd=ROOT, env=launch_env(domain), stdout=log.open("w"),
+                            stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait(proc: subprocess.Popen, log: Path, timeout: float) -> tuple[int, str]:
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        pytest.fail(f"ros2 launch did not end within {timeout:.0f} s:\n{log.read_text()[-4000:]}")
+    return proc.returncode, log.read_text()
+
+
+def _clean(text: str) -> list[str]:
+    bad = ("Traceback", "KeyboardInterrupt", "escalating to", "process has died", "exit code -")
+    return [line for line in text.splitlines() if any(b in line for b in bad)]
+
+
+def _episode_ends(bag: Path) -> list[tuple[int, int]]:
+    from hitl_policy.bag_dataset import MessageDecoder, iter_bag
+
+    dec = MessageDecoder()
+    ends = set()
+    for m in iter_bag(bag):
+        if m.topic.endswith("/episode_event"):
+            e = dec.decode(m)
+            if e.event == 1:
+                ends.add((int(e.episode), int(e.steps)))
+    return sorted(ends)
+
+
+@pytest.mark.parametrize("arm", ["franka", "widowx", "yumi"])
+def test_deploy_launch_runs_the_episodes_and_ends_cleanly(arm, checkpoints, tmp_path):
+    log = tmp_path / "launch.log"
+    args = (f"arm:={arm} checkpoint:={checkpoints[arm]} episodes:=2 sim_arm.max_episode_steps:=15 "
+            f"estimator:=random threshold:=0.7 namespace:=l{arm} bag:={tmp_path / 'bag'}")
+    rc, text = _wait(_launch(args, log, random.randint(100, 160)), log, 300)
+    assert rc == 0, text[-4000:]
+    assert not _clean(text), _clean(text)
+    assert "process[sim_arm_node-1] was required: shutting down" in text, text[-3000:]
+    finished = [line for line in text.splitlines() if "process has finished cleanly" in line]
+    assert len(finished) == 6, text[-3000:]  # sim_arm, policy, uncertainty, arbiter, sim_operator, recorder
+    bag = next(p for p in tmp_path.glob("bag*") if p.is_dir())
+    assert bag_is_whole(bag) == []
+    assert _episode_ends(bag) == [(1, 15), (2, 15)]
+
+
+def test_a_required_node_failing_ends_the_launch_with_exit_1_and_the_reason(tmp_path):
+    bad = tmp_path / "corrupt.pt"
+    bad.write_bytes(b"not a checkpoint")
+    log = tmp_path / "launch.log"
+    rc, text = _wait(_launch(f"checkpoint:={bad} record:=false", log, random.randint(100, 160)), log, 180)
+    assert rc == 1, text[-3000:]
+    assert "required node" in text and "exited with code 2" in text, text[-3000:]
+    assert "Traceback" not in text
+
+    log2 = tmp_path / "unknown.log"
+    rc, text = _wait(_launch("checkpoint:=c.pt tresh:=0.3", log2, random.randint(100, 160)), log2, 60)
+    assert rc == 1 and "unknown launch argument(s) ['tresh']; valid: ['arm', 'bag'," in text, text[-3000:]
+    rc, text = _wait(_launch("checkpoint:=c.pt", log2, random.randint(100, 160), "record.launch.py"), log2, 60)
+    assert rc == 1 and "unknown launch argument(s) ['checkpoint']" in text, text[-3000:]
+
+
+def _wait_for(path: Path, word: str, timeout: float) -> bool:
+    """True once ``word`` is in the file (checked at least once)."""
+    end = time.monotonic() + timeout
+    while True:
+        if path.exists() and word in path.read_text():
+            return True
+        if time.monotonic() >= end:
+            return False
+        time.sleep(0.2)
+
+
+def test_ctrl_c_ends_the_launch_cleanly_and_the_bag_whole(checkpoints, tmp_path):
+    log = tmp_path / "launch.log"
+    proc = _launch(f"checkpoint:={checkpoints['franka']} estimator:=random threshold:=0.7 "
+                   f"bag:={tmp_path / 'bag'}", log, random.randint(100, 160))
+    started = _wait_for(log, "PAUSED -> HUMAN", 240)
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: every process of the group
+    rc, text = _wait(proc, log, 60)
+    assert started, text[-3000:]
+    assert rc == 0, text[-3000:]
+    assert not _clean(text), _clean(text)
+    bag = next(p for p in tmp_path.glob("bag*") if p.is_dir())
+    assert bag_is_whole(bag) == []
+
+
+def test_a_sigkilled_launcher_leaves_no_node_commanding_the_arm(checkpoints, tmp_path):
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+
+    from hitl_msgs.msg import ArmCommand
+
+    domain = random.randint(161, 200)
+    log = tmp_path / "launch.log"
+    proc = _launch(f"checkpoint:={checkpoints['franka']} record:=false namespace:=killed", log, domain)
+    ctx = rclpy.Context()
+    rclpy.init(context=ctx, domain_id=domain)
+    node = rclpy.create_node("kill_watch", context=ctx)
+    ex = SingleThreadedExecutor(context=ctx)
+    ex.add_node(node)
+    received: list[float] = []
+    node.create_subscription(ArmCommand, "/killed/arm_command", lambda m: received.append(time.monotonic()), 10)
+    try:
+        end = time.monotonic() + 240
+        while time.monotonic() < end and len(received) < 20:  # the arbiter commands the arm
+            ex.spin_once(timeout_sec=0.1)
+        assert len(received) >= 20, log.read_text()[-3000:]
+        pids = [int(p) for p in re.findall(r"process started with pid \[(\d+)\]", log.read_text())]
+        assert len(pids) == 5, log.read_text()[-3000:]
+        t_kill = time.monotonic()
+        proc.send_signal(signal.SIGKILL)
+        while time.monotonic() < t_kill + 3.0:
+            ex.spin_once(timeout_sec=0.05)
+    finally:
+        node.destroy_node()
+        rclpy.shutdown(context=ctx)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGINT)
+            _wait(proc, log, 30)
+    late = received[-1] - t_kill
+    assert late < 1.0, f"arm_command still published {late:.2f} s after the launcher was killed"
+    alive = [p for p in pids if Path(f"/proc/{p}").exists() and "zombie" not in Path(f"/proc/{p}/status").read_text()]
+    assert not alive, f"nodes still running after the launcher's SIGKILL: {alive}"
