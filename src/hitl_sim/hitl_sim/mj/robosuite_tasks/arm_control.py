@@ -45,6 +45,7 @@ where it is, so a held arm does not creep with its own tracking error.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 import numpy as np
@@ -55,6 +56,7 @@ from hitl_sim.arms import ArmProfile
 ROBOSUITE_ROBOTS: dict[str, str] = {
     "franka": "Panda",
     "yumi": "hitl_sim.mj.robosuite_tasks.yumi_model:YumiOnTable",
+    "widowx": "hitl_sim.mj.widowx:WidowX250",
 }
 # robosuite robot name -> its arms in our end-effector order (robosuite lists bimanual arms right, left)
 ROBOT_ARMS: dict[str, tuple[str, ...]] = {"Yumi": ("left", "right"), "YumiOnTable": ("left", "right")}
@@ -149,6 +151,9 @@ def robot_arms(robot: str) -> tuple[str, ...]:
 def make_suite_env(env_cls: type, arm: ArmProfile, **kwargs: Any):
     """A robosuite environment for ``arm`` with the settings every task here uses (kwargs override)."""
     robot = robosuite_robot(arm.name)
+    # robosuite logs ~8 controller-config warnings per env built (parts the robot lacks): at WARNING they
+    # drown the progress output of collection and demos; errors still show
+    logging.getLogger("robosuite_logs").setLevel(logging.ERROR)
     opts: dict[str, Any] = dict(
         robots=robot,
         controller_configs=controller_config(arm),
