@@ -213,7 +213,7 @@ def test_rounds_cli_end_to_end(tmp_path):
 
     from hitl_sim import collect_demos
 
-    demos = collect_demos("lift", "franka", 3, "train", seed=0, progress=False)
+    demos = collect_demos("lift", "franka", 3, "train", seed=0, progress=False, backend="kinematic")  # rounds default
     demos.save(tmp_path / "demos.npz")
     base = GaussianMLPPolicy.create(demos.obs_dim, demos.act_dim, n_obs=2, horizon=4, n_action=2,
                                     hidden=(32,))
