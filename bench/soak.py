@@ -33,7 +33,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 FAULTS = ("kill_policy", "kill_device", "kill_recorder", "drop_operator")
@@ -379,9 +379,6 @@ class Soak:
                           f"{ {r: len(e) for r, e in self.watch.ends.items()} } serving {self.watch.serving()}",
                           flush=True)
                 time.sleep(0.05)
-            for _, key, f in list(self.pending):  # operators still dropped rejoin now (a whole graph to stop)
-                self.restart_due(float("inf"))
-                break
             time.sleep(2.0)
             rss_end = self.rss()
             t_stop = time.time()
