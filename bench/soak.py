@@ -108,12 +108,13 @@ class Watch:
     def __init__(self, domain: int, robots: list[str]) -> None:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
+        from rclpy.signals import SignalHandlerOptions
 
         from hitl_msgs.msg import ControlState, EpisodeEvent, FleetAssignment
 
         self.CS, self.EE = ControlState, EpisodeEvent
         self.ctx = rclpy.Context()
-        rclpy.init(context=self.ctx, domain_id=domain)
+        rclpy.init(context=self.ctx, domain_id=domain, signal_handler_options=SignalHandlerOptions.NO)
         self.node = rclpy.create_node("soak_watch", context=self.ctx)
         self.lock = threading.Lock()
         self.states: dict[str, list[tuple[float, object]]] = {r: [] for r in robots}
@@ -344,21 +345,22 @@ class Soak:
         self.build(checkpoint, workdir)
         self.watch = Watch(a.domain, self.robots)
         t0 = time.time()
-        self.runner.start()
-        started = time.time()
-        # the soak clock starts once every robot has published a control_state
-        while time.time() - started < a.startup_timeout and not all(self.watch.last_state(r) for r in self.robots):
-            time.sleep(0.2)
-        up = {r: self.watch.last_state(r) is not None for r in self.robots}
-        startup_s = time.time() - t0
-        print(f"[soak] graph up in {startup_s:.1f} s: {up}", flush=True)
-        time.sleep(a.warmup_s)
-        rss_start = self.rss()
-        t_run = time.time()
         queue = list(self.faults)
         unexpected_deaths: dict[str, int] = {}
         last_print = 0.0
         try:
+            self.runner.start()
+            started = time.time()
+            # the soak clock starts once every robot has published a control_state
+            while time.time() - started < a.startup_timeout and not all(self.watch.last_state(r)
+                                                                        for r in self.robots):
+                time.sleep(0.2)
+            up = {r: self.watch.last_state(r) is not None for r in self.robots}
+            startup_s = time.time() - t0
+            print(f"[soak] graph up in {startup_s:.1f} s: {up}", flush=True)
+            time.sleep(a.warmup_s)
+            rss_start = self.rss()
+            t_run = time.time()
             while time.time() - t_run < a.duration:
                 now = time.time()
                 if queue and now - t_run >= queue[0].at_s:
