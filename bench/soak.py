@@ -59,6 +59,8 @@ class Fault:
     reassign_latency_s: float | None = None
     dead_operator_assigned_after_s: float | None = None  # a robot given to the dropped operator later
     recovered_s: float | None = None  # from restart to the robot back to a non-stale state
+    first_hold: str = ""  # the first holding control_state after the kill (any reason), its latency
+    trace: list = None  # the robot's (s after kill, source, reason, holding, operator) changes, 5 s
     note: str = ""
 
 
@@ -276,6 +278,18 @@ class Soak:
             cs.REASON_STALE_DEVICE, cs.REASON_DEADMAN_RELEASED}
         after = self.watch.states_after(fault.robot, fault.t_kill)
         hold = next(((tr, m) for tr, m in after if m.holding and m.reason in want), None)
+        first = next(((tr, m) for tr, m in after if m.holding), None)
+        if first is not None:
+            fault.first_hold = (f"{reason_name(cs, first[1].reason)} after "
+                                f"{stamp_s(first[1]) - fault.t_kill:.3f} s: {first[1].reason_text}")
+        fault.trace, last = [], None
+        for _, m in after:
+            key = (int(m.source), reason_name(cs, m.reason), bool(m.holding), m.operator_id)
+            if stamp_s(m) - fault.t_kill > 5.0:
+                break
+            if key != last:
+                fault.trace.append((round(stamp_s(m) - fault.t_kill, 3), *key))
+                last = key
         if hold is None:
             other = sorted({reason_name(cs, m.reason) for _, m in after[:50] if m.holding})
             fault.note += f" no hold with {[reason_name(cs, w) for w in want]} (holds seen: {other})"
@@ -324,7 +338,7 @@ class Soak:
                     repair_bag(d)
                     repaired += 1
                 for _, msg, _ in read_messages(d, {f"/{r}/episode_event"}):
-                    if msg.event == msg.EVENT_END and msg.note != "finished":
+                    if msg.event == self.watch.EE.EVENT_END and msg.note != "finished":
                         in_bag.add(int(msg.episode))
             ran = self.watch.ends[r]
             missing = sorted(set(ran) - in_bag)
