@@ -59,6 +59,9 @@ class Fault:
     reassign_latency_s: float | None = None
     dead_operator_assigned_after_s: float | None = None  # a robot given to the dropped operator later
     recovered_s: float | None = None  # from restart to the robot back to a non-stale state
+    exposed_s: float | None = None  # kill -> the first state under the dead node's control (0: already)
+    hold_latency_exposed_s: float | None = None  # from max(kill, exposure) to the hold
+    commands_under_dead_node: int | None = None  # states driven by it, not holding, past its timeout
     first_hold: str = ""  # the first holding control_state after the kill (any reason), its latency
     trace: list = None  # the robot's (s after kill, source, reason, holding, operator) changes, 5 s
     note: str = ""
@@ -224,9 +227,12 @@ class Soak:
     def inject(self, fault: Fault) -> None:
         cs = self.watch.CS
         if fault.kind in ("kill_policy", "kill_recorder"):
-            if fault.kind == "kill_policy":  # prefer a robot the policy drives now (a hold is expected there)
-                on_policy = [r for r in self.robots if (s := self.watch.last_state(r)) is not None
-                             and s.source == cs.SOURCE_POLICY and not s.holding]
+            if fault.kind == "kill_policy":  # a robot the policy drives now (a hold is expected there)
+                t_end, on_policy = time.monotonic() + 20.0, []
+                while not on_policy and time.monotonic() < t_end:
+                    on_policy = [r for r in self.robots if (s := self.watch.last_state(r)) is not None
+                                 and s.source == cs.SOURCE_POLICY and not s.holding]
+                    time.sleep(0.02)
                 fault.robot = self.rng.choice(on_policy or self.robots)
             else:
                 fault.robot = self.rng.choice(self.robots)
@@ -277,7 +283,17 @@ class Soak:
         want = {cs.REASON_STALE_POLICY} if fault.kind == "kill_policy" else {
             cs.REASON_STALE_DEVICE, cs.REASON_DEADMAN_RELEASED}
         after = self.watch.states_after(fault.robot, fault.t_kill)
-        hold = next(((tr, m) for tr, m in after if m.holding and m.reason in want), None)
+        end = fault.t_ready or fault.t_restart or float("inf")
+        if fault.kind == "kill_policy":
+            under, timeout = (lambda m: m.source == cs.SOURCE_POLICY), self.args.policy_timeout_s
+        else:
+            under = lambda m: m.source == cs.SOURCE_HUMAN and m.operator_id == fault.target  # noqa: E731
+            timeout = self.args.device_timeout_s
+        exposed = next((stamp_s(m) for _, m in after if under(m)), None)
+        fault.exposed_s = None if exposed is None else round(max(0.0, exposed - fault.t_kill), 4)
+        fault.commands_under_dead_node = sum(1 for _, m in after if under(m) and not m.holding
+                                             and fault.t_kill + timeout + 0.02 < stamp_s(m) < end)
+        hold = next(((tr, m) for tr, m in after if m.holding and m.reason in want and under(m)), None)
         first = next(((tr, m) for tr, m in after if m.holding), None)
         if first is not None:
             fault.first_hold = (f"{reason_name(cs, first[1].reason)} after "
@@ -290,16 +306,23 @@ class Soak:
             if key != last:
                 fault.trace.append((round(stamp_s(m) - fault.t_kill, 3), *key))
                 last = key
-        if hold is None:
-            other = sorted({reason_name(cs, m.reason) for _, m in after[:50] if m.holding})
-            fault.note += f" no hold with {[reason_name(cs, w) for w in want]} (holds seen: {other})"
-            fault.held_ok = False
-        else:
+        if hold is not None:
             tr, m = hold
             fault.hold_reason = f"{reason_name(cs, m.reason)}: {m.reason_text}"
             fault.hold_latency_stamp_s = round(stamp_s(m) - fault.t_kill, 4)
             fault.hold_latency_recv_s = round(tr - fault.t_kill, 4)
-            fault.held_ok = fault.hold_latency_stamp_s <= HOLD_LIMIT_S
+            fault.hold_latency_exposed_s = round(stamp_s(m) - max(fault.t_kill, exposed or fault.t_kill), 4)
+            fault.held_ok = fault.hold_latency_exposed_s <= HOLD_LIMIT_S and not fault.commands_under_dead_node
+        if hold is None and exposed is not None and not fault.commands_under_dead_node:
+            fault.held_ok = True  # left the dead node's control before its timeout: nothing to hold
+            fault.note += " the robot left the dead node's control before the timeout"
+        elif hold is None and exposed is None:
+            fault.held_ok = True
+            fault.note += " the robot never came under the dead node's control"
+        elif hold is None:
+            other = sorted({reason_name(cs, m.reason) for _, m in after[:50] if m.holding})
+            fault.note += f" no hold with {[reason_name(cs, w) for w in want]} (holds seen: {other})"
+            fault.held_ok = False
         if fault.t_restart is not None:
             back = next((tr for tr, m in self.watch.states_after(fault.robot, fault.t_restart)
                          if not (m.holding and m.reason in want)), None)
@@ -456,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threshold", type=float, default=0.7, help="help threshold on the random score")
     p.add_argument("--min-intervention-s", type=float, default=1.0)
     p.add_argument("--hard-reset-s", type=float, default=2.0)
+    p.add_argument("--policy-timeout-s", type=float, default=0.15, help="the arbiter's policy_timeout_s")
+    p.add_argument("--device-timeout-s", type=float, default=0.3, help="the arbiter's device_timeout_s")
     p.add_argument("--warmup-s", type=float, default=5.0)
     p.add_argument("--startup-timeout", type=float, default=300.0)
     p.add_argument("--discovery-s", type=float, default=3.0, help="after a recorder's restart, until it records")
