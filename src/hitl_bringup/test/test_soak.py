@@ -1,10 +1,11 @@
 """Fleet soak at a tiny size (bench/soak.py): 2 robots x 2 simulated operators, one fault of each kind.
 
-Every fault is seen (the process died) and the robot it concerns holds with the right reason: a killed
-policy -> STALE_POLICY within 200 ms (arbiter policy_timeout_s 0.15), a killed operator -> STALE_DEVICE
-(or DEADMAN) within the arbiter's device_timeout_s (0.3 s) + 0.2 s; a dropped operator's robot goes to
-the other operator; every episode the robots ran is in the bags (repaired after the recorder's SIGKILL)
-except those that ended in the recorder's open chunk or while it was down.
+Every fault is seen (the process died); no command comes from a dead node past its timeout, and the
+robot holds with the right reason, counted from the moment the dead node would drive it (the kill, or
+a later hand-over to it): a killed policy STALE_POLICY within 200 ms; a killed operator STALE_DEVICE
+or DEADMAN_RELEASED within the arbiter's 300 ms device timeout + 100 ms. A dropped operator's robot goes
+to the other operator; every episode the robots ran is in the bags (repaired after the recorder's
+SIGKILL) except those that ended in the recorder's open chunk or while it was down.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ except ImportError as exc:
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]
-DEVICE_TIMEOUT_S = 0.3  # arbiter_node's default device_timeout_s
 
 
 def test_tiny_soak_every_fault_detected_held_reassigned_and_no_episode_lost(tmp_path):
@@ -46,12 +46,18 @@ def test_tiny_soak_every_fault_detected_held_reassigned_and_no_episode_lost(tmp_
     for kind, f in faults.items():
         assert f["t_kill"] is not None, f"{kind} not injected: {f['note']}"
         assert f["detected"], f"{kind}: the runner did not see {f['target']} die"
-    pol = faults["kill_policy"]
-    assert pol["hold_reason"].startswith("STALE_POLICY") and pol["hold_latency_stamp_s"] <= 0.2, pol
-    for kind in ("kill_device", "drop_operator"):
+    # no command from a dead node past its timeout; a hold with its reason within 200 ms of the moment the
+    # dead node would have driven the robot (the kill, or the robot's later hand-over to it)
+    # (200 ms for the policy, whose timeout is 150 ms; the device timeout is 300 ms: 300 ms + 100 ms there)
+    for kind, reason, limit in (("kill_policy", "STALE_POLICY", 0.2), ("kill_device", "STALE_DEVICE", 0.4),
+                                ("drop_operator", "STALE_DEVICE", 0.4)):
         f = faults[kind]
-        assert f["hold_reason"].split(":")[0] in ("STALE_DEVICE", "DEADMAN_RELEASED"), f
-        assert f["hold_latency_stamp_s"] <= DEVICE_TIMEOUT_S + 0.2, f
+        assert f["commands_under_dead_node"] == 0, f
+        if f["hold_reason"]:
+            assert f["hold_reason"].split(":")[0] in (reason, "DEADMAN_RELEASED"), f
+            assert f["hold_latency_exposed_s"] <= limit, f
+        else:
+            assert f["held_ok"], f  # the robot left the dead node's control before its timeout
     drop = faults["drop_operator"]
     assert drop["reassigned_to"] and drop["reassigned_to"] != drop["target"], drop
     assert drop["dead_operator_assigned_after_s"] is None or drop["dead_operator_assigned_after_s"] > 5.0, drop
