@@ -57,7 +57,8 @@ class Fault:
     held_ok: bool | None = None  # None: no hold expected (recorder)
     reassigned_to: str = ""
     reassign_latency_s: float | None = None
-    dead_operator_assigned_after_s: float | None = None  # a robot given to the dropped operator later
+    dead_operator_longest_assignment_s: float | None = None  # the dropped operator kept a robot this long
+    dead_operator_assignments: int | None = None  # robots it was given (or kept) while dead
     recovered_s: float | None = None  # from restart to the robot back to a non-stale state
     exposed_s: float | None = None  # kill -> the first state under the dead node's control (0: already)
     hold_latency_exposed_s: float | None = None  # from max(kill, exposure) to the hold
@@ -337,13 +338,22 @@ class Soak:
                 if fault.robot in mine and mine[fault.robot] != op and not fault.reassigned_to:
                     fault.reassigned_to = mine[fault.robot]
                     fault.reassign_latency_s = round(tr - fault.t_kill, 3)
-            lock = max(self.args.min_intervention_s, self.args.hard_reset_s) + 1.0
-            for tr, msg in self.watch.assignments_after(fault.t_kill + lock):
+            # how long the dead operator kept a robot at a stretch (the allocator finds it silent after
+            # operator_timeout_s, then retries it every operator_retry_s)
+            spans, since = [], None
+            for tr, msg in self.watch.assignments_after(fault.t_kill):
                 if tr > end:
                     break
-                if any(a.assigned and a.operator_id == op for a in msg.assignments):
-                    fault.dead_operator_assigned_after_s = round(tr - fault.t_kill, 3)
-                    break
+                has = any(a.assigned and a.operator_id == op for a in msg.assignments)
+                if has and since is None:
+                    since = tr
+                elif not has and since is not None:
+                    spans.append(tr - since)
+                    since = None
+            if since is not None:
+                spans.append(end - since)
+            fault.dead_operator_longest_assignment_s = round(max(spans), 3) if spans else 0.0
+            fault.dead_operator_assignments = len(spans)
 
     def bag_episodes(self, workdir: Path) -> dict:
         from hitl_bringup.bag.reader import read_messages

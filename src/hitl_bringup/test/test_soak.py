@@ -60,7 +60,8 @@ def test_tiny_soak_every_fault_detected_held_reassigned_and_no_episode_lost(tmp_
             assert f["held_ok"], f  # the robot left the dead node's control before its timeout
     drop = faults["drop_operator"]
     assert drop["reassigned_to"] and drop["reassigned_to"] != drop["target"], drop
-    assert drop["dead_operator_assigned_after_s"] is None or drop["dead_operator_assigned_after_s"] > 5.0, drop
+    # found silent after operator_timeout_s (2 s in fleet_graph) and taken off, each time it is given a robot
+    assert drop["dead_operator_longest_assignment_s"] <= 2.0 + 1.0, drop
     s = result["summary"]
     assert s["episodes_run"] >= 2 and s["lost_outside_recorder_gap"] == 0, result["bags"]
     assert all(r["start"] and r["end"] for r in result["rss_kb"].values() if not r["restarted"])
