@@ -13,16 +13,20 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
 
-# 1. Debian packages: hidapi for the SpaceMouse (pyspacemouse loads it at open time).
-if ! ldconfig -p 2>/dev/null | grep -q 'libhidapi-hidraw.so.0'; then
+# 1. Debian packages: hidapi for the SpaceMouse (pyspacemouse loads it at open time); OSMesa for MuJoCo's
+#    offscreen camera (render:=true, the demo's frames): EGL finds no device on a headless machine without
+#    /dev/dri, OSMesa renders on the CPU (MUJOCO_GL=osmesa, set by hitl_sim.mj.render).
+for pair in libhidapi-hidraw.so.0:libhidapi-hidraw0 libOSMesa.so.8:libosmesa6; do
+  lib=${pair%%:*} pkg=${pair##*:}
+  ldconfig -p 2>/dev/null | grep -q "$lib" && continue
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    log "installing Debian package libhidapi-hidraw0"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libhidapi-hidraw0 >/dev/null) \
-      || log "WARNING: could not install libhidapi-hidraw0; the SpaceMouse node will report it missing"
+    log "installing Debian package $pkg"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null) \
+      || log "WARNING: could not install $pkg; the SpaceMouse node / the sim's camera will report it missing"
   else
-    log "NOTE: libhidapi-hidraw0 missing and not root: 'sudo apt-get install libhidapi-hidraw0' for a SpaceMouse"
+    log "NOTE: $pkg missing and not root: 'sudo apt-get install $pkg' (SpaceMouse / sim camera)"
   fi
-fi
+done
 
 # Chromium + chromedriver: the operator console's browser test (it skips without them).
 if ! command -v chromedriver >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -43,6 +47,9 @@ if [ "$(cat "$STAMPS/pip" 2>/dev/null)" != "$PIP_HASH" ]; then
   # torch first and alone, pinned: an unpinned torch pulls a multi-GB CUDA build.
   .venv/bin/pip install -q -c requirements/constraints.txt "torch==2.13.0"
   .venv/bin/pip install -q -r requirements/requirements.txt -c requirements/constraints.txt
+  # robosuite 1.5.2 pins mink==0.0.5, which needs numpy<2: installed without its dependencies (they are
+  # in python.txt, with mink 0.0.13, pinned in constraints.txt; see requirements/no-deps.txt).
+  .venv/bin/pip install -q --no-deps -r requirements/no-deps.txt -c requirements/constraints.txt
   echo "$PIP_HASH" > "$STAMPS/pip"
   rm -f "$STAMPS/cmake"
 fi

@@ -45,6 +45,7 @@ class DemoConfig:
     threshold: float | None = None
     seed: int = 0
     timeout_s: float | None = None
+    backend: str = "auto"  # simulator (hitl_sim.resolve_backend): MuJoCo where lift has a model
 
     def apply_quick(self) -> None:
         """A tiny demo for CI-size checks: the pipeline end to end, not the numbers."""
@@ -68,12 +69,13 @@ def get_demos(cfg: DemoConfig, console):
 
     from hitl_sim import collect_demos
 
-    path = cfg.out / f"demos_{TASK}_{ARM}_{cfg.demos}.npz"
+    path = cfg.out / f"demos_{TASK}_{ARM}_{cfg.backend}_{cfg.demos}.npz"
     if path.exists() and not cfg.retrain:
         ds = EpisodeDataset.load(path)
         console.print(f"    reusing {ds.n_episodes} demos ({ds.n_steps} steps) from {path}")
         return ds
-    ds = collect_demos(TASK, arm=ARM, n_episodes=cfg.demos, variant="train", seed=cfg.seed, progress=True)
+    ds = collect_demos(TASK, arm=ARM, n_episodes=cfg.demos, variant="train", seed=cfg.seed, progress=True,
+                       backend=cfg.backend)
     ds.save(path)
     console.print(f"    collected {ds.n_episodes} expert demos ({ds.n_steps} steps, "
                   f"{ds.success.mean():.0%} successful) -> {path}")
@@ -95,7 +97,8 @@ def train_policy(cfg: DemoConfig, ds, console):
     seconds = time.monotonic() - t0
     path = policy.save(cfg.out / "policy.pt")
     info = {"steps": int(policy.train_steps), "seconds": round(seconds, 1),
-            "final_loss": float(np.mean(losses[-200:])), "threads": torch.get_num_threads()}
+            "final_loss": float(np.mean(losses[-200:])), "threads": torch.get_num_threads(),
+            "simulator": cfg.backend}
     (cfg.out / "train.json").write_text(json.dumps(info, indent=2))
     console.print(f"    trained {info['steps']} steps in {seconds:.0f} s "
                   f"(loss {info['final_loss']:.4f}) -> {path}")
@@ -112,6 +115,8 @@ def get_policy(cfg: DemoConfig, console):
             policy = load_policy(path)
             stats = cfg.out / "train.json"
             info = json.loads(stats.read_text()) if stats.exists() else {}
+            if info.get("simulator", "kinematic") != cfg.backend:  # trained on the other simulator
+                raise CheckpointError(f"{path} was trained on the {info.get('simulator', 'kinematic')} simulator")
             console.print(f"    reusing the checkpoint {path} ({policy.train_steps} training steps)")
             return policy, {**info, "reused": True}
         except CheckpointError as exc:
@@ -141,7 +146,8 @@ def calibrate(cfg: DemoConfig, policy, estimator, console) -> dict:
     from hitl_bringup.sim_loop import deploy
     from hitl_sim import make_env
 
-    env = make_env(TASK, arm=ARM, num_envs=min(cfg.calib_episodes, 8), variant="train", seed=cfg.seed + 7)
+    env = make_env(TASK, arm=ARM, num_envs=min(cfg.calib_episodes, 8), variant="train", seed=cfg.seed + 7,
+                   backend=cfg.backend)
     res = deploy(env, policy, cfg.calib_episodes, seed=cfg.seed + 7, progress=True, desc="nominal rollouts")
     scores = score_steps(estimator, policy.n_obs, res.dataset, batch=64)
     thr = threshold_at(scores, cfg.target_rate)
@@ -157,7 +163,8 @@ def autonomous(cfg: DemoConfig, policy, console) -> dict:
     from hitl_bringup.sim_loop import deploy
     from hitl_sim import make_env
 
-    env = make_env(TASK, arm=ARM, num_envs=min(cfg.episodes, 10), variant="test", seed=cfg.seed)
+    env = make_env(TASK, arm=ARM, num_envs=min(cfg.episodes, 10), variant="test", seed=cfg.seed,
+                   backend=cfg.backend)
     res = deploy(env, policy, cfg.episodes, seed=cfg.seed, progress=True, desc="autonomous (test objects)")
     rate = float(np.mean([m.success for m in res.episodes]))
     console.print(f"    autonomous success {rate:.0%} over {len(res.episodes)} episodes")
@@ -200,10 +207,11 @@ def run_graph(cfg: DemoConfig, checkpoint: Path, threshold: float, console) -> t
     before = newest_bag(cfg.out, "bag")
     specs = build_graph(arm=ARM, sim=True, task=TASK, policy="diffusion", checkpoint=str(checkpoint),
                         device="cpu", threshold=threshold, record=True, namespace=NAMESPACE,
-                        episodes=cfg.episodes, variant="test", bag=str(bag_prefix), seed=cfg.seed)
+                        episodes=cfg.episodes, variant="test", bag=str(bag_prefix), seed=cfg.seed,
+                        backend=cfg.backend)
     runner = GraphRunner(specs, workdir=cfg.out / "graph", echo=False, log_dir=cfg.out / "logs")
     console.print("    nodes: " + ", ".join(f"{s.fqn}" for s in specs) + f"  (logs: {cfg.out / 'logs'})")
-    env = make_env(TASK, arm=ARM)
+    env = make_env(TASK, arm=ARM, backend=cfg.backend)
     timeout = cfg.timeout_s or (cfg.episodes * env.max_steps * env.dt * 4 + 120)
     t0 = time.monotonic()
     runner.start()
@@ -394,6 +402,44 @@ def human_effort_bounds(cfg: DemoConfig) -> dict:
     }
 
 
+def render_unseen_objects(cfg: DemoConfig, width: int = 480, height: int = 360) -> dict:
+    """One offscreen frame per unseen (test-variant) object -> <out>/frames/<object>.png (MuJoCo only).
+
+    Episodes are reset with seeds 0, 1, ... until every object type of the variant has been seen
+    (the type is read from the expert's state, never from the observation).
+    """
+    import importlib
+
+    import imageio.v3 as iio
+
+    from hitl_sim import make_env
+
+    env = make_env(TASK, arm=ARM, num_envs=1, variant="test", seed=cfg.seed, backend=cfg.backend)
+    try:
+        col = env.state_names.index("obj_type")
+        names = getattr(importlib.import_module(type(env.tasks[0]).__module__), "OBJECT_NAMES", None)
+        want = len(getattr(env.tasks[0], "types", ())) or 3
+        frames: dict[str, str] = {}
+        (cfg.out / "frames").mkdir(parents=True, exist_ok=True)
+        for seed in range(200):
+            env.reset([0], seeds=[seed])
+            typ = int(np.rint(env.get_state()[0, col]))
+            name = names[typ] if names and typ < len(names) else f"object_{typ}"
+            if name in frames:
+                continue
+            img = env.render(0, width, height)
+            if img is None:
+                return {"error": getattr(env.tasks[0], "render_error", None) or "the task cannot render"}
+            path = cfg.out / "frames" / f"{name}.png"
+            iio.imwrite(path, img)
+            frames[name] = str(path)
+            if len(frames) >= want:
+                break
+        return frames
+    finally:
+        env.close()
+
+
 def _fmt(v: float | None, spec: str) -> str:
     return "n/a" if v is None else format(v, spec)
 
@@ -443,9 +489,12 @@ def run(cfg: DemoConfig) -> dict:
     # one thread: on a shared 2-core machine two OpenMP threads spin against each other (measured
     # 730 ms/step with 2 threads under load vs 76 ms/step with 1)
     torch.set_num_threads(1)
+    from hitl_sim import resolve_backend
+
+    cfg.backend = resolve_backend(TASK, cfg.backend)
     console = _console()
     cfg.out.mkdir(parents=True, exist_ok=True)
-    step_header(console, f"1/5 policy: diffusion on {TASK} ({ARM}) from expert demos")
+    step_header(console, f"1/5 policy: diffusion on {TASK} ({ARM}, {cfg.backend} simulator) from expert demos")
     policy, train = get_policy(cfg, console)
     estimator, est_name, est_params = task_estimator(policy)
     step_header(console, f"2/5 threshold: {est_name} {est_params or '(defaults)'} on nominal train-object "
@@ -464,7 +513,12 @@ def run(cfg: DemoConfig) -> dict:
     png = plot_uncertainty(analysis["trajectories"], thr["threshold"], cfg.out / "uncertainty.png")
     summary = summarize(cfg, auto, bag, analysis, thr, train, graph_info)
     summary["uncertainty_png"] = str(png)
-    summary["effort_bounds"] = human_effort_bounds(cfg)
+    summary["simulator"] = cfg.backend
+    if cfg.backend == "kinematic":
+        summary["effort_bounds"] = human_effort_bounds(cfg)
+    else:  # the oracle sweep steps 30 episodes once per take-over step: ~20 min at MuJoCo's ~6 ms/step
+        summary["effort_bounds"] = {"skipped": f"not run on {cfg.backend} in make demo (python bench/effort_bound.py)"}
+        summary["frames"] = render_unseen_objects(cfg)
     (cfg.out / "summary.json").write_text(json.dumps(summary, indent=2))
     print_table(summary, console)
     console.print(f"    wrote {cfg.out / 'summary.json'} and {png}")
@@ -483,12 +537,14 @@ def main(argv: list[str] | None = None) -> int:
                    help="fraction of nominal states allowed above the threshold (calibration)")
     p.add_argument("--train-budget", type=float, default=DemoConfig.train_budget_s, help="training seconds")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--backend", default="auto", choices=["auto", "mujoco", "kinematic"],
+                   help="simulator (auto: MuJoCo where lift has a model)")
     a = p.parse_args(argv)
     if a.episodes < 1:
         p.error("--episodes must be >= 1")
     cfg = DemoConfig(episodes=a.episodes, out=Path(a.out), retrain=a.retrain, quick=a.quick,
                      threshold=a.threshold, target_rate=a.target_rate, train_budget_s=a.train_budget,
-                     seed=a.seed)
+                     seed=a.seed, backend=a.backend)
     if a.quick:
         cfg.apply_quick()
         if a.out == "runs/demo":

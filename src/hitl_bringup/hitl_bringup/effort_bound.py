@@ -30,6 +30,9 @@ import numpy as np
 
 # task -> options of the scripted expert that reproduce the training behaviour (the "robot")
 SUPPORTED: dict[str, dict] = {"lift": {"cube_only": True}}
+# the training-like robot (cube_only: grasps every object like the cube) is an option of the kinematic
+# simulator's expert; the MuJoCo lift expert has no such mode, so the bound stays on the kinematic fixture
+BACKEND = "kinematic"
 NEVER = 1_000_000  # a take-over step no episode reaches: the robot alone
 
 
@@ -81,12 +84,12 @@ def run_switches(task: str = "lift", arm: str = "franka", variant: str = "test",
         raise ValueError("seeds must not be empty")
     n = len(seeds)
     if switch_steps is None:
-        switch_steps = [*range(make_env(task, arm=arm, num_envs=1, variant=variant).max_steps), NEVER]
+        switch_steps = [*range(make_env(task, arm=arm, num_envs=1, variant=variant, backend=BACKEND).max_steps), NEVER]
     steps = np.asarray(list(switch_steps), np.int64)
-    robot, human = make_expert(task, **SUPPORTED[task]), make_expert(task)
+    robot, human = make_expert(task, backend=BACKEND, **SUPPORTED[task]), make_expert(task, backend=BACKEND)
     out = SwitchRuns(steps, np.zeros((len(steps), n)), np.zeros((len(steps), n)), np.zeros((len(steps), n), bool))
     for i, s in enumerate(steps):
-        env = make_env(task, arm=arm, num_envs=n, variant=variant, seed=0)
+        env = make_env(task, arm=arm, num_envs=n, variant=variant, seed=0, backend=BACKEND)
         obs = env.reset(np.arange(n), seeds)
         done = np.zeros(n, bool)
         t, at_switch = 0, None

@@ -20,9 +20,9 @@ def _expert_grasp_steps(seeds: list[int]) -> float:
     """Mean tick at which the scripted expert alone holds the object (from a fresh reset)."""
     from hitl_sim import make_env, make_expert
 
-    env = make_env("lift", arm="franka", num_envs=len(seeds), variant="test", seed=0)
+    env = make_env("lift", arm="franka", num_envs=len(seeds), variant="test", seed=0, backend="kinematic")
     obs = env.reset(np.arange(len(seeds)), seeds)
-    expert, first = make_expert("lift"), np.full(len(seeds), -1)
+    expert, first = make_expert("lift", backend="kinematic"), np.full(len(seeds), -1)
     for t in range(200):
         held = expert.milestones(env.get_state()) >= 1
         first[(first < 0) & held] = t

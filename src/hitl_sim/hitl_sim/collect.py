@@ -8,8 +8,27 @@ import sys
 import numpy as np
 from hitl_policy.data import SOURCE_HUMAN, EpisodeDataset
 
-from hitl_sim import make_env, make_expert
+from hitl_sim import make_env, make_expert, resolve_backend
+from hitl_sim.mj import MJ_TASKS
 from hitl_sim.tasks import TASKS, task_class
+
+
+def _mode_reader(env, expert, backend: str):
+    """() -> (N,) the mode each robot's expert follows now (drawer, push goal, face pair; 0 if unimodal).
+
+    Kinematic: the expert's ``mode`` of the task state. MuJoCo: an expert's ``mode(state)`` if it has
+    one, else a ``mode`` state column, else the fixed style, else 0.
+    """
+    if backend == "kinematic":
+        dim = task_class(env.task_name).layout().dim
+        return lambda: expert.mode(env.get_state()[:, :dim])
+    if callable(getattr(expert, "mode", None)):
+        return lambda: np.asarray(expert.mode(env.get_state()), np.int64)
+    if "mode" in env.state_names:
+        col = env.state_names.index("mode")
+        return lambda: np.rint(env.get_state()[:, col]).astype(np.int64)
+    style = getattr(expert, "style", None)
+    return lambda: np.full(env.num_envs, 0 if style is None else int(style), np.int64)
 
 
 def collect_demos(
@@ -24,6 +43,8 @@ def collect_demos(
     noise: float = 0.0,
     dart_noise: float = 0.0,
     only_success: bool = False,
+    backend: str | None = None,
+    workers: int = 0,
     **expert_opts,
 ) -> EpisodeDataset:
     """Run the scripted expert on ``num_envs`` robots until ``n_episodes`` episodes are finished.
@@ -34,14 +55,28 @@ def collect_demos(
     current (``env.current_action()`` before the step). Per episode: success and expert_id
     (the mode the expert followed: drawer, push goal, nav branch, face pair; 0 for unimodal tasks).
     Episodes are ordered by robot then by start, so the result depends only on the arguments.
+    backend: 'mujoco' | 'kinematic' | None (MuJoCo where the task has a model); workers: MuJoCo
+    worker processes (hitl_sim.mj.pool; same result as none).
     """
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
-    num_envs = int(num_envs or min(n_episodes, 32))
-    env = make_env(task, arm, num_envs=num_envs, variant=variant, seed=seed)
-    expert = make_expert(task, style=style, noise=noise, seed=seed, **expert_opts)
+    backend = resolve_backend(task, backend)
+    # MuJoCo robots step one after another in this process, so more of them only cost memory (a
+    # robosuite lift env holds ~140 MB); the kinematic simulator steps them as one array
+    num_envs = int(num_envs or min(n_episodes, 32 if backend == "kinematic" else 8))
+    env = make_env(task, arm, num_envs=num_envs, variant=variant, seed=seed, backend=backend, workers=workers)
+    try:
+        return _collect(env, task, n_episodes, variant, seed, num_envs, progress, style, noise, dart_noise,
+                        only_success, backend, expert_opts)
+    finally:
+        if hasattr(env, "close"):
+            env.close()
+
+
+def _collect(env, task, n_episodes, variant, seed, num_envs, progress, style, noise, dart_noise, only_success,
+             backend, expert_opts) -> EpisodeDataset:
+    expert = make_expert(task, style=style, noise=noise, seed=seed, backend=backend, **expert_opts)
     dart_rng = np.random.default_rng(seed + 7919)
-    cls = task_class(task)
     lo = np.tile(np.r_[env.arm.workspace_min, -np.pi, 0.0], env.n_arms)
     hi = np.tile(np.r_[env.arm.workspace_max, np.pi, 1.0], env.n_arms)
     # robot i runs episodes i, i + num_envs, ...: a fixed assignment keeps the output deterministic
@@ -55,7 +90,7 @@ def collect_demos(
 
         bar = tqdm(total=n_episodes, desc=f"{task}/{env.arm.name}/{variant}", unit="ep")
     obs = env.reset()
-    mode = lambda: expert.mode(env.get_state()[:, : cls.layout().dim])  # noqa: E731
+    mode = _mode_reader(env, expert, backend)
     modes = mode()
     active = quota > 0
     while active.any():
@@ -116,7 +151,8 @@ def collect_demos(
             "style": style,
             "source": "scripted_expert",
             "max_steps": env.max_steps,
-            "n_modes": cls.n_modes,
+            "n_modes": env.n_modes,
+            "simulator": backend,
         },
     )
 
@@ -125,13 +161,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hitl_collect", description="Collect scripted-expert demos into an .npz dataset."
     )
-    p.add_argument("--task", required=True, choices=sorted(TASKS))
+    p.add_argument("--task", required=True, choices=sorted(set(TASKS) | set(MJ_TASKS)))
+    p.add_argument("--backend", default="auto", choices=["auto", "mujoco", "kinematic"],
+                   help="simulator: auto = MuJoCo where the task has a model (hitl_sim.mj.MJ_TASKS)")
+    p.add_argument("--workers", type=int, default=0, help="MuJoCo worker processes (0/1 = this process)")
     p.add_argument("--arm", default="franka", help="widowx | franka | yumi | path to a profile YAML")
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--variant", default="train")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
-        "--num-envs", type=int, default=None, help="robots stepped at once (default min(episodes, 32))"
+        "--num-envs", type=int, default=None, help="robots stepped at once (default min(episodes, 32); MuJoCo: 8)"
     )
     p.add_argument(
         "--style", type=int, default=None, help="fix the expert's mode (default: sampled per episode)"
@@ -164,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             noise=args.noise,
             dart_noise=args.dart_noise,
             only_success=args.only_success,
+            backend=args.backend,
+            workers=args.workers,
         )
     except (ValueError, RuntimeError) as exc:
         print(f"hitl_collect: error: {exc}", file=sys.stderr)

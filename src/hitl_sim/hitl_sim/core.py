@@ -85,6 +85,8 @@ class SceneItem:
 class VecEnv:
     """N robots of one arm profile on one task. See the package docs for the API contract."""
 
+    backend = "kinematic"
+
     def __init__(self, task, arm: ArmProfile, num_envs: int = 1, variant: str = "train", seed: int = 0):
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
@@ -100,6 +102,7 @@ class VecEnv:
         self.n_arms = arm.n_arms
         self.dt = arm.dt
         self.max_steps = task.max_steps
+        self.n_modes = int(task.n_modes)
         self.act_dim = EE_DIM * self.n_arms
         self.action_names = ee_names(self.n_arms)
         self.obs_names = ee_names(self.n_arms) + task.obs_layout.names()
@@ -126,8 +129,11 @@ class VecEnv:
         self.episode[:] = 0
 
     # ---------------------------------------------------------------- episodes
-    def reset(self, ids=None, seeds=None) -> np.ndarray:
-        """Start new episodes for robots ``ids`` (all by default); ``seeds`` reseeds their generators."""
+    def reset(self, ids=None, seeds=None, hard: bool = False) -> np.ndarray:
+        """Start new episodes for robots ``ids`` (all by default); ``seeds`` reseeds their generators.
+
+        hard: accepted for the MuJoCo API (hitl_sim/mj/vec.py); a kinematic reset always rebuilds the state.
+        """
         ids = np.arange(self.num_envs) if ids is None else np.atleast_1d(np.asarray(ids, np.int64))
         if seeds is not None:
             seeds = np.atleast_1d(np.asarray(seeds, np.int64))

@@ -1,4 +1,7 @@
-"""sim_arm_node over DDS: observations flow, an ArmCommand moves the arm, reset_episode restarts."""
+"""sim_arm_node over DDS: observations flow, an ArmCommand moves the arm, reset_episode restarts.
+
+These run the node on the kinematic fixture (backend:=kinematic: fast, exact positions); the MuJoCo
+node is tested in test_sim_arm_node_mujoco.py."""
 
 from __future__ import annotations
 
@@ -69,6 +72,8 @@ def sim_node():
         "--ros-args",
         "-p",
         "task:=lift",
+        "-p",
+        "backend:=kinematic",
         "-p",
         "arm:=franka",
         "-p",
@@ -161,6 +166,8 @@ def test_node_stops_after_its_episodes_and_says_so():
         "-p",
         "task:=nav",
         "-p",
+        "backend:=kinematic",
+        "-p",
         "rate_hz:=50.0",
         "-p",
         "max_episode_steps:=5",
@@ -200,7 +207,7 @@ def test_first_episode_waits_for_the_recorder_and_is_seen_from_its_start():
     the START of episode 1 and the observations begin at step 0 (nothing of episode 1 is lost)."""
     ns = NS + "_rec"
     cmd = [sys.executable, "-m", "hitl_sim.nodes.sim_arm_node", "--ros-args", "-p", "task:=lift",
-           "-p", "wait_for_recorder:=true", "-r", f"__ns:={ns}"]
+           "-p", "backend:=kinematic", "-p", "wait_for_recorder:=true", "-r", f"__ns:={ns}"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     rclpy.init()
     watcher = rclpy.create_node("watcher", namespace=ns)

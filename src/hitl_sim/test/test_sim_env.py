@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pytest
-from hitl_sim.collect import collect_demos, main
+from hitl_sim.collect import collect_demos as _collect_demos
+from hitl_sim.collect import main
 
 import hitl_sim
 
 TASKS = hitl_sim.TASK_NAMES
+# These are the kinematic simulator's tests (the fast fixture); the MuJoCo tasks have their own modules.
+make_env = partial(hitl_sim.make_env, backend="kinematic")
+make_expert = partial(hitl_sim.make_expert, backend="kinematic")
+collect_demos = partial(_collect_demos, backend="kinematic")
 
 
 def run(env, expert, obs=None):
@@ -21,7 +28,7 @@ def run(env, expert, obs=None):
 @pytest.mark.parametrize("arm", ["widowx", "franka", "yumi"])
 @pytest.mark.parametrize("task", TASKS)
 def test_api_shapes_and_names(task, arm):
-    env = hitl_sim.make_env(task, arm, num_envs=3, variant="test", seed=1)
+    env = make_env(task, arm, num_envs=3, variant="test", seed=1)
     n = env.arm.n_arms
     obs = env.reset()
     assert obs.shape == (3, env.obs_dim) == (3, len(env.obs_names))
@@ -37,7 +44,7 @@ def test_api_shapes_and_names(task, arm):
 
 
 def test_arm_tracks_targets_under_speed_limit_and_workspace():
-    env = hitl_sim.make_env("lift", "franka", num_envs=1, seed=0)
+    env = make_env("lift", "franka", num_envs=1, seed=0)
     start = env.current_action()[0]
     target = start.copy()
     target[:3] = [2.0, 0.0, start[2]]  # far outside the workspace
@@ -56,8 +63,8 @@ def test_arm_tracks_targets_under_speed_limit_and_workspace():
 
 @pytest.mark.parametrize("task", TASKS)
 def test_expert_succeeds_on_test_variant(task):
-    env = hitl_sim.make_env(task, "franka", num_envs=200, variant="test", seed=7)
-    info = run(env, hitl_sim.make_expert(task))
+    env = make_env(task, "franka", num_envs=200, variant="test", seed=7)
+    info = run(env, make_expert(task))
     assert info["success"].mean() >= 0.98, f"{task}: {info['success'].mean():.3f}"
 
 
@@ -65,8 +72,8 @@ def test_expert_succeeds_on_test_variant(task):
 @pytest.mark.parametrize("arm", ["widowx", "franka", "yumi"])
 @pytest.mark.parametrize("task", TASKS)
 def test_expert_succeeds_on_every_arm_and_variant(task, arm, variant):
-    env = hitl_sim.make_env(task, arm, num_envs=100, variant=variant, seed=3)
-    assert run(env, hitl_sim.make_expert(task))["success"].mean() >= 0.98
+    env = make_env(task, arm, num_envs=100, variant=variant, seed=3)
+    assert run(env, make_expert(task))["success"].mean() >= 0.98
 
 
 @pytest.mark.parametrize(("task", "opts"), [("lift", {"cube_only": True}), ("nav", {"know_wind": False})])
@@ -74,19 +81,19 @@ def test_training_only_behaviour_fails_on_test_variant(task, opts):
     """What only knows the training variant (the cube grasp, no wind) works there and fails at test."""
     scores = {}
     for variant in ("train", "test"):
-        env = hitl_sim.make_env(task, "franka", num_envs=100, variant=variant, seed=2)
-        scores[variant] = run(env, hitl_sim.make_expert(task, **opts))["success"].mean()
+        env = make_env(task, "franka", num_envs=100, variant=variant, seed=2)
+        scores[variant] = run(env, make_expert(task, **opts))["success"].mean()
     assert scores["train"] >= 0.95 and scores["test"] <= 0.2, scores
 
 
 def test_lift_test_objects_need_another_grasp_that_the_observation_shows():
-    env = hitl_sim.make_env("lift", "franka", num_envs=60, variant="test", seed=4)
+    env = make_env("lift", "franka", num_envs=60, variant="test", seed=4)
     obs = env.reset()
     feat = obs[:, [env.obs_names.index(f"obj_feature_{i}") for i in range(3)]]
     kinds = obs[:, [env.obs_names.index(f"obj_is_{i}") for i in range(4)]]
     assert np.all(np.abs(feat).sum(1) > 0.01)  # grasp offset or yaw differs from the cube's
     assert kinds[:, 0].sum() == 0 and set(np.argmax(kinds, 1)) == {1, 2, 3}
-    train = hitl_sim.make_env("lift", "franka", num_envs=20, variant="train", seed=4).reset()
+    train = make_env("lift", "franka", num_envs=20, variant="train", seed=4).reset()
     assert np.allclose(train[:, [env.obs_names.index(f"obj_feature_{i}") for i in range(3)]], 0)
 
 
@@ -112,7 +119,7 @@ def test_kinematic_nearest_neighbour_policy_from_train_demos_fails_on_test_objec
     knn = KNeighborsRegressor(3).fit(feats(ds.obs), target(ds.obs, ds.action))
     scores = {}
     for variant in ("train", "test"):
-        env = hitl_sim.make_env("lift", "franka", num_envs=40, variant=variant, seed=11)
+        env = make_env("lift", "franka", num_envs=40, variant=variant, seed=11)
         obs = env.reset()
         while not env.done.all():
             rel = knn.predict(feats(obs))
@@ -140,21 +147,21 @@ def test_multimodal_demos_split_evenly_and_mode_is_not_observable(task, n_modes)
 def test_styles_select_the_mode():
     for task, n in (("drawer", 3), ("push3", 3), ("nav", 2), ("cube_stack", 2)):
         for style in range(n):
-            env = hitl_sim.make_env(task, "franka", num_envs=20, variant="train", seed=9)
+            env = make_env(task, "franka", num_envs=20, variant="train", seed=9)
             env.reset()
             mode = env.task.state_layout.view(env.ts, env.task.mode_field).copy()
             env.task.state_layout.view(env.ts, env.task.mode_field)[:] = style  # what the operator intends
-            info = run(env, hitl_sim.make_expert(task, style=style), env.observe())
+            info = run(env, make_expert(task, style=style), env.observe())
             assert info["success"].mean() >= 0.95, (task, style)
             assert mode.min() >= 0
         with pytest.raises(ValueError, match="styles"):
-            hitl_sim.make_expert(task, style=n)
+            make_expert(task, style=n)
 
 
 def test_cup_stack_occlusion_removes_target_information():
     ds = collect_demos("cup_stack", "franka", 120, variant="train", seed=1, progress=False)
     names = ds.meta["obs_names"]
-    env = hitl_sim.make_env("cup_stack", "franka", num_envs=120, variant="train", seed=1)
+    env = make_env("cup_stack", "franka", num_envs=120, variant="train", seed=1)
     occ = ds.obs[:, names.index("occluded")] > 0.5
     assert 0.05 < occ.mean() < 0.6
     seen = ds.obs[:, [names.index("b_seen_0"), names.index("b_seen_1")]]
@@ -177,11 +184,11 @@ def test_cup_stack_occlusion_removes_target_information():
 def test_vectorized_equals_one_by_one_and_seeds_reproduce(task):
     seeds = [11, 12, 13]
     rng = np.random.default_rng(0)
-    vec = hitl_sim.make_env(task, "yumi", num_envs=3, variant="test")
-    singles = [hitl_sim.make_env(task, "yumi", num_envs=1, variant="test") for _ in seeds]
+    vec = make_env(task, "yumi", num_envs=3, variant="test")
+    singles = [make_env(task, "yumi", num_envs=1, variant="test") for _ in seeds]
     ov = vec.reset(seeds=seeds)
     os_ = [e.reset(seeds=[s]) for e, s in zip(singles, seeds)]
-    expert = hitl_sim.make_expert(task)
+    expert = make_expert(task)
     for step in range(60):
         act = expert.act(vec.get_state(), ov) + rng.normal(0, 0.01, (3, vec.act_dim)) * (step % 3 == 0)
         if step == 30:  # reset robot 1 mid-way, in both
@@ -194,12 +201,12 @@ def test_vectorized_equals_one_by_one_and_seeds_reproduce(task):
     for i, e in enumerate(singles):
         assert np.array_equal(ov[i], os_[i][0])
         assert np.array_equal(vec.get_state()[i], e.get_state()[0])
-    again = hitl_sim.make_env(task, "yumi", num_envs=3, variant="test")
+    again = make_env(task, "yumi", num_envs=3, variant="test")
     assert np.array_equal(again.reset(seeds=seeds), vec.reset(seeds=seeds))
 
 
 def test_done_robots_are_frozen_until_reset():
-    env = hitl_sim.make_env("lift", "franka", num_envs=2, seed=0)
+    env = make_env("lift", "franka", num_envs=2, seed=0)
     env.max_steps = 3
     for _ in range(3):
         env.step(env.current_action() + np.array([0.02, 0, 0, 0, 0]))
@@ -214,10 +221,10 @@ def test_done_robots_are_frozen_until_reset():
 @pytest.mark.parametrize("task", TASKS)
 def test_expert_takes_over_from_a_perturbed_state(task):
     """Random wandering first (as a bad policy would), then the expert finishes most non-failed episodes."""
-    env = hitl_sim.make_env(task, "franka", num_envs=60, variant="test", seed=3)
+    env = make_env(task, "franka", num_envs=60, variant="test", seed=3)
     rng = np.random.default_rng(1)
     obs = env.reset()
-    expert = hitl_sim.make_expert(task)
+    expert = make_expert(task)
     for _ in range(12):
         a = expert.act(env.get_state(), obs)
         a[:, :3] += rng.normal(0, 0.04, (60, 3))
@@ -233,7 +240,7 @@ def test_expert_takes_over_from_a_perturbed_state(task):
     ("task", "needle"), [("lift", "obj_knocked"), ("drawer", "crashed"), ("threading", "fallen")]
 )
 def test_failures_are_flagged(task, needle):
-    env = hitl_sim.make_env(task, "franka", num_envs=1, variant="test", seed=0)
+    env = make_env(task, "franka", num_envs=1, variant="test", seed=0)
     env.reset()
     L = env.task.state_layout
     st = env.get_state()[0]
@@ -264,7 +271,8 @@ def test_collect_demos_dataset_and_cli(tmp_path):
     assert np.allclose(ds.current[sl][0, :3], hitl_sim.load_arm_profile("yumi").home[0])
     out = tmp_path / "demos.npz"
     assert (
-        main(["--task", "lift", "--arm", "widowx", "--episodes", "5", "--out", str(out), "--no-progress"])
+        main(["--task", "lift", "--backend", "kinematic", "--arm", "widowx", "--episodes", "5", "--out", str(out),
+              "--no-progress"])
         == 0
     )
     from hitl_policy.data import EpisodeDataset
@@ -291,20 +299,20 @@ def test_collect_demos_dataset_and_cli(tmp_path):
 
 def test_bad_arguments_give_clear_errors():
     with pytest.raises(ValueError, match="unknown task"):
-        hitl_sim.make_env("juggle")
+        make_env("juggle")
     with pytest.raises(ValueError, match="unknown arm"):
-        hitl_sim.make_env("lift", arm="ur5")
+        make_env("lift", arm="ur5")
     with pytest.raises(ValueError, match="variant"):
-        hitl_sim.make_env("lift", variant="hard")
+        make_env("lift", variant="hard")
     with pytest.raises(ValueError, match="columns"):
-        hitl_sim.make_expert("lift").act(np.zeros((2, 3)))
+        make_expert("lift").act(np.zeros((2, 3)))
 
 
 @pytest.mark.parametrize("task", [t for t in TASKS if t != "nav"])
 def test_noisy_expert_still_succeeds(task):
     """Operator noise (5 mm) makes demos imperfect but not useless (nav's 6 mm corridor is the exception)."""
-    env = hitl_sim.make_env(task, "franka", num_envs=100, variant="test", seed=0)
-    info = run(env, hitl_sim.make_expert(task, noise=0.005, seed=1))
+    env = make_env(task, "franka", num_envs=100, variant="test", seed=0)
+    info = run(env, make_expert(task, noise=0.005, seed=1))
     assert info["success"].mean() >= 0.9
 
 
@@ -315,8 +323,8 @@ def test_dart_noise_perturbs_the_visited_states_but_records_clean_expert_labels(
     n = min(clean.n_steps, dart.n_steps)
     assert not np.allclose(clean.obs[:n], dart.obs[:n])  # the executed noise moved the arm elsewhere
     # every recorded label is the noise-free expert's action at the state it was recorded in
-    env = hitl_sim.make_env("lift", "franka", num_envs=4, variant="train", seed=0)
-    expert = hitl_sim.make_expert("lift")
+    env = make_env("lift", "franka", num_envs=4, variant="train", seed=0)
+    expert = make_expert("lift")
     first = dart.episode_starts()
     env.reset()
     state = env.get_state()

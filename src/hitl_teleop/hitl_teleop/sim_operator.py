@@ -45,6 +45,7 @@ class SimOperatorConfig:
     # the operator has done what the robot could not (the task's next milestone, lift: object held),
     # by pressing and releasing the take-over button (the arbiter's rearm_ratio decides what follows)
     handback: str = "score"
+    backend: str = "auto"  # simulator of the expert (hitl_sim.resolve_backend): match the sim arm node's
 
     def __post_init__(self) -> None:
         if self.handback not in HANDBACK_RULES:
@@ -100,7 +101,8 @@ class SimulatedOperator:
             except ImportError as exc:
                 raise RuntimeError("hitl_sim.make_expert is not available; pass expert= explicitly") from exc
             expert = make_expert(
-                task, style=self.config.style, noise=self.config.noise, seed=self.config.seed
+                task, style=self.config.style, noise=self.config.noise, seed=self.config.seed,
+                backend=self.config.backend,
             )
         self.expert = expert
         self.custom_rule = takeover_rule

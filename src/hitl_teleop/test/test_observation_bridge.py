@@ -1,5 +1,8 @@
 """Observation bridge (pure): joint state / measured pose + object poses -> exactly the simulator's
-observation; staleness, NaN, gripper mapping, configuration errors, YuMi's end-effector order, episodes."""
+observation; staleness, NaN, gripper mapping, configuration errors, YuMi's end-effector order, episodes.
+
+The bridge reproduces the KINEMATIC simulator's observation layout (backend="kinematic" below); the
+MuJoCo tasks' layouts (hitl_sim.mj) are not bridged yet."""
 
 from __future__ import annotations
 
@@ -91,7 +94,7 @@ class Feeder:
 def ready(arm: str, task: str = "lift", **kw) -> tuple[ObservationBridge, Feeder]:
     """A bridge fed with the simulator's first lift configuration at t = 10 s."""
     b = make_bridge(arm, task, **kw)
-    env = hitl_sim.make_env(task, arm, seed=1)
+    env = hitl_sim.make_env(task, arm, seed=1, backend="kinematic")
     f = Feeder(b, arm)
     f.arm_state(env.current_action()[0].reshape(b.n_arms, 5), 10.0)
     L = env.task.state_layout
@@ -105,8 +108,8 @@ def test_vector_from_arm_state_and_object_pose_equals_the_simulators_observation
     """Episodes of the mixed lift variant (every object type), expert-driven through grasp and lift: at
     each sampled tick the joint state (IK of the simulator's end effector; Franka: its measured pose),
     the fingers and a tag pose on the object must give env.observe's vector, entry for entry."""
-    env = hitl_sim.make_env("lift", arm, variant="mixed", seed=3)
-    expert = hitl_sim.make_expert("lift")
+    env = hitl_sim.make_env("lift", arm, variant="mixed", seed=3, backend="kinematic")
+    expert = hitl_sim.make_expert("lift", backend="kinematic")
     L = env.task.state_layout
     types, held, checked, seeds = set(), 0, 0, None
     for episode in range(20):
@@ -286,7 +289,7 @@ def test_tasks_whose_observation_perception_cannot_provide_fail_at_start(task, m
 @pytest.mark.parametrize("task", ["lift", "cube_stack", "threading", "nav"])
 def test_shipped_arm_and_task_yamls_build_a_bridge_with_the_simulators_names(arm, task):
     b = ObservationBridge(config_from_params(shipped_params(arm, task)))
-    assert b.names == hitl_sim.make_env(task, arm).obs_names
+    assert b.names == hitl_sim.make_env(task, arm, backend="kinematic").obs_names
     d = ARM_DEFAULTS[arm]
     assert (b.joint_states_topic, b.ee_pose_topic, b.finger_joints) == (
         d.joint_states_topic, d.ee_pose_topic, d.finger_joints
@@ -297,7 +300,7 @@ def test_shipped_arm_and_task_yamls_build_a_bridge_with_the_simulators_names(arm
 def test_cube_stack_and_threading_vectors_match_the_simulator():
     """Tasks with two objects (one outside the catalogue) and a configured constant."""
     for task in ("cube_stack", "threading"):
-        env = hitl_sim.make_env(task, "widowx", variant="train", seed=5)
+        env = hitl_sim.make_env(task, "widowx", variant="train", seed=5, backend="kinematic")
         b = ObservationBridge(config_from_params(shipped_params("widowx", task)))
         f = Feeder(b, "widowx")
         f.arm_state(env.current_action()[0].reshape(1, 5), 1.0)

@@ -1,9 +1,9 @@
 """N MuJoCo tasks behind the kinematic ``VecEnv`` API (hitl_sim/core.py): reset/step/observe/get_state.
 
-Robot i has its own generator seeded from (seed, i); ``reset(ids, seeds)`` reseeds. Robots that are
-done (success, failure or timeout) are frozen until ``reset(ids)``: stepping them changes nothing.
-Stepping here is sequential in this process; a worker-process pool for fleets can sit behind the
-same API.
+Robot i has its own generator seeded from (seed, i); ``reset(ids, seeds)`` reseeds; ``reset(ids,
+hard=True)`` rebuilds those robots' MuJoCo models first. Robots that are done (success, failure or
+timeout) are frozen until ``reset(ids)``: stepping them changes nothing. Stepping here is sequential
+in this process; ``hitl_sim.mj.pool.MjPoolVecEnv`` spreads the robots over worker processes.
 """
 
 from __future__ import annotations
@@ -22,9 +22,13 @@ class MjVecEnv:
 
     backend = "mujoco"
 
-    def __init__(self, make_task: Callable[[], MjTask], arm: ArmProfile, num_envs: int = 1, seed: int = 0) -> None:
+    def __init__(
+        self, make_task: Callable[[], MjTask], arm: ArmProfile, num_envs: int = 1, seed: int = 0, first_robot: int = 0
+    ) -> None:
+        """first_robot: index of robot 0 in a larger fleet (its generator is seeded from (seed, first_robot))."""
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
+        self._make_task = make_task
         self.tasks = [make_task() for _ in range(num_envs)]
         first = self.tasks[0]
         self.arm = arm
@@ -37,6 +41,7 @@ class MjVecEnv:
         self.action_names = list(first.action_names)
         self.obs_names = list(first.obs_names)
         self.state_names = list(first.state_names)
+        self.n_modes = int(first.n_modes)
         self.act_dim = len(self.action_names)
         self.obs_dim = len(self.obs_names)
         self.state_dim = len(self.state_names)
@@ -46,12 +51,16 @@ class MjVecEnv:
         self.failed = np.zeros(n, bool)
         self.done = np.zeros(n, bool)
         self.episode = np.zeros(n, np.int64)
-        self._rngs = [np.random.default_rng(np.random.SeedSequence([seed, i])) for i in range(n)]
+        self._rngs = [np.random.default_rng(np.random.SeedSequence([seed, first_robot + i])) for i in range(n)]
         self.reset()
         self.episode[:] = 0
 
-    def reset(self, ids=None, seeds=None) -> np.ndarray:
-        """Start new episodes for robots ``ids`` (all by default); ``seeds`` reseeds their generators."""
+    def reset(self, ids=None, seeds=None, hard: bool = False) -> np.ndarray:
+        """Start new episodes for robots ``ids`` (all by default); ``seeds`` reseeds their generators.
+
+        hard: rebuild the robots' MuJoCo models (a fresh task) before the reset, as after a failure
+        that a soft reset might not clear; same episode for the same seed either way.
+        """
         ids = np.arange(self.num_envs) if ids is None else np.atleast_1d(np.asarray(ids, np.int64))
         if seeds is not None:
             seeds = np.atleast_1d(np.asarray(seeds, np.int64))
@@ -62,6 +71,9 @@ class MjVecEnv:
                 raise ValueError(f"robot id {i} out of range 0..{self.num_envs - 1}")
             if seeds is not None:
                 self._rngs[i] = np.random.default_rng(int(seeds[k]))
+            if hard:
+                self.tasks[i].close()
+                self.tasks[i] = self._make_task()
             self.tasks[i].reset(self._rngs[i])
             self.episode[i] += 1
             self.t[i] = 0

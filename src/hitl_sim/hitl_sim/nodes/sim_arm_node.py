@@ -13,6 +13,7 @@ one second after the last END (subscribers get it first), which ends the graph (
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 from hitl_policy.nodes.runtime import spin, wants_help
@@ -39,7 +40,13 @@ parameters:
                                         namespace) subscribes to observation and episode_event, then
                                         0.5 s more (DDS matches both ways): episode 1 is recorded whole
   robot_id          (string, '')        robot id in messages; '' = the namespace (e.g. robot_0) or 'robot'
-topics: pub observation, sim/state, ee_pose, episode_event, scene_markers; sub arm_command
+  backend           (string, 'auto')    mujoco | kinematic | auto (MuJoCo where the task has a model)
+  render            (bool, false)       publish camera/image_raw (sensor_msgs/Image, rgb8) from MuJoCo's
+                                        offscreen camera (OSMesa or EGL) at render_rate_hz
+  render_rate_hz    (double, 2.0)       camera rate (each frame is rendered on the control thread)
+  render_size       (int[], [320, 240]) camera width, height
+topics: pub observation, sim/state, ee_pose, episode_event, scene_markers, camera/image_raw (render);
+        sub arm_command (NaN/inf or a wrong number of targets: rejected with a warning, the episode goes on)
 services: start_episode, reset_episode
 """
 
@@ -75,9 +82,14 @@ def make_node():
                     ("robot_id", ""),
                     ("wait_for_publishers", [""]),
                     ("wait_for_recorder", False),
+                    ("backend", "auto"),
+                    ("render", False),
+                    ("render_rate_hz", 2.0),
+                    ("render_size", [320, 240]),
                     ("exit_when_done", False),
                 )
             }
+            self.backend = hitl_sim.resolve_backend(str(p["task"]), str(p["backend"]))
             self.wait_for_recorder = bool(p["wait_for_recorder"])
             self.exit_when_done = bool(p["exit_when_done"])
             self.exit_code: int | None = None  # set: the shared runtime ends the process with it
@@ -100,6 +112,7 @@ def make_node():
             self.create_service(StartEpisode, "start_episode", self._srv_start)
             self.create_service(ResetEpisode, "reset_episode", self._srv_reset)
             self.command: np.ndarray | None = None
+            self.rejected: dict[str, float] = {}  # reason -> when last logged
             self.rejected_commands = 0
             self.episode = 0
             self.completed = 0
@@ -114,13 +127,43 @@ def make_node():
             self.tick = 0
             self.pending_start: int | None = int(p["seed"]) if bool(p["auto_start"]) else None
             self.create_timer(1.0 / rate, self._on_tick)
+            self.pub_image = None
+            if bool(p["render"]):
+                self._setup_camera(float(p["render_rate_hz"]), [int(v) for v in p["render_size"]])
             self.get_logger().info(
-                f"sim arm {self.arm_name} task {self.task}/{self.variant} at {rate:g} Hz "
+                f"sim arm {self.arm_name} task {self.task}/{self.variant} on {self.backend} at {rate:g} Hz "
                 f"(robot_id {self.robot_id}, episodes {self.episodes or 'forever'})"
             )
 
+        def _setup_camera(self, rate_hz: float, size: list[int]) -> None:
+            from sensor_msgs.msg import Image
+
+            if rate_hz <= 0 or len(size) != 2 or min(size) < 16:
+                raise ValueError(f"render needs render_rate_hz > 0 and render_size [w, h] >= 16; got {rate_hz}, {size}")
+            self.render_size = (size[0], size[1])
+            if self.env.render(0, *self.render_size) is None:
+                raise ValueError(f"render:=true but the {self.backend} task {self.task!r} cannot render "
+                                 "(kinematic tasks have no camera; MuJoCo needs OSMesa or EGL, see scripts/setup.sh)")
+            self.pub_image = self.create_publisher(Image, "camera/image_raw", 2)
+            self.create_timer(1.0 / rate_hz, self._publish_image)
+
+        def _publish_image(self) -> None:
+            from sensor_msgs.msg import Image
+
+            frame = self.env.render(0, *self.render_size)
+            if frame is None:
+                return
+            msg = Image()
+            msg.header.stamp, msg.header.frame_id = self.get_clock().now().to_msg(), "sim_camera"
+            msg.height, msg.width = int(frame.shape[0]), int(frame.shape[1])
+            msg.encoding, msg.is_bigendian, msg.step = "rgb8", 0, int(frame.shape[1]) * 3
+            msg.data = np.ascontiguousarray(frame, dtype=np.uint8).tobytes()
+            self.pub_image.publish(msg)
+
         def _make_env(self, variant: str, seed: int):
-            env = hitl_sim.make_env(self.task, self.arm_name, num_envs=1, variant=variant, seed=seed)
+            env = hitl_sim.make_env(
+                self.task, self.arm_name, num_envs=1, variant=variant, seed=seed, backend=self.backend
+            )
             if self.max_episode_steps > 0:
                 env.max_steps = self.max_episode_steps
             return env
@@ -143,9 +186,9 @@ def make_node():
                 self.last_end = msg
             self.pub_event.publish(msg)
 
-        def _start(self, seed: int = -1) -> None:
+        def _start(self, seed: int = -1, hard: bool = False) -> None:
             self.pending_start = None  # a start_episode call ends any wait of auto_start
-            self.obs = self.env.reset(ids=[0], seeds=[seed] if seed >= 0 else None)
+            self.obs = self.env.reset(ids=[0], seeds=[seed] if seed >= 0 else None, hard=hard)
             self.episode += 1
             self.command = None
             self.running, self.finished = True, False
@@ -173,8 +216,13 @@ def make_node():
             except ValueError as exc:
                 self.command = None  # a command that cannot be executed: hold where the arm is
                 self.rejected_commands += 1
-                self.get_logger().warning(f"arm_command rejected ({exc}): holding; {self.rejected_commands} "
-                                          "rejected so far", throttle_duration_sec=2.0)
+                # each distinct reason is logged (at most once per 2 s): one throttle for all would hide
+                # a wrong-shape command behind a NaN one
+                now = time.monotonic()
+                text = f"arm_command rejected ({exc}): holding; the episode goes on"
+                if now - self.rejected.get(text, -1e9) >= 2.0:
+                    self.rejected[text] = now
+                    self.get_logger().warning(f"{text}; {self.rejected_commands} rejected so far")
 
         def _missing_publishers(self) -> list[str]:
             missing = [t for t in self.waiting_for if self.count_publishers(self._resolve(t)) == 0]
@@ -258,7 +306,9 @@ def make_node():
         def _srv_start(self, req, res):
             try:
                 if req.variant and req.variant != self.variant:
-                    self.env = self._make_env(req.variant, 0)
+                    env, self.env = self.env, self._make_env(req.variant, 0)
+                    if hasattr(env, "close"):
+                        env.close()
                     self.variant = req.variant
                 if self.running:
                     self._end("interrupted by start_episode")
@@ -275,7 +325,7 @@ def make_node():
             self._event(
                 EpisodeEvent.EVENT_RESET, "hard" if req.hard else "soft", failed=bool(self.env.failed[0])
             )
-            self._start()
+            self._start(hard=bool(req.hard))
             res.success, res.message, res.episode = True, f"episode {self.episode} started", self.episode
             return res
 

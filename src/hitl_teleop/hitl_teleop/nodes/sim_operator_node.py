@@ -47,6 +47,7 @@ parameters:
   handback             (string, 'score')       score: drive until the arbiter hands back; milestone: also
                                                hand back (press+release take-over) at the task's next milestone
   fleet                (bool, false)           follow /fleet/assignments instead of the own namespace
+  backend              (string, 'auto')        expert's simulator: mujoco | kinematic | auto (as sim_arm_node's)
 topics: sub control_state, sim/state, observation (/fleet/assignments with fleet); pub teleop
 """
 
@@ -71,6 +72,7 @@ class SimOperatorNode(Node):
             noise=float(p("noise", 0.0).value),
             seed=int(p("seed", 0).value),
             handback=str(p("handback", "score").value),
+            backend=str(p("backend", "auto").value),
         )
         self.task = p("task", "lift").value
         self.fleet = bool(p("fleet", False).value)
