@@ -452,7 +452,8 @@ class Soak:
             "bags": bags,
             "unexpected_deaths": unexpected_deaths,
             "exit_codes": codes,
-            "rss_kb": {k: {"start": rss_start.get(k), "end": rss_end.get(k), "restarted": k in restarted}
+            "rss_kb": {k: {"start": rss_start.get(k), "end": rss_end.get(k), "restarted": k in restarted,
+                           "killed": k in {f.target for f in self.faults if f.t_kill}}
                        for k in sorted(set(rss_start) | set(rss_end))},
             "summary": summarize(self.faults, bags),
         }

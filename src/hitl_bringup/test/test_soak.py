@@ -64,4 +64,4 @@ def test_tiny_soak_every_fault_detected_held_reassigned_and_no_episode_lost(tmp_
     assert drop["dead_operator_longest_assignment_s"] <= 2.0 + 1.0, drop
     s = result["summary"]
     assert s["episodes_run"] >= 2 and s["lost_outside_recorder_gap"] == 0, result["bags"]
-    assert all(r["start"] and r["end"] for r in result["rss_kb"].values() if not r["restarted"])
+    assert all(r["start"] and r["end"] for r in result["rss_kb"].values() if not r["killed"]), result["rss_kb"]
