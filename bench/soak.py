@@ -283,8 +283,9 @@ class Soak:
             return
         want = {cs.REASON_STALE_POLICY} if fault.kind == "kill_policy" else {
             cs.REASON_STALE_DEVICE, cs.REASON_DEADMAN_RELEASED}
-        after = self.watch.states_after(fault.robot, fault.t_kill)
-        end = fault.t_ready or fault.t_restart or float("inf")
+        # until the node is started again (a restarted operator has the same id)
+        end = fault.t_restart or float("inf")
+        after = [(tr, m) for tr, m in self.watch.states_after(fault.robot, fault.t_kill) if stamp_s(m) < end]
         if fault.kind == "kill_policy":
             under, timeout = (lambda m: m.source == cs.SOURCE_POLICY), self.args.policy_timeout_s
         else:
