@@ -73,5 +73,7 @@ def build_fleet_graph(given: dict[str, Any]) -> list:
                           module="hitl_teleop.nodes.fleet_allocator_node", name="fleet_allocator", namespace="",
                           parameters={"robot_ids": robots, "operator_ids": ops,
                                       "min_intervention_s": float(given.get("min_intervention_s", 1.0)),
-                                      "hard_reset_s": float(given.get("hard_reset_s", 2.0))}))
+                                      "hard_reset_s": float(given.get("hard_reset_s", 2.0)),
+                                      # an operator silent on its robot this long is taken off it (died)
+                                      "operator_timeout_s": 2.0}))
     return specs

@@ -79,24 +79,27 @@ class FleetAllocator:
     def _eligible(self, req: RobotRequest) -> bool:
         return req.active and (req.hard_reset or req.priority > self.config.threshold)
 
-    def update(self, requests: dict[str, RobotRequest] | list[RobotRequest], now: float) -> Allocation:
+    def update(self, requests: dict[str, RobotRequest] | list[RobotRequest], now: float,
+               absent: set[str] | frozenset[str] = frozenset()) -> Allocation:
+        """The next assignments; operators in ``absent`` (gone silent) lose theirs, locked or not, and get none."""
         reqs = {r.robot_id: r for r in requests} if isinstance(requests, list) else dict(requests)
         cfg = self.config
-        locked = {rid: a for rid, a in self.assignments.items() if now - a.start < a.min_duration(cfg) - 1e-9}
+        present = [op for op in cfg.operator_ids if op not in absent]
+        locked = {rid: a for rid, a in self.assignments.items()
+                  if now - a.start < a.min_duration(cfg) - 1e-9 and a.operator_id not in absent}
         candidates = sorted(
             (r for rid, r in reqs.items() if rid not in locked and self._eligible(r)), key=self._key
         )
-        chosen = candidates[: max(0, len(cfg.operator_ids) - len(locked))]
+        chosen = candidates[: max(0, len(present) - len(locked))]
         chosen_ids = {r.robot_id for r in chosen}
-        released = [a for rid, a in self.assignments.items() if rid not in locked and rid not in chosen_ids]
         new_map = dict(locked)
         for r in chosen:  # continuing assignments keep their operator and start time
-            if r.robot_id in self.assignments:
+            if r.robot_id in self.assignments and self.assignments[r.robot_id].operator_id not in absent:
                 a = self.assignments[r.robot_id]
                 a.priority = r.priority
                 new_map[r.robot_id] = a
         busy = {a.operator_id for a in new_map.values()}
-        free = [op for op in cfg.operator_ids if op not in busy]
+        free = [op for op in present if op not in busy]
         started = []
         for r in chosen:
             if r.robot_id in new_map:
@@ -104,6 +107,7 @@ class FleetAllocator:
             a = Assignment(free.pop(0), r.robot_id, now, r.priority, r.hard_reset)
             new_map[r.robot_id] = a
             started.append(a)
+        released = [a for rid, a in self.assignments.items() if new_map.get(rid) is not a]
         self.assignments = new_map
         waiting = [r.robot_id for r in candidates if r.robot_id not in chosen_ids]
         ordered = sorted(new_map.values(), key=lambda a: cfg.operator_ids.index(a.operator_id))

@@ -5,6 +5,9 @@ Subscribes ``/<robot_id>/help_request`` and ``/<robot_id>/episode_event`` for ev
 (who serves whom, the queue with priorities and waiting times, hard resets, ROHE so far) on
 ``/fleet/status`` at ``rate_hz``, and logs every hand-over with its operator id. A request that is not
 refreshed within ``request_timeout_s`` counts as withdrawn (arbiters republish every tick).
+With ``operator_timeout_s`` > 0 it also listens to ``/<robot_id>/teleop``: an operator assigned for
+longer than that without a teleop message from it (its process died, its link dropped) loses its
+robot, which goes to the next free operator, and gets none for ``operator_retry_s``.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ try:  # running the node needs ROS; --help and importing this module do not
     from rclpy.node import Node
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile
 
-    from hitl_msgs.msg import EpisodeEvent, FleetAssignment, FleetStatus, HelpRequest
+    from hitl_msgs.msg import EpisodeEvent, FleetAssignment, FleetStatus, HelpRequest, TeleopCommand
     from hitl_teleop import ros_conversions as rc
 except ImportError as _exc:  # workspace not built / not sourced: main() raises it after --help
     Node, ROS_IMPORT_ERROR = object, _exc
@@ -42,7 +45,10 @@ parameters:
   request_timeout_s  (double, 0.5)            a request older than this is withdrawn
   rate_hz            (double, 10.0)           allocation rate
   control_rate_hz    (double, 10.0)           robots' control rate (human steps for ROHE)
-topics: sub /<robot_id>/help_request, /<robot_id>/episode_event; pub /fleet/assignments, /fleet/status
+  operator_timeout_s (double, 0.0)            > 0: an assigned operator silent this long is absent
+  operator_retry_s   (double, 5.0)            an absent operator gets robots again after this
+topics: sub /<robot_id>/help_request, /<robot_id>/episode_event (/<robot_id>/teleop);
+        pub /fleet/assignments, /fleet/status
 """
 
 
@@ -73,6 +79,13 @@ class FleetAllocatorNode(Node):
                 HelpRequest, f"/{rid}/help_request", lambda m, rid=rid: self.on_help(rid, m), 10
             )
             self.create_subscription(EpisodeEvent, f"/{rid}/episode_event", self.on_episode, 10)
+        self.operator_timeout = float(p("operator_timeout_s", 0.0).value)
+        self.operator_retry = float(p("operator_retry_s", 5.0).value)
+        self.heard: dict[str, float] = {}  # operator id -> last teleop
+        self.absent_until: dict[str, float] = {}
+        if self.operator_timeout > 0:
+            for rid in self.robot_ids:
+                self.create_subscription(TeleopCommand, f"/{rid}/teleop", self.on_teleop, 10)
         latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
         self.pub = self.create_publisher(FleetAssignment, "/fleet/assignments", latched)
         self.pub_status = self.create_publisher(FleetStatus, "/fleet/status", 10)
@@ -91,13 +104,31 @@ class FleetAllocatorNode(Node):
         if msg.event == EpisodeEvent.EVENT_END and msg.note != "finished":  # not the republished last END
             self.ledger.episode_end(bool(msg.success))
 
+    def on_teleop(self, msg: TeleopCommand) -> None:
+        self.heard[msg.operator_id] = self.now()
+
+    def absent(self, now: float) -> set[str]:
+        """Operators that went silent on their robot (operator_timeout_s), for operator_retry_s."""
+        if self.operator_timeout <= 0:
+            return set()
+        for a in self.allocator.assignments.values():
+            silent = now - max(a.start, self.heard.get(a.operator_id, a.start))
+            if silent > self.operator_timeout and a.operator_id not in self.absent_until:
+                self.absent_until[a.operator_id] = now + self.operator_retry
+                self.get_logger().warning(f"{a.operator_id}: no teleop on {a.robot_id} for {silent:.2f} s: "
+                                          f"absent, its robot goes to the next operator (retried in "
+                                          f"{self.operator_retry:g} s)")
+        for op in [o for o, t in self.absent_until.items() if now >= t]:
+            del self.absent_until[op]
+        return set(self.absent_until)
+
     def on_timer(self) -> None:
         now = self.now()
         reqs = [
             r if now - t <= self.timeout else RobotRequest(rid, r.priority, r.hard_reset, False)
             for rid, (t, r) in self.requests.items()
         ]
-        alloc = self.allocator.update(reqs, now)
+        alloc = self.allocator.update(reqs, now, self.absent(now))
         self.ledger.update(alloc, now)
         for a in alloc.started:
             self.get_logger().info(

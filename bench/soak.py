@@ -1,0 +1,520 @@
+"""Fleet soak: N robots x M simulated operators under faults injected on a schedule (issue 15, "Soak").
+
+    python bench/soak.py --robots 2 --operators 2 --duration 120 --out bench/results/soak.json
+    python bench/soak.py --robots 8 --operators 2 --duration 1200 \
+        --schedule 60:kill_policy,120:kill_device,180:kill_recorder,240:drop_operator,...
+
+The fleet graph is hitl_bringup.graph.build_graph(fleet_size=N, operators=M, sim=true, ...) run by
+hitl_bringup.runner.GraphRunner in this process (not run_graph: a required node that exits ends a
+hitl_run graph, and the soak restarts the nodes it kills). Task nav, a small ensemble policy trained
+here, the `random` estimator (help requests come and go, so the allocator keeps working). This
+script subscribes to every robot's control_state / episode_event and to /fleet/assignments.
+
+Faults (each SIGKILL; `restart_s` later the node is started again, except where said):
+  kill_policy    robot_<i>/policy          expect: control_state holding, reason STALE_POLICY
+  kill_device    the operator serving a robot  expect: that robot holding, STALE_DEVICE (or DEADMAN)
+  kill_recorder  robot_<i>/recorder        expect: the runner sees the death; bag repaired afterwards,
+                                           no episode lost beyond the open chunk + the restart gap
+  drop_operator  the operator serving a robot, back only after `rejoin_s`
+                 expect: hold as kill_device, and the allocator gives that robot to another operator
+Latencies are measured from the kill (time.time() just before os.kill) to the header stamp of the
+first control_state that says so (the arbiter's publish time; the same clock) and to its receipt here.
+RSS: VmRSS of /proc/<pid>/status of every node process at start and at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+FAULTS = ("kill_policy", "kill_device", "kill_recorder", "drop_operator")
+HOLD_LIMIT_S = 0.2
+
+
+@dataclass
+class Fault:
+    at_s: float
+    kind: str
+    target: str = ""            # runner key of the killed node
+    robot: str = ""             # the robot whose hold is expected
+    state_before: str = ""      # that robot's source/reason just before the kill
+    t_kill: float = 0.0
+    t_restart: float | None = None
+    t_ready: float | None = None  # the restarted node's first output line
+    detected: bool = False       # the runner saw the process die
+    hold_reason: str = ""
+    hold_latency_stamp_s: float | None = None
+    hold_latency_recv_s: float | None = None
+    held_ok: bool | None = None  # None: no hold expected (recorder)
+    reassigned_to: str = ""
+    reassign_latency_s: float | None = None
+    dead_operator_longest_assignment_s: float | None = None  # the dropped operator kept a robot this long
+    dead_operator_assignments: int | None = None  # robots it was given (or kept) while dead
+    recovered_s: float | None = None  # from restart to the robot back to a non-stale state
+    exposed_s: float | None = None  # kill -> the first state under the dead node's control (0: already)
+    hold_latency_exposed_s: float | None = None  # from max(kill, exposure) to the hold
+    commands_under_dead_node: int | None = None  # states driven by it, not holding, past its timeout
+    first_hold: str = ""  # the first holding control_state after the kill (any reason), its latency
+    trace: list = None  # the robot's (s after kill, source, reason, holding, operator) changes, 5 s
+    note: str = ""
+
+
+def parse_schedule(text: str, duration: float, robots: int) -> list[Fault]:
+    """'20:kill_policy,40:drop_operator' -> Faults; '' = every kind once, evenly spread (then repeated)."""
+    if text:
+        out = []
+        for item in text.split(","):
+            at, kind = item.split(":", 1)
+            if kind not in FAULTS:
+                raise SystemExit(f"unknown fault {kind!r}: expected one of {FAULTS}")
+            out.append(Fault(float(at), kind))
+        return sorted(out, key=lambda f: f.at_s)
+    n = max(len(FAULTS), int(duration // 60) * len(FAULTS) // 2)
+    step = duration / (n + 1)
+    return [Fault(round(step * (k + 1), 1), FAULTS[k % len(FAULTS)]) for k in range(n)]
+
+
+def vm_rss_kb(pid: int) -> int | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def train_checkpoint(folder: Path) -> str:
+    """A small ensemble policy for nav (franka), trained for a few hundred steps: the graph only has to run."""
+    import torch
+    from hitl_policy.registry import make_policy
+
+    from hitl_sim import collect_demos
+
+    torch.set_num_threads(1)
+    ds = collect_demos("nav", arm="franka", n_episodes=6, variant="train", seed=3, progress=False)
+    policy = make_policy("ensemble", ds.obs_dim, ds.act_dim, hidden=[32, 32])
+    policy.fit(ds, steps=100, batch_size=64, progress=False)
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(policy.save(folder / "nav_ensemble.pt"))
+
+
+class Watch:
+    """rclpy subscriber in a thread: every robot's control_state / episode_event, /fleet/assignments."""
+
+    def __init__(self, domain: int, robots: list[str]) -> None:
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        from rclpy.signals import SignalHandlerOptions
+
+        from hitl_msgs.msg import ControlState, EpisodeEvent, FleetAssignment
+
+        self.CS, self.EE = ControlState, EpisodeEvent
+        self.ctx = rclpy.Context()
+        rclpy.init(context=self.ctx, domain_id=domain, signal_handler_options=SignalHandlerOptions.NO)
+        self.node = rclpy.create_node("soak_watch", context=self.ctx)
+        self.lock = threading.Lock()
+        self.states: dict[str, list[tuple[float, object]]] = {r: [] for r in robots}
+        self.ends: dict[str, dict[int, float]] = {r: {} for r in robots}
+        self.assign: list[tuple[float, object]] = []
+        for r in robots:
+            self.node.create_subscription(ControlState, f"/{r}/control_state",
+                                          lambda m, r=r: self._add(self.states[r], m), 200)
+            self.node.create_subscription(EpisodeEvent, f"/{r}/episode_event", lambda m, r=r: self._ep(r, m), 50)
+        self.node.create_subscription(FleetAssignment, "/fleet/assignments", lambda m: self._add(self.assign, m), 50)
+        self.ex = SingleThreadedExecutor(context=self.ctx)
+        self.ex.add_node(self.node)
+        self.thread = threading.Thread(target=self.ex.spin, daemon=True)
+        self.thread.start()
+
+    def _add(self, store: list, msg) -> None:
+        with self.lock:
+            store.append((time.time(), msg))
+            if len(store) > 20000:  # keep memory flat over long soaks
+                del store[:10000]
+
+    def _ep(self, robot: str, msg) -> None:
+        if msg.event == self.EE.EVENT_END and msg.note != "finished":
+            with self.lock:
+                self.ends[robot].setdefault(int(msg.episode), time.time())
+
+    def last_state(self, robot: str):
+        with self.lock:
+            return self.states[robot][-1][1] if self.states[robot] else None
+
+    def serving(self) -> dict[str, str]:
+        """robot -> operator of the latest /fleet/assignments message."""
+        with self.lock:
+            if not self.assign:
+                return {}
+            msg = self.assign[-1][1]
+        return {a.robot_id: a.operator_id for a in msg.assignments if a.assigned}
+
+    def states_after(self, robot: str, t: float) -> list[tuple[float, object]]:
+        with self.lock:
+            return [(tr, m) for tr, m in self.states[robot] if tr >= t]
+
+    def assignments_after(self, t: float) -> list[tuple[float, object]]:
+        with self.lock:
+            return [(tr, m) for tr, m in self.assign if tr >= t]
+
+    def close(self) -> None:
+        self.ex.shutdown(timeout_sec=1.0)
+        self.node.destroy_node()
+        self.ctx.shutdown()
+
+
+def stamp_s(msg) -> float:
+    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+
+
+def reason_name(cs_cls, reason: int) -> str:
+    names = {getattr(cs_cls, k): k[len("REASON_"):] for k in dir(cs_cls) if k.startswith("REASON_")}
+    return names.get(reason, str(reason))
+
+
+class Soak:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.rng = random.Random(args.seed)
+        self.robots = [f"robot_{i}" for i in range(args.robots)]
+        self.faults = parse_schedule(args.schedule, args.duration, args.robots)
+        self.pending: list[tuple[float, str, Fault]] = []  # (time, key, fault) restarts
+        self.dropped: dict[str, float] = {}
+
+    def build(self, checkpoint: str, workdir: Path):
+        from hitl_bringup.graph import build_graph
+        from hitl_bringup.runner import GraphRunner
+
+        a = self.args
+        specs = build_graph(arm="franka", sim=True, task="nav", policy="ensemble", checkpoint=checkpoint,
+                            threshold=a.threshold, record=True, estimator="random", episodes=0, variant="test",
+                            bag=str(workdir / "bags"), seed=a.seed, fleet_size=a.robots, operators=a.operators,
+                            min_intervention_s=a.min_intervention_s, hard_reset_s=a.hard_reset_s)
+        self.specs = {s.fqn.lstrip("/"): s for s in specs}
+        self.runner = GraphRunner(specs, workdir=workdir, echo=False, log_dir=workdir / "logs",
+                                  env={"ROS_DOMAIN_ID": str(a.domain)})
+        self.runner.prepare()
+
+    # ---- faults -------------------------------------------------------------------------------------
+    def _kill(self, key: str, fault: Fault) -> None:
+        proc = self.runner.procs[key]
+        fault.target = key
+        fault.t_kill = time.time()
+        os.kill(proc.pid, signal.SIGKILL)
+
+    def _serving_pair(self, wait_s: float = 20.0) -> tuple[str, str] | None:
+        """(robot, operator) of a robot an operator drives right now (HUMAN), waiting up to wait_s."""
+        t_end = time.monotonic() + wait_s
+        while time.monotonic() < t_end:
+            serving = self.watch.serving()
+            pairs = [(r, o) for r, o in serving.items() if o not in self.dropped
+                     and (s := self.watch.last_state(r)) is not None and s.source == s.SOURCE_HUMAN
+                     and not s.holding and s.operator_id == o]
+            if pairs:
+                return self.rng.choice(sorted(pairs))
+            time.sleep(0.05)
+        return None
+
+    def inject(self, fault: Fault) -> None:
+        cs = self.watch.CS
+        if fault.kind in ("kill_policy", "kill_recorder"):
+            if fault.kind == "kill_policy":  # a robot the policy drives now (a hold is expected there)
+                t_end, on_policy = time.monotonic() + 20.0, []
+                while not on_policy and time.monotonic() < t_end:
+                    on_policy = [r for r in self.robots if (s := self.watch.last_state(r)) is not None
+                                 and s.source == cs.SOURCE_POLICY and not s.holding]
+                    time.sleep(0.02)
+                fault.robot = self.rng.choice(on_policy or self.robots)
+            else:
+                fault.robot = self.rng.choice(self.robots)
+            s = self.watch.last_state(fault.robot)
+            fault.state_before = f"source {s.source} reason {reason_name(cs, s.reason)}" if s else "no state"
+            key = f"{fault.robot}/{fault.kind.split('_')[1]}"
+            self._kill(key, fault)
+            self.pending.append((fault.t_kill + self.args.restart_s, key, fault))
+            return
+        pair = self._serving_pair()
+        if pair is None:
+            fault.note = "no operator was driving a robot within 20 s: fault not injected"
+            return
+        fault.robot, op = pair
+        fault.state_before = f"HUMAN by {op}"
+        self._kill(op, fault)
+        if fault.kind == "drop_operator":
+            self.dropped[op] = fault.t_kill
+            self.pending.append((fault.t_kill + self.args.rejoin_s, op, fault))
+        else:
+            self.pending.append((fault.t_kill + self.args.restart_s, op, fault))
+
+    def restart_due(self, now: float) -> None:
+        for item in [p for p in self.pending if p[0] <= now]:
+            self.pending.remove(item)
+            _, key, fault = item
+            fault.detected = fault.detected or self.runner.procs[key].poll() is not None
+            self.runner.lines[key] = 0
+            self.runner._start([self.specs[key]])
+            fault.t_restart = time.time()
+            self.dropped.pop(key, None)
+            threading.Thread(target=self._await_ready, args=(key, fault), daemon=True).start()
+
+    def _await_ready(self, key: str, fault: Fault) -> None:
+        t_end = time.monotonic() + 300
+        while time.monotonic() < t_end and not self.runner.lines.get(key):
+            time.sleep(0.05)
+        fault.t_ready = time.time() if self.runner.lines.get(key) else None
+
+    # ---- evaluation ---------------------------------------------------------------------------------
+    def evaluate(self, fault: Fault) -> None:
+        cs = self.watch.CS
+        if not fault.t_kill:
+            return
+        if fault.kind == "kill_recorder":
+            fault.held_ok = None
+            return
+        want = {cs.REASON_STALE_POLICY} if fault.kind == "kill_policy" else {
+            cs.REASON_STALE_DEVICE, cs.REASON_DEADMAN_RELEASED}
+        # until the node is started again (a restarted operator has the same id)
+        end = fault.t_restart or float("inf")
+        after = [(tr, m) for tr, m in self.watch.states_after(fault.robot, fault.t_kill) if stamp_s(m) < end]
+        if fault.kind == "kill_policy":
+            under, timeout = (lambda m: m.source == cs.SOURCE_POLICY), self.args.policy_timeout_s
+        else:
+            under = lambda m: m.source == cs.SOURCE_HUMAN and m.operator_id == fault.target  # noqa: E731
+            timeout = self.args.device_timeout_s
+        exposed = next((stamp_s(m) for _, m in after if under(m)), None)
+        fault.exposed_s = None if exposed is None else round(max(0.0, exposed - fault.t_kill), 4)
+        fault.commands_under_dead_node = sum(1 for _, m in after if under(m) and not m.holding
+                                             and fault.t_kill + timeout + 0.02 < stamp_s(m) < end)
+        hold = next(((tr, m) for tr, m in after if m.holding and m.reason in want and under(m)), None)
+        first = next(((tr, m) for tr, m in after if m.holding), None)
+        if first is not None:
+            fault.first_hold = (f"{reason_name(cs, first[1].reason)} after "
+                                f"{stamp_s(first[1]) - fault.t_kill:.3f} s: {first[1].reason_text}")
+        fault.trace, last = [], None
+        for _, m in after:
+            key = (int(m.source), reason_name(cs, m.reason), bool(m.holding), m.operator_id)
+            if stamp_s(m) - fault.t_kill > 5.0:
+                break
+            if key != last:
+                fault.trace.append((round(stamp_s(m) - fault.t_kill, 3), *key))
+                last = key
+        if hold is not None:
+            tr, m = hold
+            fault.hold_reason = f"{reason_name(cs, m.reason)}: {m.reason_text}"
+            fault.hold_latency_stamp_s = round(stamp_s(m) - fault.t_kill, 4)
+            fault.hold_latency_recv_s = round(tr - fault.t_kill, 4)
+            fault.hold_latency_exposed_s = round(stamp_s(m) - max(fault.t_kill, exposed or fault.t_kill), 4)
+            fault.held_ok = fault.hold_latency_exposed_s <= HOLD_LIMIT_S and not fault.commands_under_dead_node
+        if hold is None and exposed is not None and not fault.commands_under_dead_node:
+            fault.held_ok = True  # left the dead node's control before its timeout: nothing to hold
+            fault.note += " the robot left the dead node's control before the timeout"
+        elif hold is None and exposed is None:
+            fault.held_ok = True
+            fault.note += " the robot never came under the dead node's control"
+        elif hold is None:
+            other = sorted({reason_name(cs, m.reason) for _, m in after[:50] if m.holding})
+            fault.note += f" no hold with {[reason_name(cs, w) for w in want]} (holds seen: {other})"
+            fault.held_ok = False
+        if fault.t_restart is not None:
+            back = next((tr for tr, m in self.watch.states_after(fault.robot, fault.t_restart)
+                         if not (m.holding and m.reason in want)), None)
+            fault.recovered_s = None if back is None else round(back - fault.t_restart, 3)
+        if fault.kind == "drop_operator":
+            op = fault.target
+            end = fault.t_restart or time.time()
+            for tr, msg in self.watch.assignments_after(fault.t_kill):
+                if tr > end:
+                    break
+                mine = {a.robot_id: a.operator_id for a in msg.assignments if a.assigned}
+                if fault.robot in mine and mine[fault.robot] != op and not fault.reassigned_to:
+                    fault.reassigned_to = mine[fault.robot]
+                    fault.reassign_latency_s = round(tr - fault.t_kill, 3)
+            # how long the dead operator kept a robot at a stretch (the allocator finds it silent after
+            # operator_timeout_s, then retries it every operator_retry_s)
+            spans, since = [], None
+            for tr, msg in self.watch.assignments_after(fault.t_kill):
+                if tr > end:
+                    break
+                has = any(a.assigned and a.operator_id == op for a in msg.assignments)
+                if has and since is None:
+                    since = tr
+                elif not has and since is not None:
+                    spans.append(tr - since)
+                    since = None
+            if since is not None:
+                spans.append(end - since)
+            fault.dead_operator_longest_assignment_s = round(max(spans), 3) if spans else 0.0
+            fault.dead_operator_assignments = len(spans)
+
+    def bag_episodes(self, workdir: Path) -> dict:
+        from hitl_bringup.bag.reader import read_messages
+        from hitl_bringup.bag.repair import file_is_whole, repair_bag
+        from hitl_policy.bag_dataset import bag_files
+
+        out = {}
+        rec_faults = [f for f in self.faults if f.kind == "kill_recorder" and f.t_kill]
+        for r in self.robots:
+            dirs = sorted(p for p in (workdir / "bags").glob(f"{r}_*") if p.is_dir())
+            repaired = 0
+            in_bag: set[int] = set()
+            for d in dirs:
+                if not all(file_is_whole(p) for p in bag_files(d)):
+                    repair_bag(d)
+                    repaired += 1
+                for _, msg, _ in read_messages(d, {f"/{r}/episode_event"}):
+                    if msg.event == self.watch.EE.EVENT_END and msg.note != "finished":
+                        in_bag.add(int(msg.episode))
+            ran = self.watch.ends[r]
+            missing = sorted(set(ran) - in_bag)
+            windows = [(f.t_kill - 1.0, (f.t_ready or f.t_restart or f.t_kill) + self.args.discovery_s)
+                       for f in rec_faults if f.robot == r]
+            unexplained = [e for e in missing if not any(a <= ran[e] <= b for a, b in windows)]
+            out[r] = {"bag_dirs": [d.name for d in dirs], "repaired_dirs": repaired,
+                      "episodes_run": len(ran), "episodes_in_bags": len(in_bag & set(ran)),
+                      "missing": missing, "missing_outside_recorder_gap": unexplained}
+        return out
+
+    # ---- main loop ----------------------------------------------------------------------------------
+    def rss(self) -> dict[str, int | None]:
+        return {k: vm_rss_kb(p.pid) for k, p in self.runner.procs.items() if p.poll() is None}
+
+    def run(self, workdir: Path, checkpoint: str) -> dict:
+        a = self.args
+        self.build(checkpoint, workdir)
+        self.watch = Watch(a.domain, self.robots)
+        t0 = time.time()
+        queue = list(self.faults)
+        unexpected_deaths: dict[str, int] = {}
+        last_print = 0.0
+        try:
+            self.runner.start()
+            started = time.time()
+            # the soak clock starts once every robot has published a control_state
+            while time.time() - started < a.startup_timeout and not all(self.watch.last_state(r)
+                                                                        for r in self.robots):
+                time.sleep(0.2)
+            up = {r: self.watch.last_state(r) is not None for r in self.robots}
+            startup_s = time.time() - t0
+            print(f"[soak] graph up in {startup_s:.1f} s: {up}", flush=True)
+            time.sleep(a.warmup_s)
+            rss_start = self.rss()
+            t_run = time.time()
+            while time.time() - t_run < a.duration:
+                now = time.time()
+                if queue and now - t_run >= queue[0].at_s:
+                    f = queue.pop(0)
+                    self.inject(f)
+                    print(f"[soak] t={now - t_run:6.1f} s {f.kind} {f.target} (robot {f.robot}) {f.note}", flush=True)
+                self.restart_due(time.time())
+                killed = {f.target for f in self.faults if f.t_kill}
+                for key, rc in self.runner.dead().items():
+                    if key not in killed:
+                        unexpected_deaths.setdefault(key, rc)
+                    for f in self.faults:
+                        if f.target == key and f.t_kill and not f.detected:
+                            f.detected = True
+                if now - last_print > 30:
+                    last_print = now
+                    print(f"[soak] t={now - t_run:6.1f} s episodes "
+                          f"{ {r: len(e) for r, e in self.watch.ends.items()} } serving {self.watch.serving()}",
+                          flush=True)
+                time.sleep(0.05)
+            time.sleep(2.0)
+            rss_end = self.rss()
+            t_stop = time.time()
+        finally:
+            codes = self.runner.stop()
+            time.sleep(0.5)
+            self.watch.close()
+        for f in self.faults:
+            self.evaluate(f)
+        bags = self.bag_episodes(workdir)
+        restarted = {f.target for f in self.faults if f.t_restart}
+        return {
+            "command": " ".join(sys.argv),
+            "robots": a.robots, "operators": a.operators, "duration_s": a.duration,
+            "wall_s": round(t_stop - t_run, 1), "startup_s": round(startup_s, 1), "graph_up": up,
+            "restart_s": a.restart_s, "rejoin_s": a.rejoin_s, "hold_limit_s": HOLD_LIMIT_S,
+            "load_average": os.getloadavg(),
+            "faults": [asdict(f) | {"t_kill": round(f.t_kill - t_run, 3) if f.t_kill else None,
+                                    "t_restart": round(f.t_restart - t_run, 3) if f.t_restart else None,
+                                    "t_ready": round(f.t_ready - t_run, 3) if f.t_ready else None}
+                       for f in self.faults],
+            "bags": bags,
+            "unexpected_deaths": unexpected_deaths,
+            "exit_codes": codes,
+            "rss_kb": {k: {"start": rss_start.get(k), "end": rss_end.get(k), "restarted": k in restarted,
+                           "killed": k in {f.target for f in self.faults if f.t_kill}}
+                       for k in sorted(set(rss_start) | set(rss_end))},
+            "summary": summarize(self.faults, bags),
+        }
+
+
+def summarize(faults: list[Fault], bags: dict) -> dict:
+    by_kind: dict[str, dict] = {}
+    for f in faults:
+        k = by_kind.setdefault(f.kind, {"injected": 0, "detected": 0, "held_ok": 0, "latencies_s": []})
+        if not f.t_kill:
+            continue
+        k["injected"] += 1
+        k["detected"] += int(f.detected)
+        k["held_ok"] += int(bool(f.held_ok))
+        if f.hold_latency_stamp_s is not None:
+            k["latencies_s"].append(f.hold_latency_stamp_s)
+        if f.kind == "drop_operator":
+            k.setdefault("reassigned", 0)
+            k["reassigned"] += int(bool(f.reassigned_to))
+    return {"faults": by_kind,
+            "episodes_run": sum(b["episodes_run"] for b in bags.values()),
+            "episodes_in_bags": sum(b["episodes_in_bags"] for b in bags.values()),
+            "lost_outside_recorder_gap": sum(len(b["missing_outside_recorder_gap"]) for b in bags.values())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--robots", type=int, default=2)
+    p.add_argument("--operators", type=int, default=2)
+    p.add_argument("--duration", type=float, default=120.0, help="seconds of soak after start-up")
+    p.add_argument("--schedule", default="", help="at_s:fault,... (faults: " + ", ".join(FAULTS) + ")")
+    p.add_argument("--restart-s", type=float, default=5.0, help="a killed node is started again after this")
+    p.add_argument("--rejoin-s", type=float, default=20.0, help="a dropped operator comes back after this")
+    p.add_argument("--threshold", type=float, default=0.7, help="help threshold on the random score")
+    p.add_argument("--min-intervention-s", type=float, default=1.0)
+    p.add_argument("--hard-reset-s", type=float, default=2.0)
+    p.add_argument("--policy-timeout-s", type=float, default=0.15, help="the arbiter's policy_timeout_s")
+    p.add_argument("--device-timeout-s", type=float, default=0.3, help="the arbiter's device_timeout_s")
+    p.add_argument("--warmup-s", type=float, default=5.0)
+    p.add_argument("--startup-timeout", type=float, default=300.0)
+    p.add_argument("--discovery-s", type=float, default=3.0, help="after a recorder's restart, until it records")
+    p.add_argument("--domain", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--checkpoint", default="", help="a nav policy checkpoint ('' = train a small one)")
+    p.add_argument("--workdir", default="", help="bags, logs, parameters ('' = a temporary folder)")
+    p.add_argument("--out", default="bench/results/soak.json")
+    a = p.parse_args(argv)
+    a.domain = a.domain if a.domain is not None else 100 + os.getpid() % 100
+    workdir = Path(a.workdir or tempfile.mkdtemp(prefix="soak_")).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    checkpoint = a.checkpoint or train_checkpoint(workdir / "ckpt")
+    result = Soak(a).run(workdir, checkpoint)
+    result["workdir"] = str(workdir)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=str))
+    print(json.dumps(result["summary"], indent=1))
+    print(f"[soak] wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
