@@ -15,7 +15,10 @@ serves them all; it publishes /fleet/assignments and /fleet/status.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from hitl_bringup.graph_config import DEVICES, GraphError, NodeSpec, coerce, default_arguments
 
 DEVICE_NODES = ("sim_operator", "keyboard", "spacemouse", "joy", "joy_teleop", "trakstar")
 FLEET_ARGS = ("fleet_size", "operators", "fleet_arms", "fleet_tasks", "operator_device", "min_intervention_s",
@@ -23,8 +26,6 @@ FLEET_ARGS = ("fleet_size", "operators", "fleet_arms", "fleet_tasks", "operator_
 
 
 def _per_robot(text: str, default: str, n: int, what: str) -> list[str]:
-    from hitl_bringup.graph import GraphError
-
     items = [x.strip() for x in str(text or "").split(",") if x.strip()]
     if not items:
         return [default] * n
@@ -35,10 +36,9 @@ def _per_robot(text: str, default: str, n: int, what: str) -> list[str]:
     return items
 
 
-def build_fleet_graph(given: dict[str, Any]) -> list:
-    """NodeSpecs of the fleet for the (untyped) launch/runner arguments ``given``."""
-    from hitl_bringup.graph import DEVICES, GraphError, NodeSpec, build_graph, coerce, default_arguments
-
+def build_fleet_graph(given: dict[str, Any], build_robot: Callable[..., list[NodeSpec]]) -> list[NodeSpec]:
+    """NodeSpecs of the fleet for the (untyped) launch/runner arguments ``given``; ``build_robot`` is
+    graph.build_graph (passed in, so that this module does not import graph.py, which imports it)."""
     defaults = default_arguments()
     n = coerce("fleet_size", given.get("fleet_size", 0), 0)
     m = coerce("operators", given.get("operators", 1), 1)
@@ -60,7 +60,7 @@ def build_fleet_graph(given: dict[str, Any]) -> list:
     for i in range(n):
         rid = f"robot_{i}"
         robots.append(rid)
-        one = build_graph(**{**robot_args, "arm": arms[i], "task": tasks[i], "namespace": rid, "robot_id": rid,
+        one = build_robot(**{**robot_args, "arm": arms[i], "task": tasks[i], "namespace": rid, "robot_id": rid,
                              "seed": seed + i, "bag": f"{bag}/{rid}", "teleop_device": "sim_operator"})
         specs += [s for s in one if s.name not in DEVICE_NODES and s.name not in DEVICES]
     ops = [f"operator_{j}" for j in range(m)]

@@ -20,6 +20,8 @@ from typing import Any
 
 from hitl_policy.uncertainty.threshold import UNSET, is_unset, read_threshold_file
 
+from hitl_bringup.graph_config import available, config_dir, load_yaml
+
 # ArbiterConfig fields that decide when help is asked for and when control returns
 ARBITER_KEYS = ("release_ratio", "release_ticks", "min_intervention_s", "rearm_ratio", "gating")
 GATING_KEYS = ("threshold", *ARBITER_KEYS)
@@ -70,20 +72,14 @@ class Gating:
 
 
 def task_file(task: str) -> Path:
-    from hitl_bringup.graph import config_dir
-
     return config_dir() / "tasks" / f"{task}.yaml"
 
 
 def load_task_yaml(task: str) -> dict:
-    from hitl_bringup.graph import _load_yaml
-
     path = task_file(task)
     if not path.exists():
-        from hitl_bringup.graph import available
-
         raise GatingError(f"unknown task {task!r}: no {path.name}; expected one of {available('tasks')}")
-    return _load_yaml(path)
+    return load_yaml(path)
 
 
 def _typed(key: str, value: Any, default: Any) -> Any:
