@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import pytest
-from launch_helpers import bag_is_whole, launch_env, ros2_launch_prefix, tiny_checkpoint
+from launch_helpers import SIM_BACKEND, bag_is_whole, launch_env, ros2_launch_prefix, tiny_checkpoint
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -79,7 +79,8 @@ def _episode_ends(bag: Path) -> list[tuple[int, int]]:
 @pytest.mark.parametrize("arm", ["franka", "widowx", "yumi"])
 def test_deploy_launch_runs_the_episodes_and_ends_cleanly(arm, checkpoints, tmp_path):
     log = tmp_path / "launch.log"
-    args = (f"arm:={arm} checkpoint:={checkpoints[arm]} episodes:=2 sim_arm.max_episode_steps:=15 "
+    args = (f"arm:={arm} backend:={SIM_BACKEND[arm]} checkpoint:={checkpoints[arm]} episodes:=2 "
+            f"sim_arm.max_episode_steps:=15 "
             f"estimator:=random threshold:=0.7 namespace:=l{arm} bag:={tmp_path / 'bag'}")
     rc, text = _wait(_launch(args, log, random.randint(100, 160)), log, 300)
     assert rc == 0, text[-4000:]
@@ -103,7 +104,7 @@ def test_a_required_node_failing_ends_the_launch_with_exit_1_and_the_reason(tmp_
 
     log2 = tmp_path / "unknown.log"
     rc, text = _wait(_launch("checkpoint:=c.pt tresh:=0.3", log2, random.randint(100, 160)), log2, 60)
-    assert rc == 1 and "unknown launch argument(s) ['tresh']; valid: ['arm', 'bag'," in text, text[-3000:]
+    assert rc == 1 and "unknown launch argument(s) ['tresh']; valid: ['arm', 'backend', 'bag'," in text, text[-3000:]
     rc, text = _wait(_launch("checkpoint:=c.pt", log2, random.randint(100, 160), "record.launch.py"), log2, 60)
     assert rc == 1 and "unknown launch argument(s) ['checkpoint']" in text, text[-3000:]
 
