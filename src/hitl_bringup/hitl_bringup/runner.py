@@ -289,7 +289,7 @@ def run_graph(runner: GraphRunner, stopping: threading.Event, timeout: float | N
     runner.start()
     table_stop, table = threading.Event(), None
     if fleet_table:
-        from hitl_bringup.fleet_table import watch
+        from hitl_bringup.fleet_table_node import watch
 
         table = threading.Thread(target=watch, args=(table_stop,), kwargs={"dead": runner.report_deaths}, daemon=True)
         table.start()
