@@ -5,7 +5,7 @@ and the uncertainty monitor, and watches control_state / help_request / observat
 
 Measured: the help request on the page within 1 s of the arbiter publishing it; a click on Take over
 -> ControlState HUMAN within 200 ms; held keys move the arm, releasing them holds it; a wrong token
-is refused. Screenshots go to docs/console*.png.
+is refused. Screenshots go to docs/console*.png with HITL_UPDATE_SCREENSHOTS=1 (else a temp folder).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,7 +22,9 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
-DOCS = HERE.parents[2] / "docs"
+# screenshots refresh docs/ only when asked (HITL_UPDATE_SCREENSHOTS=1); a test run leaves the tree clean
+DOCS = (HERE.parents[2] / "docs" if os.environ.get("HITL_UPDATE_SCREENSHOTS") == "1"
+        else Path(tempfile.gettempdir()) / "hitl_console_screenshots")
 DOMAIN = 87
 TOKEN = "console-test-token-1"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
