@@ -103,3 +103,15 @@ class MjExpert(ABC):
     def milestones(self, state: np.ndarray) -> np.ndarray | None:
         """(N,) sub-goals reached (e.g. 1 = object grasped), None if the task has none."""
         return None
+
+
+class PerStateExpert(MjExpert):
+    """An expert written for one state at a time (``_act_one``); ``act`` applies it to each row."""
+
+    def act(self, state: np.ndarray, obs: np.ndarray | None = None) -> np.ndarray:
+        state = np.atleast_2d(np.asarray(state, float))
+        return np.array([self._act_one(row) for row in state])
+
+    @abstractmethod
+    def _act_one(self, row: np.ndarray) -> np.ndarray:
+        """(act_dim,) target for one state row."""

@@ -23,7 +23,7 @@ import numpy as np
 from robosuite.environments.manipulation.stack import Stack
 
 from hitl_sim.core import SceneItem
-from hitl_sim.mj.base import MjExpert
+from hitl_sim.mj.base import PerStateExpert
 from hitl_sim.mj.robosuite_tasks.arm_control import rot_z
 from hitl_sim.mj.robosuite_tasks.common import ObjectHandle, RobosuiteTask, sample_region, state_ee_names
 from hitl_sim.mj.robosuite_tasks.pick import choose_yaw, hand_noise, hold, pick_step
@@ -87,15 +87,11 @@ class CubeStackTask(RobosuiteTask):
         return [self.table_item(), *self.a.items("cube_a"), *self.b.items("cube_b")]
 
 
-class CubeStackExpert(MjExpert):
+class CubeStackExpert(PerStateExpert):
     """Grasp A with the style's face pair, carry it over B, lower, let go, back off; re-grasps after any drop."""
 
     n_modes = 2
     IDX: ClassVar[dict[str, int]] = {n: i for i, n in enumerate(STATE)}
-
-    def act(self, state: np.ndarray, obs: np.ndarray | None = None) -> np.ndarray:
-        state = np.atleast_2d(np.asarray(state, float))
-        return np.array([self._act_one(row) for row in state])
 
     def _act_one(self, row: np.ndarray) -> np.ndarray:
         i = self.IDX

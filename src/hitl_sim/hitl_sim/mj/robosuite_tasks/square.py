@@ -20,7 +20,7 @@ import numpy as np
 from robosuite.environments.manipulation.nut_assembly import NutAssemblySquare
 
 from hitl_sim.core import SceneItem
-from hitl_sim.mj.base import MjExpert
+from hitl_sim.mj.base import PerStateExpert
 from hitl_sim.mj.robosuite_tasks.arm_control import YAW_LIMIT, rot_z, yaw_of_axis
 from hitl_sim.mj.robosuite_tasks.common import ObjectHandle, RobosuiteTask, geom_items, state_ee_names
 from hitl_sim.mj.robosuite_tasks.pick import choose_yaw, hand_noise, hold, pick_step
@@ -131,15 +131,11 @@ def wrap_quarter(a: float) -> float:
     return float(np.pi / 4 - np.mod(np.pi / 4 - a, np.pi / 2))
 
 
-class SquareExpert(MjExpert):
+class SquareExpert(PerStateExpert):
     """Grasp the handle, carry the nut above the peg (aligned), lower it around the peg, let go, back off."""
 
     n_modes = 1
     IDX: ClassVar[dict[str, int]] = {n: i for i, n in enumerate(STATE)}
-
-    def act(self, state: np.ndarray, obs: np.ndarray | None = None) -> np.ndarray:
-        state = np.atleast_2d(np.asarray(state, float))
-        return np.array([self._act_one(row) for row in state])
 
     def _act_one(self, row: np.ndarray) -> np.ndarray:
         i = self.IDX
