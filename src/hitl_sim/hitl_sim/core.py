@@ -134,16 +134,8 @@ class VecEnv:
 
         hard: accepted for the MuJoCo API (hitl_sim/mj/vec.py); a kinematic reset always rebuilds the state.
         """
-        ids = np.arange(self.num_envs) if ids is None else np.atleast_1d(np.asarray(ids, np.int64))
-        if seeds is not None:
-            seeds = np.atleast_1d(np.asarray(seeds, np.int64))
-            if len(seeds) != len(ids):
-                raise ValueError(f"got {len(seeds)} seeds for {len(ids)} robots")
-        for k, i in enumerate(ids):
-            if not 0 <= i < self.num_envs:
-                raise ValueError(f"robot id {i} out of range 0..{self.num_envs - 1}")
-            if seeds is not None:
-                self._rngs[i] = np.random.default_rng(int(seeds[k]))
+        ids = reset_targets(ids, seeds, self._rngs)
+        for i in ids:
             rng = self._rngs[i]
             self.ts[i] = self.task.sample(rng, self.variant)
             ee = self.task.initial_ee(self.ts[i], self.arm)
@@ -224,3 +216,20 @@ def split_state(state: np.ndarray, task_dim: int) -> tuple[np.ndarray, np.ndarra
     if rest <= 0 or rest % EE_DIM:
         raise ValueError(f"state has {state.shape[1]} columns; expected {task_dim} + 5 per end effector")
     return state[:, :task_dim], state[:, task_dim:].reshape(len(state), -1, EE_DIM)
+
+
+def reset_targets(ids, seeds, rngs: list[np.random.Generator]) -> np.ndarray:
+    """The robot ids a reset applies to (all by default), checked; ``seeds`` reseeds their generators."""
+    n = len(rngs)
+    ids = np.arange(n) if ids is None else np.atleast_1d(np.asarray(ids, np.int64))
+    if seeds is not None:
+        seeds = np.atleast_1d(np.asarray(seeds, np.int64))
+        if len(seeds) != len(ids):
+            raise ValueError(f"got {len(seeds)} seeds for {len(ids)} robots")
+    for i in ids:
+        if not 0 <= i < n:
+            raise ValueError(f"robot id {i} out of range 0..{n - 1}")
+    if seeds is not None:
+        for i, s in zip(ids, seeds):
+            rngs[i] = np.random.default_rng(int(s))
+    return ids

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from hitl_sim.arms import ArmProfile
-from hitl_sim.core import SceneItem
+from hitl_sim.core import SceneItem, reset_targets
 from hitl_sim.mj.base import MjTask
 
 
@@ -61,16 +61,8 @@ class MjVecEnv:
         hard: rebuild the robots' MuJoCo models (a fresh task) before the reset, as after a failure
         that a soft reset might not clear; same episode for the same seed either way.
         """
-        ids = np.arange(self.num_envs) if ids is None else np.atleast_1d(np.asarray(ids, np.int64))
-        if seeds is not None:
-            seeds = np.atleast_1d(np.asarray(seeds, np.int64))
-            if len(seeds) != len(ids):
-                raise ValueError(f"got {len(seeds)} seeds for {len(ids)} robots")
-        for k, i in enumerate(ids):
-            if not 0 <= i < self.num_envs:
-                raise ValueError(f"robot id {i} out of range 0..{self.num_envs - 1}")
-            if seeds is not None:
-                self._rngs[i] = np.random.default_rng(int(seeds[k]))
+        ids = reset_targets(ids, seeds, self._rngs)
+        for i in ids:
             if hard:
                 self.tasks[i].close()
                 self.tasks[i] = self._make_task()
