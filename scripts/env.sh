@@ -1,6 +1,8 @@
 # Source this file (bash) to get the workspace environment: the venv, the ROS 2 wheels on
 # AMENT_PREFIX_PATH, and the colcon install/ overlay (hitl_msgs). Run scripts/setup.sh first.
 _hitl_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# Callers may run with `set -u`; colcon's and the venv's setup scripts read unset variables.
+case $- in *u*) _hitl_nounset=1; set +u ;; *) _hitl_nounset=0 ;; esac
 # shellcheck disable=SC1091
 source "$_hitl_root/.venv/bin/activate"
 export AMENT_PREFIX_PATH="$VIRTUAL_ENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
@@ -20,3 +22,5 @@ unset _hitl_bin
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
 export PYTHONPATH="$_hitl_root/src/hitl_policy:$_hitl_root/src/hitl_sim:$_hitl_root/src/hitl_teleop:$_hitl_root/src/hitl_bringup${PYTHONPATH:+:$PYTHONPATH}"
 unset _hitl_root
+if [ "$_hitl_nounset" = 1 ]; then set -u; fi
+unset _hitl_nounset
