@@ -43,7 +43,9 @@ IN_PROCESS = False
 _PR_SET_PDEATHSIG = 1
 MAX_FUTURE_S = 1.0  # a header stamp further ahead of the node's clock is rejected (it defeats staleness checks)
 MAX_AGE_S = 10.0  # ... or further behind (not on latched topics, whose last sample may be old)
-MAX_ABS = 1e6  # a larger number in any float field is rejected (metres, radians, scores, axes: all far below)
+MAX_ABS = 1e9  # a larger number in any float field is rejected (metres, radians, scores, axes: all far below)
+# fields where NaN is legitimate: ros2_control's joint_state_broadcaster fills missing interfaces with NaN
+UNCHECKED = {"JointState": ("velocity", "effort")}
 SENDER_FIELDS = ("robot_id", "operator_id", "device", "arm_index")  # stamps are ordered per topic and sender
 
 
@@ -176,6 +178,8 @@ def _number_problem(value: Any, path: str, depth: int = 0) -> str | None:
     if fields is None:
         return None
     for name in fields():
+        if name in UNCHECKED.get(type(value).__name__, ()):
+            continue
         why = _number_problem(getattr(value, name, None), f"{path}.{name}" if path else name, depth + 1)
         if why:
             return why
@@ -259,6 +263,11 @@ class InputErrors:
         else:
             self.logger.warning(line, throttle_duration_sec=2.0)
 
+    def screen(self, topic: str, msg: Any, check_age: bool = True) -> str | None:
+        """screen_message with this node's clock and stamps: for a callback that screens its own topic
+        (``own_input_screening``) and holds on a rejection; it counts it with ``reject``."""
+        return screen_message(msg, self.clock(), self.last_stamps, topic, check_age)
+
     def wrap(self, topic: str, callback: Callable[..., Any], screen: bool = False,
              check_age: bool = True) -> Callable[..., Any]:
         @functools.wraps(callback)  # the same signature: rclpy passes MessageInfo by the arity
@@ -301,13 +310,13 @@ def run_until_stopped(node: Any, stop: StopRequest) -> None:
     executor.add_node(node)
     errors = InputErrors(node.get_logger(), clock=lambda: node.get_clock().now().nanoseconds * 1e-9)
     node.input_errors = errors  # a node may report the counts on its status
-    n_subs = -1
+    seen: list[int] = []
     try:
         while stop.signal is None and rclpy.ok() and getattr(node, "exit_code", None) is None:
-            subs = list(node.subscriptions)
-            if len(subs) != n_subs:  # new subscriptions (the recorder adds some)
+            subs = [id(s) for s in node.subscriptions]
+            if subs != seen:  # new subscriptions (the recorder adds some, a fleet operator replaces its own)
                 errors.guard(node)
-                n_subs = len(subs)
+                seen = subs
             executor.spin_once(timeout_sec=SPIN_PERIOD_S)
     finally:
         executor.shutdown(timeout_sec=0.5)
