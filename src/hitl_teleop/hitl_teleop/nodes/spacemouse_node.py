@@ -117,11 +117,8 @@ class SpaceMouseNode(Node):
 
     def on_spacenav(self, msg: Joy) -> None:
         t = stamp_sec(msg.header.stamp, self.now())
-        try:
-            sample = self.mapper.update_spacenav(list(msg.axes), list(msg.buttons), t)
-        except ValueError as exc:
-            self.get_logger().error(str(exc), throttle_duration_sec=5.0)
-            return
+        # a malformed message raises ValueError: nothing published, the shared runtime counts and logs it
+        sample = self.mapper.update_spacenav(list(msg.axes), list(msg.buttons), t)
         self.pub.publish(to_msg(sample, TeleopCommand))
 
     def close(self) -> None:
