@@ -304,13 +304,21 @@ def run_graph(runner: GraphRunner, stopping: threading.Event, timeout: float | N
     for name, rc in ended.items():
         if rc == 0:
             runner._say(f"[runner] {name} finished (exit 0): stopping the graph")
-    runner.stop()
+    running = set(runner.procs) - set(runner.dead())
+    codes = runner.stop()
     failed = {n: rc for n, rc in ended.items() if rc != 0}
     for name, rc in failed.items():
         last = "\n    ".join(runner.tails.get(name, ["(no output)"]))
         print(f"hitl_run: required node {name} exited with code {rc}; its last lines:\n    {last}",
               file=sys.stderr, flush=True)
-    if failed:
+    # a node that did not end cleanly when stopped (a crash or a traceback in its teardown, or killed
+    # after the grace period) is a failure too: it may have cut its output short
+    unclean = {n: codes[n] for n in sorted(running) if codes.get(n) != 0}
+    for name, rc in unclean.items():
+        last = "\n    ".join(runner.tails.get(name, ["(no output)"]))
+        print(f"hitl_run: node {name} did not stop cleanly (exit code {rc}); its last lines:\n    {last}",
+              file=sys.stderr, flush=True)
+    if failed or unclean:
         return 1
     return 0
 
