@@ -149,7 +149,8 @@ def test_handover_to_operator_and_back_and_bag_labels(checkpoint, tmp_path, monk
     common = [key(m) for m in bag_states if live_keys[0] <= key(m) <= live_keys[-1]]
     assert len(common) > 20 and set(common) <= set(live_keys)
     bag_keys = sorted(key(m) for m in bag_states)
-    lost = [k for k in live_keys if bag_keys[0] <= k <= bag_keys[-1] and k not in set(bag_keys)]
+    recorded = set(bag_keys)
+    lost = [k for k in live_keys if bag_keys[0] <= k <= bag_keys[-1] and k not in recorded]
     assert not lost, f"{len(lost)} control states received live are missing from the bag: {lost[:5]}"
 
     # per-step labels of the bag vs the live stream: the arbiter's last decision on that observation
