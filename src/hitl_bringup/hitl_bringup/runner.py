@@ -249,6 +249,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the command lines and parameters, start nothing")
     parser.add_argument("--log-dir", default=None, help="also write each node's output to <dir>/<node>.log")
     ns = parser.parse_args(argv)
+    # handled from here on, before the graph is built (seconds on a loaded machine): a SIGINT then, in a
+    # process started with SIGINT ignored (a non-interactive shell's background job), was lost
+    stopping = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        stopping.set()
+
+    if not ns.dry_run:
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
     try:
         specs = MODES[ns.mode](**parse_assignments(ns.arguments))
         runner = GraphRunner(specs, log_dir=ns.log_dir)
@@ -261,14 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             print(" ".join(commands[runner.node_key(spec)]))
             print("    " + yaml.safe_dump(spec.parameters, default_flow_style=True, sort_keys=True).strip())
         return 0
-
-    stopping = threading.Event()
-
-    def on_signal(signum, frame) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    if stopping.is_set():  # stopped before anything started
+        return 0
     fleet = any(s.name == "fleet_allocator" for s in specs)
     if fleet:  # node output to files; the terminal shows the live fleet table (fleet_table.py)
         runner.echo = False
