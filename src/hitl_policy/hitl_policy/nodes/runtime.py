@@ -42,7 +42,7 @@ SPIN_PERIOD_S = 0.05  # the spin loop checks for a stop request at least this of
 IN_PROCESS = False
 _PR_SET_PDEATHSIG = 1
 MAX_FUTURE_S = 1.0  # a header stamp further ahead of the node's clock is rejected (it defeats staleness checks)
-MAX_AGE_S = 10.0  # ... or further behind (not on latched topics, whose last sample may be old)
+MAX_AGE_S = 60.0  # ... or further behind (not on latched topics, whose last sample may be old)
 MAX_ABS = 1e9  # a larger number in any float field is rejected (metres, radians, scores, axes: all far below)
 # fields where NaN is legitimate: ros2_control's joint_state_broadcaster fills missing interfaces with NaN
 UNCHECKED = {"JointState": ("velocity", "effort")}
