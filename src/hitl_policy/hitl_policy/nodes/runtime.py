@@ -23,10 +23,12 @@ Shutdown (tests: src/hitl_policy/test/test_node_runtime.py):
 
 from __future__ import annotations
 
+import array
 import contextlib
 import ctypes
 import faulthandler
 import functools
+import math
 import os
 import signal
 import sys
@@ -143,47 +145,65 @@ class RejectedInput(ValueError):  # noqa: N818 (not an error of the node: of its
     length...): counted and reported under its text (the kind is the text up to its first colon)."""
 
 
-def _number_problem(value: Any, path: str, depth: int = 0) -> str | None:
-    """The first non-finite or huge (> MAX_ABS) float in a message field, recursively; None if none."""
-    import math
+_FIELDS: dict[type, tuple[str, ...] | None] = {}  # message class -> the fields to check (None: not a message)
+_SCALARS = (bool, int, str, bytes, bytearray)
 
-    if isinstance(value, float):
+
+def _fields_of(kind: type) -> tuple[str, ...] | None:
+    if kind not in _FIELDS:
+        get = getattr(kind, "get_fields_and_field_types", None)
+        skip = UNCHECKED.get(kind.__name__, ())
+        _FIELDS[kind] = None if get is None else tuple(n for n in get() if n not in skip)
+    return _FIELDS[kind]
+
+
+def _array_problem(arr: Any) -> tuple[str, str] | None:
+    import numpy as np
+
+    finite = np.isfinite(arr)
+    if not finite.all():
+        k = int(np.argmin(finite))
+        return f"[{k}]", f"non-finite value: {{}} = {arr[k]}"
+    k = int(np.argmax(np.abs(arr)))
+    return (f"[{k}]", f"huge value: {{}} = {arr[k]:.3g}") if abs(arr[k]) > MAX_ABS else None
+
+
+def _bad_number(value: Any, depth: int = 0) -> tuple[str, str] | None:
+    """(where, what with {} for where) of the first NaN/inf or huge (> MAX_ABS) float, recursively."""
+    kind = type(value)
+    if kind is float:
         if not math.isfinite(value):
-            return f"non-finite value: {path} = {value}"
-        return f"huge value: {path} = {value:.3g}" if abs(value) > MAX_ABS else None
-    if isinstance(value, (bytes, bytearray, str, int)) or value is None:
+            return "", f"non-finite value: {{}} = {value}"
+        return ("", f"huge value: {{}} = {value:.3g}") if abs(value) > MAX_ABS else None
+    if kind in _SCALARS or value is None:
         return None
-    typecode = getattr(value, "typecode", None)  # array.array
-    kind = getattr(getattr(value, "dtype", None), "kind", None)  # numpy (fixed-size arrays)
-    if typecode in ("f", "d") or kind == "f":
+    if kind is array.array:
+        if value.typecode not in ("f", "d") or not value:
+            return None
         import numpy as np
 
-        arr = np.asarray(value, dtype=float)
-        if arr.size:
-            bad = ~np.isfinite(arr)
-            if bad.any():
-                return f"non-finite value: {path}[{int(np.argmax(bad))}]"
-            if np.abs(arr).max() > MAX_ABS:
-                return f"huge value: {path}[{int(np.argmax(np.abs(arr)))}] = {np.abs(arr).max():.3g}"
+        return _array_problem(np.frombuffer(value, dtype=np.float32 if value.typecode == "f" else np.float64))
+    if getattr(value, "dtype", None) is not None:  # numpy: fixed-size arrays
+        return _array_problem(value) if value.dtype.kind == "f" and value.size else None
+    if depth > 8:
         return None
-    if typecode is not None or kind is not None or depth > 8:
-        return None
-    if isinstance(value, (list, tuple)):
+    if kind is list or kind is tuple:
         for k, item in enumerate(value):
-            why = _number_problem(item, f"{path}[{k}]", depth + 1)
-            if why:
-                return why
+            found = _bad_number(item, depth + 1)
+            if found:
+                return f"[{k}]{found[0]}", found[1]
         return None
-    fields = getattr(value, "get_fields_and_field_types", None)
-    if fields is None:
-        return None
-    for name in fields():
-        if name in UNCHECKED.get(type(value).__name__, ()):
-            continue
-        why = _number_problem(getattr(value, name, None), f"{path}.{name}" if path else name, depth + 1)
-        if why:
-            return why
+    for name in _fields_of(kind) or ():
+        found = _bad_number(getattr(value, name), depth + 1)
+        if found:
+            return f".{name}{found[0]}", found[1]
     return None
+
+
+def _number_problem(msg: Any) -> str | None:
+    """The first NaN/inf or huge number in a message, named by its field path; None if none."""
+    found = _bad_number(msg)
+    return found[1].format(found[0].lstrip(".")) if found else None
 
 
 _ENUMS: dict[type, dict[str, set[int]]] = {}
@@ -213,7 +233,7 @@ def screen_message(msg: Any, now_s: float, last_stamps: dict[str, float], topic:
     enumerated field with none of its type's values, a header stamp (0 = none: not checked) more than
     MAX_FUTURE_S ahead of ``now_s`` or (``check_age``) MAX_AGE_S behind it, or older than the last one
     accepted from the same sender on ``topic``."""
-    why = _number_problem(msg, "") or _enum_problem(msg)
+    why = _number_problem(msg) or _enum_problem(msg)
     if why:
         return why
     stamp = getattr(getattr(msg, "header", None), "stamp", None)
