@@ -65,7 +65,7 @@ def step_header(console, text: str) -> None:
 
 # ---------------------------------------------------------------------------------- policy
 def get_demos(cfg: DemoConfig, console):
-    from hitl_policy.data import EpisodeDataset
+    from hitl_core.data import EpisodeDataset
 
     from hitl_sim import collect_demos
 
@@ -174,7 +174,7 @@ def autonomous(cfg: DemoConfig, policy, console) -> dict:
 # ------------------------------------------------------------------------------- ROS graph
 def count_episode_ends(bag_dir: Path, namespace: str = NAMESPACE) -> int:
     """Episode END events recorded so far (the bag is read up to its last complete chunk)."""
-    from hitl_policy.bag_dataset import MessageDecoder, iter_bag
+    from hitl_core.bag_reader import MessageDecoder, iter_bag
 
     if not bag_dir or not any(bag_dir.glob("*.mcap")):
         return 0
@@ -250,8 +250,9 @@ def run_graph(cfg: DemoConfig, checkpoint: Path, threshold: float, console) -> t
 # ------------------------------------------------------------------------------- analysis
 def analyze_bag(bag: Path, namespace: str = NAMESPACE) -> dict[str, Any]:
     """Per-episode outcomes and labels from the bag alone."""
-    from hitl_policy.bag_dataset import MessageDecoder, bags_to_dataset, iter_bag
-    from hitl_policy.data import SOURCE_HUMAN
+    from hitl_core.bag_dataset import bags_to_dataset
+    from hitl_core.bag_reader import MessageDecoder, iter_bag
+    from hitl_core.data import SOURCE_HUMAN
 
     ds = bags_to_dataset(bag, robot_namespace=namespace)
     dec = MessageDecoder()

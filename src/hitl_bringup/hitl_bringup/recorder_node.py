@@ -10,7 +10,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from hitl_policy.nodes.runtime import spin, wants_help
+from hitl_core.ros.runtime import spin, wants_help
 
 USAGE = """usage: recorder_node [--ros-args -p name:=value ... -r __ns:=/robot_0]
 

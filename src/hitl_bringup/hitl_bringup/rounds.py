@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, EpisodeDataset
+from hitl_core.data import SOURCE_HUMAN, SOURCE_PAUSED, EpisodeDataset
 from hitl_policy.learning.sampling import METHODS
 
 from hitl_bringup.sim_loop import DeployResult, ExpertDeviationGate, GateConfig, deploy

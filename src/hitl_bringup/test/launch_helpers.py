@@ -48,7 +48,7 @@ def ros2_launch_prefix() -> str | None:
 
 def bag_is_whole(bag: Path) -> list[str]:
     """Why the bag is not a cleanly closed one ([] = whole): metadata.yaml and every file's footer."""
-    from hitl_policy.bag_dataset import McapScan
+    from hitl_core.bag_reader import McapScan
 
     problems = []
     meta = bag / "metadata.yaml"

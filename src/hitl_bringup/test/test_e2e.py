@@ -57,8 +57,9 @@ def _logs(path) -> str:
 
 
 def test_handover_to_operator_and_back_and_bag_labels(checkpoint, tmp_path, monkeypatch):
-    from hitl_policy.bag_dataset import MessageDecoder, bags_to_dataset, iter_bag
-    from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
+    from hitl_core.bag_dataset import bags_to_dataset
+    from hitl_core.bag_reader import MessageDecoder, iter_bag
+    from hitl_core.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
 
     domain = random.randint(30, 99)
     monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))

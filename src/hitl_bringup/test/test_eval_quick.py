@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hitl_bringup.rounds import cap_human_samples
 from hitl_bringup.rounds import main as rounds_main
-from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT, EpisodeDataset
+from hitl_core.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT, EpisodeDataset
 
 from hitl_bringup import eval as ev
 

@@ -23,10 +23,10 @@ except ImportError as exc:
     pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
 
 from hitl_bringup.bag import file_is_whole, read_metadata, repair_bag
-from hitl_bringup.bag.reader import read_messages
 from hitl_bringup.recorder_node import GRAPH_TOPICS
-from hitl_policy.bag_dataset import bags_to_dataset
-from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
+from hitl_core.bag_dataset import bags_to_dataset
+from hitl_core.bag_reader import read_messages
+from hitl_core.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
 
 pytestmark = pytest.mark.ros
 ROOT = Path(__file__).resolve().parents[3]

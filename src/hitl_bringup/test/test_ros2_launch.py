@@ -64,7 +64,7 @@ def _clean(text: str) -> list[str]:
 
 
 def _episode_ends(bag: Path) -> list[tuple[int, int]]:
-    from hitl_policy.bag_dataset import MessageDecoder, iter_bag
+    from hitl_core.bag_reader import MessageDecoder, iter_bag
 
     dec = MessageDecoder()
     ends = set()

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from hitl_policy.control_source import ControlSource
-from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
+from hitl_core.control_source import ControlSource
+from hitl_core.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
 from hitl_teleop.arbiter import MODE_ABSOLUTE, MODE_DELTA, EpisodeEventType, HelpReason, Mode, Reason, Source
 
 try:

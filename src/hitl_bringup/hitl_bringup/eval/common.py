@@ -47,7 +47,7 @@ def autonomous(policy, task: str, variant: str, n: int, seed: int, *, arm: str =
 
 def first_steps(ds, n: int):
     """The first ``n`` steps of a dataset (the last episode truncated)."""
-    from hitl_policy.data import EpisodeDataset
+    from hitl_core.data import EpisodeDataset
 
     if n >= ds.n_steps:
         return ds
@@ -100,7 +100,7 @@ def base_paths(cache: Path, task: str, key: str) -> dict[str, Path]:
 
 def load_base(paths: dict[str, Path], kinds: tuple[str, ...] = ("diffusion",)) -> dict:
     """The cached demos and models (``kinds``) of one task."""
-    from hitl_policy.data import EpisodeDataset
+    from hitl_core.data import EpisodeDataset
     from hitl_policy.registry import load_policy
 
     out: dict = {"demos": EpisodeDataset.load(paths["demos"])}

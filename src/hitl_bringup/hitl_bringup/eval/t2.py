@@ -34,7 +34,7 @@ PAPER_T2 = {"base": 0.16, "uncertainty": 0.63, "full_demos": 0.44}  # Lift-real:
 
 def job_t2(seed: int, cfg: EvalConfig, cache: str) -> dict:
     setup_worker()
-    from hitl_policy.data import SOURCE_HUMAN, EpisodeDataset
+    from hitl_core.data import SOURCE_HUMAN, EpisodeDataset
     from hitl_policy.learning.finetune import finetune
 
     from hitl_bringup.eval.common import calibrate

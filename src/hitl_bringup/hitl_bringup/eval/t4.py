@@ -38,7 +38,7 @@ def weak_policy(obs_dim: int, act_dim: int, cfg: EvalConfig, seed: int):
 
 def job_t4(task: str, seed: int, cfg: EvalConfig) -> dict:
     setup_worker()
-    from hitl_policy.data import SOURCE_HUMAN
+    from hitl_core.data import SOURCE_HUMAN
     from hitl_policy.learning.finetune import finetune
 
     from hitl_bringup.sim_loop import ExpertDeviationGate, GateConfig, deploy

@@ -34,7 +34,7 @@ PAPER_T5 = {0.01: {"human_steps": 60.3, "success": 0.46}, 0.03: {"human_steps": 
 
 def job_t5(seed: int, cfg: EvalConfig, cache: str) -> dict:
     setup_worker()
-    from hitl_policy.data import SOURCE_HUMAN
+    from hitl_core.data import SOURCE_HUMAN
     from hitl_policy.learning.finetune import finetune
     from hitl_policy.registry import make_estimator
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from hitl_core.ros.runtime import spin, wants_help
 
 from hitl_policy.markers import MarkerDrawer
-from hitl_policy.nodes.runtime import spin, wants_help
 
 try:  # running the node needs ROS; --help and importing this module do not
     from rclpy.node import Node

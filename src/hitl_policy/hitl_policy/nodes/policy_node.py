@@ -12,10 +12,10 @@ import time
 from collections import deque
 
 import numpy as np
+from hitl_core.ros.runtime import parse_mapping_param, spin, wants_help
 
 from hitl_policy.chunking import ChunkScheduler
 from hitl_policy.deployment import checkpoint_action_names, load_policy_on
-from hitl_policy.nodes.runtime import parse_mapping_param, spin, wants_help
 
 try:  # running the node needs ROS; --help and importing this module do not
     from rclpy.node import Node

@@ -14,12 +14,12 @@ import threading
 import time
 
 import numpy as np
+from hitl_core.ros.runtime import parse_mapping_param, spin, wants_help
+from hitl_core.threshold import resolve_threshold  # the one rule for 'unset' (< 0)
 
 from hitl_policy.chunking import ObsHistory, current_action
 from hitl_policy.deployment import checkpoint_action_names, load_policy_on
 from hitl_policy.markers import MarkerDrawer
-from hitl_policy.nodes.runtime import parse_mapping_param, spin, wants_help
-from hitl_policy.uncertainty.threshold import resolve_threshold  # the one rule for 'unset' (< 0)
 
 try:  # running the node needs ROS; --help and importing this module (its helpers) do not
     from rclpy.node import Node

@@ -16,7 +16,7 @@ import sys
 import time
 
 import numpy as np
-from hitl_policy.nodes.runtime import spin, wants_help
+from hitl_core.ros.runtime import spin, wants_help
 
 USAGE = """usage: sim_arm_node [--help] [--ros-args -p name:=value ...]
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import sys
 
-from hitl_policy.nodes.runtime import spin, wants_help
-from hitl_policy.uncertainty.threshold import resolve_threshold
+from hitl_core.ros.runtime import spin, wants_help
+from hitl_core.threshold import resolve_threshold
 from hitl_sim.arms import load_arm_profile
 from rclpy.node import Node
 

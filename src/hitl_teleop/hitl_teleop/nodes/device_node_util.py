@@ -1,11 +1,11 @@
 """Small helpers shared by the device and arm-adapter nodes (``wants_help``/``spin`` live in
-hitl_policy.nodes.runtime, shared by every node)."""
+hitl_core.ros.runtime, shared by every node)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hitl_policy.nodes.runtime import spin, wants_help
+from hitl_core.ros.runtime import spin, wants_help
 
 
 def frame_id_for(arm: str, frame_id: str) -> str:

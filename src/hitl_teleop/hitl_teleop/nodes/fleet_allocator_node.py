@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from hitl_policy.nodes.runtime import spin, wants_help
+from hitl_core.ros.runtime import spin, wants_help
 
 from hitl_teleop.fleet import FleetAllocator, FleetConfig, FleetLedger, RobotRequest
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from hitl_policy.nodes.runtime import spin, wants_help
+from hitl_core.ros.runtime import spin, wants_help
 
 USAGE = """usage: observation_bridge_node [--help] [--ros-args -p name:=value ...]
 
