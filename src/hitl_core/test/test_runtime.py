@@ -7,13 +7,10 @@ import os
 import random
 
 import pytest
+from hitl_core.ros.testing import ros_imports
 
-try:
+with ros_imports():
     import rclpy
-except ImportError as exc:
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
 
 from hitl_core.ros import runtime
 
