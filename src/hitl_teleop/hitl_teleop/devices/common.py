@@ -107,6 +107,34 @@ def device_config_path(name: str) -> Path:
     return config_dir() / "devices" / f"{name}.yaml"
 
 
+class DeviceConfig:
+    """What the device configs (dataclasses: SpaceMouseConfig, TrakstarConfig, JoyMap) share: ``load``
+    a bundled name (``DEFAULT`` when none) or a YAML path; ``from_dict`` for a flat config, refusing
+    unknown keys (YAML lists become tuples); ``check``, the gripper mode (subclasses add their rules)."""
+
+    DEFAULT = ""  # the bundled config config/devices/<DEFAULT>.yaml, also the config's name in errors
+    gripper_mode: str
+
+    @classmethod
+    def load(cls, name: str | None = None) -> Any:
+        return cls.from_dict(load_yaml(device_config_path(name or cls.DEFAULT)))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        known = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+        unknown = sorted(set(d) - known - {"device"})
+        if unknown:
+            raise ValueError(f"unknown {cls.DEFAULT} config keys: {unknown}")
+        cfg = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known})
+        cfg.check()
+        return cfg
+
+    def check(self) -> None:
+        """ValueError naming what is wrong (called by ``from_dict``)."""
+        if self.gripper_mode not in ("toggle", "hold"):
+            raise ValueError(f"gripper_mode must be 'toggle' or 'hold', got {self.gripper_mode!r}")
+
+
 def to_msg(sample: TeleopSample, msg_cls: Any | None = None) -> Any:
     """Build a hitl_msgs/TeleopCommand from a sample (hitl_msgs imported lazily)."""
     if msg_cls is None:

@@ -12,14 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hitl_teleop.devices.common import (
-    EdgeDetector,
-    TeleopSample,
-    ToggleButton,
-    deadband,
-    device_config_path,
-    load_yaml,
-)
+from hitl_teleop.devices.common import DeviceConfig, EdgeDetector, TeleopSample, ToggleButton, deadband
 
 MOTION_AXES = ("linear_x", "linear_y", "linear_z", "angular_x", "angular_y", "angular_z")
 BUTTON_ROLES = ("deadman", "turbo", "take_over", "pause", "reset", "gripper")
@@ -35,7 +28,9 @@ class AxisSource:
 
 
 @dataclass
-class JoyMap:
+class JoyMap(DeviceConfig):
+    DEFAULT = "ps3"
+
     name: str = "ps3"
     linear_speed: float = 0.10
     angular_speed: float = 0.5
@@ -86,13 +81,8 @@ class JoyMap:
             if k in d
         }
         m = cls(axes=axes, buttons=buttons, **scalars)
-        if m.gripper_mode not in ("toggle", "hold"):
-            raise ValueError(f"gripper_mode must be 'toggle' or 'hold', got {m.gripper_mode!r}")
+        m.check()
         return m
-
-    @classmethod
-    def load(cls, name: str = "ps3") -> JoyMap:
-        return cls.from_dict(load_yaml(device_config_path(name)))
 
     def required_sizes(self) -> tuple[int, int]:
         """(axes, buttons) a Joy message must have for this map."""

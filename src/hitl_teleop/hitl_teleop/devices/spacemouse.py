@@ -12,19 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from hitl_teleop.devices.common import (
-    TeleopSample,
-    ToggleButton,
-    deadband,
-    device_config_path,
-    load_yaml,
-)
+from hitl_teleop.devices.common import DeviceConfig, TeleopSample, ToggleButton, deadband
 
 AXES = ("x", "y", "z", "roll", "pitch", "yaw")
 
 
 @dataclass
-class SpaceMouseConfig:
+class SpaceMouseConfig(DeviceConfig):
+    DEFAULT = "spacemouse"
+
     linear_speed: float = 0.10  # m/s at full deflection
     angular_speed: float = 0.5  # rad/s at full deflection
     deadband: float = 0.08  # fraction of full deflection
@@ -42,23 +38,11 @@ class SpaceMouseConfig:
     operator_id: str = "operator_0"
     frame_id: str = ""
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SpaceMouseConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known - {"device"})
-        if unknown:
-            raise ValueError(f"unknown spacemouse config keys: {unknown}")
-        cfg = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known})
-        for a in (*cfg.linear_axes, *cfg.angular_axes):
+    def check(self) -> None:
+        for a in (*self.linear_axes, *self.angular_axes):
             if a not in AXES:
                 raise ValueError(f"spacemouse axis {a!r} is not one of {AXES}")
-        if cfg.gripper_mode not in ("toggle", "hold"):
-            raise ValueError(f"gripper_mode must be 'toggle' or 'hold', got {cfg.gripper_mode!r}")
-        return cfg
-
-    @classmethod
-    def load(cls, name: str = "spacemouse") -> SpaceMouseConfig:
-        return cls.from_dict(load_yaml(device_config_path(name)))
+        super().check()
 
 
 class SpaceMouseMapper:

@@ -12,16 +12,17 @@ The angular delta is a rotation vector in the base frame, applied on the left (R
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from hitl_teleop.devices.common import TeleopSample, ToggleButton, clamp_norm, device_config_path, load_yaml
+from hitl_teleop.devices.common import DeviceConfig, TeleopSample, ToggleButton, clamp_norm
 
 
 @dataclass
-class TrakstarConfig:
+class TrakstarConfig(DeviceConfig):
+    DEFAULT = "trakstar"
+
     tracker_to_base_rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)  # rad, fixed-axis (URDF) convention
     position_scale: float = 1.0
     rotation_enabled: bool = True
@@ -36,18 +37,6 @@ class TrakstarConfig:
     arm_index: int = 0
     operator_id: str = "operator_0"
     frame_id: str = ""
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrakstarConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known - {"device"})
-        if unknown:
-            raise ValueError(f"unknown trakstar config keys: {unknown}")
-        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known})
-
-    @classmethod
-    def load(cls, name: str = "trakstar") -> TrakstarConfig:
-        return cls.from_dict(load_yaml(device_config_path(name)))
 
 
 class TrakstarMapper:

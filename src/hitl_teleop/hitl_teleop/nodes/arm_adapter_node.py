@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 
-from hitl_teleop.nodes.device_node_util import wants_help
+from hitl_core.ros.runtime import wants_help
 
 USAGE = """usage: arm_adapter_node [--help] [--ros-args -p name:=value ...]
 
@@ -51,6 +51,7 @@ def main(args: list[str] | None = None) -> int:
 
     import numpy as np
     from geometry_msgs.msg import PoseStamped
+    from hitl_core.ros.runtime import spin
     from rclpy.node import Node
     from sensor_msgs.msg import JointState
     from std_msgs.msg import String
@@ -59,7 +60,6 @@ def main(args: list[str] | None = None) -> int:
     from hitl_teleop.adapters import messages as am
     from hitl_teleop.adapters.base import ArmCommandData, GripperActionOut
     from hitl_teleop.adapters.factory import build_adapter
-    from hitl_teleop.nodes.device_node_util import spin
 
     class ArmAdapterNode(Node):
         def __init__(self) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
-from hitl_teleop.nodes.device_node_util import wants_help
+from hitl_core.ros.runtime import wants_help
 
 USAGE = """usage: console_node [--help] [--ros-args -p name:=value ...]
 
@@ -148,8 +148,9 @@ def main(args: list[str] | None = None) -> int:
 
 
 def spin(make_node, argv: list[str], name: str) -> int:
+    from hitl_core.ros.runtime import spin as runtime_spin
+
     from hitl_teleop.console.server import ConsoleConfigError
-    from hitl_teleop.nodes.device_node_util import spin as runtime_spin
 
     return runtime_spin(make_node, argv, name, errors=(ValueError, RuntimeError, ConsoleConfigError, OSError))
 

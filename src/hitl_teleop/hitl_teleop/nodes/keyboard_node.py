@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import sys
 
+from hitl_core.ros.runtime import wants_help
+
 from hitl_teleop.devices.keyboard import HELP
-from hitl_teleop.nodes.device_node_util import wants_help
 
 USAGE = f"""usage: keyboard_node [--help] [--ros-args -p name:=value ...]
 
@@ -41,12 +42,13 @@ def main(args: list[str] | None = None) -> int:
     import termios
     import tty
 
+    from hitl_core.ros.runtime import spin
     from rclpy.node import Node
 
     from hitl_msgs.msg import TeleopCommand
     from hitl_teleop.devices.common import device_config_path, load_yaml, to_msg
     from hitl_teleop.devices.keyboard import KeyboardConfig, KeyboardMapper
-    from hitl_teleop.nodes.device_node_util import frame_id_for, spin
+    from hitl_teleop.nodes.device_node_util import frame_id_for
 
     class KeyboardNode(Node):
         def __init__(self) -> None:
