@@ -69,6 +69,18 @@ class ToggleButton:
         return self.state
 
 
+class GripperButton:
+    """The gripper command (0 open, 1 closed) from a button in a config's ``gripper_mode``: toggled on
+    each press ("toggle"), or closed while held ("hold")."""
+
+    def __init__(self) -> None:
+        self._toggle = ToggleButton()
+
+    def update(self, pressed: bool, mode: str) -> float:
+        closed = self._toggle.update(pressed) if mode == "toggle" else bool(pressed)
+        return 1.0 if closed else 0.0
+
+
 def deadband(values: np.ndarray, threshold: float) -> np.ndarray:
     """Zero |v| <= threshold and rescale the rest so the output is continuous at the threshold."""
     v = np.asarray(values, float)
@@ -114,6 +126,8 @@ class DeviceConfig:
 
     DEFAULT = ""  # the bundled config config/devices/<DEFAULT>.yaml, also the config's name in errors
     gripper_mode: str
+    operator_id: str
+    frame_id: str
 
     @classmethod
     def load(cls, name: str | None = None) -> Any:
@@ -128,6 +142,10 @@ class DeviceConfig:
         cfg = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known})
         cfg.check()
         return cfg
+
+    def sample(self, t: float, device: str, **fields: Any) -> TeleopSample:
+        """A TeleopSample of ``device`` at ``t`` with this config's operator and frame ids."""
+        return TeleopSample(stamp=t, device=device, operator_id=self.operator_id, frame_id=self.frame_id, **fields)
 
     def check(self) -> None:
         """ValueError naming what is wrong (called by ``from_dict``)."""

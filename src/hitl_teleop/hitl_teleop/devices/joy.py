@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hitl_teleop.devices.common import DeviceConfig, EdgeDetector, TeleopSample, ToggleButton, deadband
+from hitl_teleop.devices.common import DeviceConfig, EdgeDetector, GripperButton, TeleopSample, deadband
 
 MOTION_AXES = ("linear_x", "linear_y", "linear_z", "angular_x", "angular_y", "angular_z")
 BUTTON_ROLES = ("deadman", "turbo", "take_over", "pause", "reset", "gripper")
@@ -96,7 +96,7 @@ class JoyMapper:
     def __init__(self, joy_map: JoyMap | None = None) -> None:
         self.map = joy_map or JoyMap.load("ps3")
         self._pause, self._reset = EdgeDetector(), EdgeDetector()
-        self._gripper = ToggleButton()
+        self._gripper = GripperButton()
         self._last_t: float | None = None
 
     def update(self, axes: list[float], buttons: list[int], t: float) -> TeleopSample:
@@ -128,18 +128,14 @@ class JoyMapper:
         scale = m.turbo_factor if btn("turbo") else 1.0
         lin = v[:3] * m.linear_speed * scale * dt if engaged else np.zeros(3)
         ang = v[3:] * m.angular_speed * scale * dt if engaged else np.zeros(3)
-        g = btn("gripper")
-        grip = self._gripper.update(g) if m.gripper_mode == "toggle" else g
-        return TeleopSample(
-            stamp=t,
-            device="joy",
-            operator_id=m.operator_id,
-            frame_id=m.frame_id,
+        return m.sample(
+            t,
+            "joy",
             engaged=engaged,
             take_over=btn("take_over"),
             pause=self._pause.update(btn("pause")),
             reset=self._reset.update(btn("reset")),
             delta_linear=lin,
             delta_angular=ang,
-            gripper=1.0 if grip else 0.0,
+            gripper=self._gripper.update(btn("gripper"), m.gripper_mode),
         )

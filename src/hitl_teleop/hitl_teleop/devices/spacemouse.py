@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hitl_teleop.devices.common import DeviceConfig, TeleopSample, ToggleButton, deadband
+from hitl_teleop.devices.common import DeviceConfig, GripperButton, TeleopSample, deadband
 
 AXES = ("x", "y", "z", "roll", "pitch", "yaw")
 
@@ -48,7 +48,7 @@ class SpaceMouseConfig(DeviceConfig):
 class SpaceMouseMapper:
     def __init__(self, cfg: SpaceMouseConfig | None = None) -> None:
         self.cfg = cfg or SpaceMouseConfig()
-        self._gripper = ToggleButton()
+        self._gripper = GripperButton()
         self._last_t: float | None = None
 
     def _button(self, buttons: Any, i: int) -> bool:
@@ -66,21 +66,11 @@ class SpaceMouseMapper:
         lin = np.array([vals[a] * s for a, s in zip(c.linear_axes, c.linear_signs)]) * c.linear_speed * dt
         ang = np.array([vals[a] * s for a, s in zip(c.angular_axes, c.angular_signs)]) * c.angular_speed * dt
         held = self._button(buttons, c.takeover_button)
-        pressed_g = self._button(buttons, c.gripper_button)
-        grip = self._gripper.update(pressed_g) if c.gripper_mode == "toggle" else pressed_g
+        grip = self._gripper.update(self._button(buttons, c.gripper_button), c.gripper_mode)
         if not held:
             lin, ang = np.zeros(3), np.zeros(3)
-        return TeleopSample(
-            stamp=t,
-            device="spacemouse",
-            operator_id=c.operator_id,
-            frame_id=c.frame_id,
-            engaged=held,
-            take_over=held,
-            delta_linear=lin,
-            delta_angular=ang,
-            gripper=1.0 if grip else 0.0,
-        )
+        return c.sample(t, "spacemouse", engaged=held, take_over=held, delta_linear=lin, delta_angular=ang,
+                        gripper=grip)
 
     def update(self, state: Any, t: float | None = None) -> TeleopSample:
         """From a pyspacemouse SpaceMouseState (``t`` defaults to the state's own timestamp)."""

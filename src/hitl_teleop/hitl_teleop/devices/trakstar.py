@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from hitl_teleop.devices.common import DeviceConfig, TeleopSample, ToggleButton, clamp_norm
+from hitl_teleop.devices.common import DeviceConfig, GripperButton, TeleopSample, clamp_norm
 
 
 @dataclass
@@ -43,7 +43,7 @@ class TrakstarMapper:
     def __init__(self, cfg: TrakstarConfig | None = None) -> None:
         self.cfg = cfg or TrakstarConfig()
         self.R_bt = Rotation.from_euler("xyz", self.cfg.tracker_to_base_rpy)
-        self._gripper = ToggleButton()
+        self._gripper = GripperButton()
         self._clutch_prev = False
         self._anchor_p: np.ndarray | None = None
         self._anchor_R: Rotation | None = None
@@ -78,16 +78,5 @@ class TrakstarMapper:
                 ang = clamp_norm(remaining, c.max_angular_speed * dt)
                 self._sent_R = Rotation.from_rotvec(ang) * self._sent_R
         self._clutch_prev = clutch
-        g = self._gripper.update(gripper_button) if c.gripper_mode == "toggle" else bool(gripper_button)
-        return TeleopSample(
-            stamp=t,
-            device="trakstar",
-            operator_id=c.operator_id,
-            frame_id=c.frame_id,
-            engaged=clutch,
-            take_over=clutch,
-            delta_linear=lin,
-            delta_angular=ang,
-            arm_index=c.arm_index,
-            gripper=1.0 if g else 0.0,
-        )
+        return c.sample(t, "trakstar", engaged=clutch, take_over=clutch, delta_linear=lin, delta_angular=ang,
+                        arm_index=c.arm_index, gripper=self._gripper.update(gripper_button, c.gripper_mode))
