@@ -1,19 +1,6 @@
 """What every hitl node's ``main`` does around its node class: ``--help`` without starting ROS, and
 init / spin / clean shutdown on SIGINT or SIGTERM. rclpy is imported only inside ``spin``.
 
-A node module (e.g. src/hitl_teleop/hitl_teleop/nodes/joy_teleop_node.py)::
-
-    Node = object  # the base class while ROS is missing (--help and importing the module need no ROS)
-    ROS = RosImports()
-    with ROS:
-        from rclpy.node import Node
-        from hitl_msgs.msg import TeleopCommand
-
-    class JoyTeleopNode(Node): ...
-
-    def main(args=None) -> int:
-        return run_node(JoyTeleopNode, args, USAGE, "joy_teleop_node", ROS)
-
 Shutdown (tests: src/hitl_core/test/test_runtime.py):
 - SIGINT and SIGTERM are handled here, not by rclpy: the first one ends the spin loop, later ones
   (a terminal's Ctrl-C reaches the whole process group and ``ros2 launch`` forwards another) are
@@ -49,39 +36,6 @@ SPIN_PERIOD_S = 0.05  # the spin loop checks for a stop request at least this of
 # collection of torch & co. took 3-5 s on a loaded machine, past ros2 launch's 5 s SIGINT grace)
 IN_PROCESS = False
 _PR_SET_PDEATHSIG = 1
-
-
-class RosImports:
-    """``with ROS:`` around a node module's ROS imports. An ImportError (workspace not built or not
-    sourced) is kept in ``error`` (the first one, where several blocks share the object) instead of
-    raised: the module still imports and answers --help; ``run_node`` raises it when the node starts."""
-
-    def __init__(self) -> None:
-        self.error: ImportError | None = None
-
-    def __enter__(self) -> RosImports:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
-        if kind is not None and issubclass(kind, ImportError):
-            self.error = self.error or exc  # type: ignore[assignment]
-            return True
-        return False
-
-
-def run_node(make_node: Callable[[], Any], args: list[str] | None, usage: str, name: str,
-             ros: RosImports | None = None,
-             errors: tuple[type[BaseException], ...] | Callable[[], tuple[type[BaseException], ...]] = SETUP_ERRORS,
-             ) -> int:
-    """A node's whole ``main``: ``--help`` (``usage``, before any ROS import), else the module's ROS
-    import error if there was one, else ``spin``. ``errors`` may be a function returning them (called
-    only when the node starts: e.g. an exception class whose module imports torch)."""
-    argv = list(sys.argv[1:] if args is None else args)
-    if wants_help(argv, usage):
-        return 0
-    if ros is not None and ros.error is not None:
-        raise ros.error
-    return spin(make_node, argv, name, errors() if callable(errors) else errors)
 
 
 def parse_mapping_param(text: str, name: str) -> dict:

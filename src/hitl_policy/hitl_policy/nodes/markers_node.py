@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from hitl_core.ros.runtime import RosImports, run_node
+from hitl_core.ros.node_main import RosImports, run_node
 
 from hitl_policy.markers import MarkerDrawer
 

@@ -12,7 +12,8 @@ import time
 from collections import deque
 
 import numpy as np
-from hitl_core.ros.runtime import RosImports, parse_mapping_param, run_node
+from hitl_core.ros.node_main import RosImports, run_node
+from hitl_core.ros.runtime import parse_mapping_param
 
 from hitl_policy.chunking import ChunkScheduler
 from hitl_policy.deployment import checkpoint_action_names, load_policy_on

@@ -14,7 +14,8 @@ import threading
 import time
 
 import numpy as np
-from hitl_core.ros.runtime import RosImports, parse_mapping_param, run_node
+from hitl_core.ros.node_main import RosImports, run_node
+from hitl_core.ros.runtime import parse_mapping_param
 from hitl_core.threshold import resolve_threshold  # the one rule for 'unset' (< 0)
 
 from hitl_policy.chunking import ObsHistory, current_action

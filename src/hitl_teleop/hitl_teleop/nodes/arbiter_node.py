@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 
-from hitl_core.ros.runtime import RosImports, run_node
+from hitl_core.ros.node_main import RosImports, run_node
 from hitl_core.threshold import resolve_threshold
 from hitl_sim.arms import load_arm_profile
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from hitl_core.ros.runtime import RosImports
+from hitl_core.ros.node_main import RosImports
 
 from hitl_teleop.devices.common import to_msg
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 
-from hitl_core.ros.runtime import RosImports, run_node
+from hitl_core.ros.node_main import RosImports, run_node
 
 from hitl_teleop.fleet import FleetAllocator, FleetConfig, FleetLedger, RobotRequest
 

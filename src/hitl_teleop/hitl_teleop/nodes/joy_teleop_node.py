@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from hitl_core.ros.runtime import run_node
+from hitl_core.ros.node_main import run_node
 
 from hitl_teleop.devices.joy import JoyMap, JoyMapper
 from hitl_teleop.nodes.device_node_util import ROS, DeviceNode, stamp_sec

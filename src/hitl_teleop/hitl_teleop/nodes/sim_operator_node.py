@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from hitl_core.ros.runtime import RosImports, run_node
+from hitl_core.ros.node_main import RosImports, run_node
 from hitl_sim.arms import load_arm_profile
 
 from hitl_teleop.sim_operator import OperatorOutput, SimOperatorConfig, SimulatedOperator

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from hitl_core.ros.runtime import run_node
+from hitl_core.ros.node_main import run_node
 
 from hitl_teleop.devices.spacemouse import SpaceMouseConfig, SpaceMouseMapper
 from hitl_teleop.nodes.device_node_util import ROS, DeviceNode, stamp_sec

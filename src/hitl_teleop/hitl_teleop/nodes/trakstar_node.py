@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from hitl_core.ros.runtime import run_node
+from hitl_core.ros.node_main import run_node
 
 from hitl_teleop.devices.trakstar import TrakstarConfig, TrakstarMapper
 from hitl_teleop.nodes.device_node_util import ROS, DeviceNode, stamp_sec
