@@ -114,3 +114,23 @@ def test_no_node_imports_another_node():
             if dep.endswith("_node") and dep != name:
                 offenders.append(f"{name} imports {dep}")
     assert not offenders, "shared code belongs in a library module:\n" + "\n".join(offenders)
+
+
+# node classes still defined inside a function (not importable); each was being edited by other work
+# when the rest moved to module level: move it, then drop it here (the test fails while a listed one is fixed)
+NESTED_NODE_CLASSES = {"hitl_sim.nodes.sim_arm_node", "hitl_teleop.nodes.arm_adapter_node",
+                       "hitl_teleop.nodes.observation_bridge_node"}
+
+
+def test_node_classes_are_defined_at_module_level():
+    nested = set()
+    for name, path in ALL_MODULES.items():
+        if ".nodes." not in name and not name.endswith("_node"):
+            continue
+        for fn in ast.walk(ast.parse(path.read_text())):
+            if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) and any(
+                    isinstance(c, ast.ClassDef) for c in ast.walk(fn)):
+                nested.add(name)
+    assert nested == NESTED_NODE_CLASSES, (
+        f"node classes inside functions: {sorted(nested - NESTED_NODE_CLASSES)}; "
+        f"now at module level (drop from NESTED_NODE_CLASSES): {sorted(NESTED_NODE_CLASSES - nested)}")
