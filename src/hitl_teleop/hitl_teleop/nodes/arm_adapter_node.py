@@ -32,7 +32,7 @@ parameters:
     franka: pose_topic, gripper_namespace (alias gripper_action_ns), base_frame, max_step,
             max_rotation_step, grasp_force, ...
     widowx: robot_name, group_name, joint_group_topic, gripper_mode (pwm|position), gripper_effort,
-            max_joint_step, urdf, ... (base_frame, if given, must be <robot_name>/base_link)
+            max_joint_step, mjcf, ... (base_frame, if given, must be <robot_name>/base_link)
     yumi:   base_frame, controllers, left_controller / right_controller (full topics), gripper_topics,
             time_from_start, max_joint_step, urdf, ...
   (defaults: the arm profile in hitl_sim/config/arms/<arm>.yaml and adapters/<arm>.py; see docs/arms.md)

@@ -25,6 +25,7 @@ _GEOM_BOX, _GEOM_CYL, _GEOM_SPHERE, _GEOM_CAPSULE = 6, 5, 2, 3
 OBJECT_REGION: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "franka": ((0.53, 0.0), (0.07, 0.12)),
     "yumi": ((0.44, 0.18), (0.05, 0.07)),
+    "widowx": ((0.30, 0.0), (0.06, 0.10)),
 }
 
 
