@@ -140,7 +140,7 @@ def geom_items(task: RobosuiteTask, geoms: list[int], prefix: str) -> list[Scene
 class RobosuiteTask(MjTask):
     """A robosuite environment behind the MjTask contract; subclasses build it and place the objects."""
 
-    arms: ClassVar[tuple[str, ...]] = ("franka", "yumi")
+    arms: ClassVar[tuple[str, ...]] = ("franka", "yumi", "widowx")
     control_steps: ClassVar[int] = 80
     env_kwargs: ClassVar[dict] = {}
     camera: ClassVar[str] = "agentview"

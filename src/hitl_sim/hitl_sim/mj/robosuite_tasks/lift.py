@@ -83,7 +83,6 @@ class LiftSuiteEnv(SuiteLift):
 
 class LiftTask(RobosuiteTask):
     name = "lift"
-    arms: ClassVar[tuple[str, ...]] = ("franka", "yumi", "widowx")
     variants: ClassVar[tuple[str, ...]] = ("train", "test")
     control_steps = 80
 
