@@ -65,12 +65,9 @@ class FrankaConfig:
 
 def franka_chain(mjcf: str = "") -> MjArmChain:
     """The arm of robosuite's Panda MJCF (or ``mjcf``), TCP = ``fr3_hand_tcp``, in the base (``fr3_link0``)."""
-    from hitl_sim.arm_models import mjcf_path
+    from hitl_teleop.adapters.mj_arm import ArmSpec, simulator_chains
 
-    from hitl_teleop.adapters.mj_arm import ArmSpec, MjArmChain, compile_with_tcp_sites
-
-    arm = ArmSpec(FRANKA_JOINTS, TIP_BODY, TCP_OFFSET, "link0")
-    return MjArmChain(compile_with_tcp_sites(mjcf or mjcf_path("franka"), {"franka": arm}), "franka", arm)
+    return simulator_chains("franka", {"franka": ArmSpec(FRANKA_JOINTS, TIP_BODY, TCP_OFFSET, "link0")}, mjcf)[0]
 
 
 class FrankaAdapter:

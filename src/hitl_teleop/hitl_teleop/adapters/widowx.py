@@ -67,12 +67,9 @@ class WidowXConfig:
 
 def widowx_chain(mjcf: str = "") -> MjArmChain:
     """The arm of the simulator's MJCF (or ``mjcf``), TCP = ``wx250s/ee_gripper_link``, in ``wx250s/base_link``."""
-    from hitl_sim.arm_models import mjcf_path
+    from hitl_teleop.adapters.mj_arm import ArmSpec, simulator_chains
 
-    from hitl_teleop.adapters.mj_arm import ArmSpec, MjArmChain, compile_with_tcp_sites
-
-    arm = ArmSpec(WIDOWX_JOINTS, TIP_BODY, TCP_OFFSET, "base_link")
-    return MjArmChain(compile_with_tcp_sites(mjcf or mjcf_path("widowx"), {"widowx": arm}), "widowx", arm)
+    return simulator_chains("widowx", {"widowx": ArmSpec(WIDOWX_JOINTS, TIP_BODY, TCP_OFFSET, "base_link")}, mjcf)[0]
 
 
 class WidowXAdapter:

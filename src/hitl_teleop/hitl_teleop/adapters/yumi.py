@@ -42,13 +42,10 @@ def yumi_joint_names(side: str) -> tuple[str, ...]:
 
 def yumi_mj_chains(xml_path: str = ""):
     """Both arms of the Yumi MJCF as chains (left, right), TCP sites added."""
-    from hitl_sim.arm_models import mjcf_path
+    from hitl_teleop.adapters.mj_arm import ArmSpec, simulator_chains
 
-    from hitl_teleop.adapters.mj_arm import ArmSpec, MjArmChain, compile_with_tcp_sites
-
-    arms = {s: ArmSpec(yumi_joint_names(s), f"yumi_link_7_{s}", TCP_OFFSET, "base") for s in SIDES}
-    model = compile_with_tcp_sites(xml_path or mjcf_path("yumi"), arms)
-    return [MjArmChain(model, s, arms[s]) for s in SIDES]
+    return simulator_chains(
+        "yumi", {s: ArmSpec(yumi_joint_names(s), f"yumi_link_7_{s}", TCP_OFFSET, "base") for s in SIDES}, xml_path)
 
 
 def yumi_chain(side: str, urdf: str = "") -> Chain:
