@@ -14,9 +14,8 @@ ROOT = Path(__file__).resolve().parents[3]
 OVERLAY_ENV = ROOT / "build" / "ros2-launch" / "env.sh"  # .ci/run builds it from ../shared/ros2-launch
 
 
-# the simulator each arm's launch test runs on: no MuJoCo task covers the WidowX's reach yet (README,
-# "Simulator: MuJoCo"), so it runs on the kinematic test fixture
-SIM_BACKEND = {"franka": "mujoco", "widowx": "kinematic", "yumi": "mujoco"}
+# the simulator each arm's launch test runs on: MuJoCo lift for every arm
+SIM_BACKEND = {"franka": "mujoco", "widowx": "mujoco", "yumi": "mujoco"}
 
 
 def tiny_checkpoint(arm: str, folder: Path) -> str:

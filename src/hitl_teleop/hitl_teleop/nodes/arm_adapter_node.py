@@ -30,9 +30,9 @@ parameters:
   adapter, robot_id    accepted for hitl_bringup's arm YAML (adapter must equal arm)
   plus every field of the arm's adapter config, e.g.
     franka: pose_topic, gripper_namespace (alias gripper_action_ns), base_frame, max_step,
-            max_rotation_step, grasp_force, ...
+            max_rotation_step, grasp_force, kinematics (mjcf|none), mjcf, ...
     widowx: robot_name, group_name, joint_group_topic, gripper_mode (pwm|position), gripper_effort,
-            max_joint_step, urdf, ... (base_frame, if given, must be <robot_name>/base_link)
+            max_joint_step, mjcf, ... (base_frame, if given, must be <robot_name>/base_link)
     yumi:   base_frame, controllers, left_controller / right_controller (full topics), gripper_topics,
             time_from_start, max_joint_step, urdf, ...
   (defaults: the arm profile in hitl_sim/config/arms/<arm>.yaml and adapters/<arm>.py; see docs/arms.md)

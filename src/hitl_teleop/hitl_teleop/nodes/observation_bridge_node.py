@@ -32,7 +32,8 @@ parameters:
   finger_joints         (string[])          one entry per end effector, joint names separated by spaces
   finger_scale          (double)            opening width = finger_scale * sum(|finger joints|)
   ee_offset_xyz, ee_offset_rpy (double[3])  TCP frame -> simulator end-effector frame (URDF rpy)
-  base_frame, urdf      (string, '')        '' = the arm profile's base frame / the bundled model
+  base_frame, urdf, mjcf (string, '')       '' = the arm profile's base frame / the bundled model
+                                            (urdf: yumi's URDF; mjcf: widowx's MJCF, default the simulator's)
   joint_state_max_age_s (0.2), ee_pose_max_age_s (0.2), object_max_age_s (0.5)
   objects.<name>.{topic, type, offset_xyz, offset_rpy, yaw_period, max_age_s}   one per perceived object
   constants.<field>     (double[])          task observation entries with fixed values
