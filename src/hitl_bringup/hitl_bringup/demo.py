@@ -146,9 +146,9 @@ def calibrate(cfg: DemoConfig, policy, estimator, console) -> dict:
     from hitl_bringup.sim_loop import deploy
     from hitl_sim import make_env
 
-    env = make_env(TASK, arm=ARM, num_envs=min(cfg.calib_episodes, 8), variant="train", seed=cfg.seed + 7,
-                   backend=cfg.backend)
-    res = deploy(env, policy, cfg.calib_episodes, seed=cfg.seed + 7, progress=True, desc="nominal rollouts")
+    with make_env(TASK, arm=ARM, num_envs=min(cfg.calib_episodes, 8), variant="train", seed=cfg.seed + 7,
+                  backend=cfg.backend) as env:
+        res = deploy(env, policy, cfg.calib_episodes, seed=cfg.seed + 7, progress=True, desc="nominal rollouts")
     scores = score_steps(estimator, policy.n_obs, res.dataset, batch=64)
     thr = threshold_at(scores, cfg.target_rate)
     out = {"threshold": thr, "target_rate": cfg.target_rate, "n_scores": len(scores),
@@ -163,9 +163,9 @@ def autonomous(cfg: DemoConfig, policy, console) -> dict:
     from hitl_bringup.sim_loop import deploy
     from hitl_sim import make_env
 
-    env = make_env(TASK, arm=ARM, num_envs=min(cfg.episodes, 10), variant="test", seed=cfg.seed,
-                   backend=cfg.backend)
-    res = deploy(env, policy, cfg.episodes, seed=cfg.seed, progress=True, desc="autonomous (test objects)")
+    with make_env(TASK, arm=ARM, num_envs=min(cfg.episodes, 10), variant="test", seed=cfg.seed,
+                  backend=cfg.backend) as env:
+        res = deploy(env, policy, cfg.episodes, seed=cfg.seed, progress=True, desc="autonomous (test objects)")
     rate = float(np.mean([m.success for m in res.episodes]))
     console.print(f"    autonomous success {rate:.0%} over {len(res.episodes)} episodes")
     return {"success_rate": rate, "episode_steps_mean": float(np.mean([m.length for m in res.episodes]))}
@@ -211,8 +211,8 @@ def run_graph(cfg: DemoConfig, checkpoint: Path, threshold: float, console) -> t
                         backend=cfg.backend)
     runner = GraphRunner(specs, workdir=cfg.out / "graph", echo=False, log_dir=cfg.out / "logs")
     console.print("    nodes: " + ", ".join(f"{s.fqn}" for s in specs) + f"  (logs: {cfg.out / 'logs'})")
-    env = make_env(TASK, arm=ARM, backend=cfg.backend)
-    timeout = cfg.timeout_s or (cfg.episodes * env.max_steps * env.dt * 4 + 120)
+    with make_env(TASK, arm=ARM, backend=cfg.backend) as env:
+        timeout = cfg.timeout_s or (cfg.episodes * env.max_steps * env.dt * 4 + 120)
     t0 = time.monotonic()
     runner.start()
     bag: Path | None = None

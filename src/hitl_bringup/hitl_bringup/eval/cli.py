@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from pathlib import Path
 
@@ -103,6 +104,10 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
             failed.add(name)
         if "T3_meta" in res:
             extra["T3_meta"].append(res["T3_meta"])
+        # what finished so far, in case this process dies before outcomes.json is written
+        partial = out / "rows.partial.json"
+        partial.with_suffix(".tmp").write_text(json.dumps({"rows": rows, **extra}, default=float))
+        partial.with_suffix(".tmp").replace(partial)
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   disable=not progress, transient=False) as bar:
@@ -137,8 +142,9 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
                     bar.advance(bar_id)
                 skip_blocked()
         else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                running = {}
+            pool = ProcessPoolExecutor(max_workers=jobs)
+            running: dict = {}
+            try:
                 while pending or running:
                     for name, _dep, fn, *args in ready():
                         running[pool.submit(_run_job, name, fn, *args)] = name
@@ -148,11 +154,27 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in finished:
                         name = running.pop(fut)
-                        collect(name, fut.result())
+                        try:
+                            res = fut.result()
+                        except BrokenProcessPool:  # a worker died (killed for memory, a crash in C code)
+                            res = {"errors": [{"job": name, "error": "its worker process died (out of memory, "
+                                               "a signal or a crash in native code); the other jobs went on",
+                                               "trace": ""}]}
+                        collect(name, res)
                         done.add(name)
                         bar.update(bar_id, description=f"{PROG}: done {name}")
                         bar.advance(bar_id)
+                    if any(f.done() and isinstance(f.exception(), BrokenProcessPool) for f in finished):
+                        # a broken pool fails every job still in it: run those again on a new pool
+                        for fut, name in running.items():
+                            fut.cancel()
+                            pending.append(next(j for j in todo if j[0] == name))
+                        running.clear()
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        pool = ProcessPoolExecutor(max_workers=jobs)
                     skip_blocked()
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
     result = {
         "simulator": cfg.sim,
         "mode": "quick" if cfg.quick else "full",

@@ -41,8 +41,8 @@ def autonomous(policy, task: str, variant: str, n: int, seed: int, *, arm: str =
     """The policy alone for ``n`` episodes: the DeployResult (dataset, per-episode metrics)."""
     from hitl_bringup.sim_loop import deploy
 
-    env = make_env(task, arm, min(num_envs, n), variant, seed, sim)
-    return deploy(env, policy, n, seed=seed)
+    with make_env(task, arm, min(num_envs, n), variant, seed, sim) as env:
+        return deploy(env, policy, n, seed=seed)
 
 
 def first_steps(ds, n: int):
