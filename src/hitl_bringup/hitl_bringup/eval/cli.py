@@ -231,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sim", default="kinematic", choices=BACKENDS,
                    help="simulator backend passed to hitl_sim.make_env (default kinematic)")
     p.add_argument("--tables", default=",".join(TABLES), help=f"comma-separated subset of {','.join(TABLES)}")
+    p.add_argument("--t1-tasks", default="",
+                   help="comma-separated subset of T1's tasks (default: all of the simulator's)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per cell (>= 3 for the results)")
     p.add_argument("--jobs", type=int, default=2, help="parallel worker processes (default 2)")
     p.add_argument("--out", default="bench/results", help="output folder (outcomes.json, results.md, plots, cache)")
@@ -264,6 +266,14 @@ def main(args: list[str] | None = None) -> int:
         src = out / "outcomes.json"
         cfg = EvalConfig.make(ns.quick, ns.sim)
         cfg.seeds = tuple(range(ns.seeds))
+        if ns.t1_tasks:
+            want = [t.strip() for t in ns.t1_tasks.split(",") if t.strip()]
+            known = {task: (task, variant) for task, variant in cfg.t1_tasks}
+            if not want or any(t not in known for t in want):
+                print(f"{PROG}: error: --t1-tasks {ns.t1_tasks!r}: expected a subset of {sorted(known)}",
+                      file=sys.stderr)
+                return 2
+            cfg.t1_tasks = tuple(known[t] for t in want)
         argv = sys.argv[1:] if args is None else args
         result = run(cfg, tables, ns.jobs, out, progress=not ns.no_progress,
                      command=" ".join(["python -m hitl_bringup.eval", *argv]))
