@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for pkg in ("hitl_sim", "hitl_policy", "hitl_bringup"):
+for pkg in ("hitl_core", "hitl_sim", "hitl_policy", "hitl_bringup"):
     sys.path.insert(0, str(ROOT / "src" / pkg))
 
 from hitl_bringup.effort_bound import effort_bound  # noqa: E402

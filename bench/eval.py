@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for pkg in ("hitl_policy", "hitl_teleop", "hitl_bringup", "hitl_sim"):
+for pkg in ("hitl_core", "hitl_policy", "hitl_teleop", "hitl_bringup", "hitl_sim"):
     sys.path.insert(0, str(ROOT / "src" / pkg))
 
 from hitl_bringup.eval import main  # noqa: E402

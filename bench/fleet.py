@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for pkg in ("hitl_policy", "hitl_teleop", "hitl_sim", "hitl_bringup"):
+for pkg in ("hitl_core", "hitl_policy", "hitl_teleop", "hitl_sim", "hitl_bringup"):
     sys.path.insert(0, str(ROOT / "src" / pkg))
 
 import numpy as np  # noqa: E402

@@ -1,5 +1,6 @@
-"""IK latency of the real-arm adapters: damped least squares on the bundled URDFs (hitl_teleop.adapters.ik)
-and mink on the simulator's YuMi MJCF (hitl_teleop.adapters.mj_arm, the YuMi adapter's default).
+"""IK latency of the real-arm adapters: mink on the simulator's MJCFs (hitl_teleop.adapters.mj_arm: the
+WidowX, Franka and YuMi adapters' default) and damped least squares on the bundled URDFs
+(hitl_teleop.adapters.ik: the YuMi adapter's "urdf" option; the WidowX URDF the MJCF was written from).
 
     python bench/ik.py [--n 20]
 
@@ -15,7 +16,9 @@ import json
 import time
 
 import numpy as np
+from hitl_teleop.adapters.franka import franka_chain
 from hitl_teleop.adapters.ik import IKParams, solve_ik
+from hitl_teleop.adapters.kinematics import kinematics_dir, load_chain
 from hitl_teleop.adapters.mj_arm import solve_ik_mink
 from hitl_teleop.adapters.widowx import widowx_chain
 from hitl_teleop.adapters.yumi import yumi_chain, yumi_mj_chains
@@ -24,8 +27,11 @@ from hitl_teleop.adapters.yumi import yumi_chain, yumi_mj_chains
 def bench(n: int = 20) -> dict[str, dict[str, float]]:
     rng = np.random.default_rng(0)
     out: dict[str, dict[str, float]] = {}
-    cases = (("widowx", widowx_chain(), solve_ik), ("yumi_left", yumi_chain("l"), solve_ik),
-             ("yumi_left_mjcf_mink", yumi_mj_chains()[0], solve_ik_mink))
+    widowx_urdf = load_chain(kinematics_dir() / "wx250s.urdf", "wx250s/base_link", "wx250s/ee_gripper_link")
+    cases = (("widowx_mjcf_mink", widowx_chain(), solve_ik_mink), ("widowx_urdf_dls", widowx_urdf, solve_ik),
+             ("franka_mjcf_mink", franka_chain(), solve_ik_mink),
+             ("yumi_left_mjcf_mink", yumi_mj_chains()[0], solve_ik_mink),
+             ("yumi_left_urdf_dls", yumi_chain("l"), solve_ik))
     for name, chain, solve in cases:
         near, far = [], []
         for _ in range(n):

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-for pkg in ("hitl_sim", "hitl_policy"):
+for pkg in ("hitl_core", "hitl_sim", "hitl_policy"):
     sys.path.insert(0, str(ROOT / "src" / pkg))
 
 

@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SRC = [str(ROOT / "src" / p) for p in ("hitl_bringup", "hitl_policy")]
+SRC = [str(ROOT / "src" / p) for p in ("hitl_bringup", "hitl_policy", "hitl_core")]
 sys.path[:0] = SRC
 
 from hitl_bringup.bag import BagWriter, WriterOptions  # noqa: E402
-from hitl_policy.bag_dataset import iter_bag  # noqa: E402
+from hitl_core.bag_reader import iter_bag  # noqa: E402
 
 CHILD_OURS = """
 from hitl_bringup.bag import BagWriter

@@ -4,7 +4,9 @@ variant, the cost of one control step on one core, and fleet stepping (robot-ste
     .venv/bin/python bench/sim.py [--episodes 200] [--tasks lift,square] [--fleet-sizes 1,8,100]
                                   [--cell-budget-s 900] [--out bench/results/sim.json]
 
-Every task registered in hitl_sim.mj.MJ_TASKS, on every arm its class lists, for every variant.
+Every task registered in hitl_sim.mj.MJ_TASKS, on every arm its class lists, for every variant; an arm
+the task does not run on is listed under "not_supported" with the task's reason (``unsupported``:
+cannot reach, cannot grasp, expert below the bar).
 - expert success: ``episodes`` episodes of the task's scripted expert (num_envs robots at a time,
   robot i's episodes seeded from (seed, i)); a cell that runs past ``cell_budget_s`` stops early and
   says how many episodes it finished.
@@ -29,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-for pkg in ("hitl_sim", "hitl_policy"):
+for pkg in ("hitl_core", "hitl_sim", "hitl_policy"):
     sys.path.insert(0, str(ROOT / "src" / pkg))
 
 from hitl_sim.mj import MJ_TASKS, task_class  # noqa: E402
@@ -161,14 +163,19 @@ def main(argv: list[str] | None = None) -> int:
         res = {}  # a kinematic-era file: start over
     res.update({"backend": "mujoco", "machine": platform.processor() or platform.machine(),
                 "cores": len(all_cores), "episodes": args.episodes})
-    for k in ("expert_success", "step_ms", "robot_steps_per_s", "errors"):
+    for k in ("expert_success", "step_ms", "robot_steps_per_s", "errors", "not_supported"):
         res.setdefault(k, {})
     tasks = [t for t in args.tasks.split(",") if t] or sorted(MJ_TASKS)
     skip = set(args.skip.split(","))
     sizes = [int(s) for s in args.fleet_sizes.split(",") if s]
     for task in tasks:
         cls = task_class(task)
-        arms = [a for a in (args.arms.split(",") if args.arms else cls.arms) if a in cls.arms]
+        wanted = args.arms.split(",") if args.arms else [*cls.arms, *hitl_sim.ARM_NAMES]
+        for arm in dict.fromkeys(a for a in wanted if a not in cls.arms):
+            why = cls.unsupported.get(arm, "not supported (no reason recorded in the task's `unsupported`)")
+            res["not_supported"][f"{task}/{arm}"] = why
+            print(f"{task}/{arm}: {why}", flush=True)
+        arms = [a for a in dict.fromkeys(wanted) if a in cls.arms]
         for arm in arms:
             for variant in cls.variants:
                 key = f"{task}/{arm}/{variant}"

@@ -357,9 +357,8 @@ class Soak:
             fault.dead_operator_assignments = len(spans)
 
     def bag_episodes(self, workdir: Path) -> dict:
-        from hitl_bringup.bag.reader import read_messages
         from hitl_bringup.bag.repair import file_is_whole, repair_bag
-        from hitl_policy.bag_dataset import bag_files
+        from hitl_core.bag_reader import bag_files, read_messages
 
         out = {}
         rec_faults = [f for f in self.faults if f.kind == "kill_recorder" and f.t_kill]

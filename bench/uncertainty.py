@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src" / "hitl_policy"))
+sys.path[:0] = [str(ROOT / "src" / p) for p in ("hitl_policy", "hitl_core")]
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -127,7 +127,7 @@ def fork_table(args) -> int:
 
 
 def lift_table(args) -> int:
-    from hitl_policy.data import EpisodeDataset
+    from hitl_core.data import EpisodeDataset
     from hitl_policy.models.diffusion import DiffusionPolicy
 
     train, test = EpisodeDataset.load(args.lift_train), EpisodeDataset.load(args.lift_test)
@@ -194,7 +194,7 @@ def _cpu_and_wall(fn, repeats: int) -> tuple[float, float]:
 
 
 def _fleet_policies(obs_dim: int, act_dim: int, ckpt_dir: Path | None) -> dict:
-    from hitl_policy.data import EpisodeDataset
+    from hitl_core.data import EpisodeDataset
     from hitl_policy.models.diffusion import DiffusionPolicy
     from hitl_policy.models.ebm import EBMPolicy
     from hitl_policy.models.ensemble import EnsemblePolicy
@@ -362,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.lift_table:
         return lift_table(args)
 
-    from hitl_policy.data import EpisodeDataset
+    from hitl_core.data import EpisodeDataset
     from hitl_policy.models.diffusion import DiffusionPolicy
     from hitl_policy.uncertainty.denoising import DenoisingVectorEstimator, PaperDenoisingVectorEstimator
 

@@ -20,7 +20,7 @@ export PATH
 unset _hitl_bin
 # Keep DDS traffic on this machine, off any other host.
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
-export PYTHONPATH="$_hitl_root/src/hitl_policy:$_hitl_root/src/hitl_sim:$_hitl_root/src/hitl_teleop:$_hitl_root/src/hitl_bringup${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$_hitl_root/src/hitl_core:$_hitl_root/src/hitl_policy:$_hitl_root/src/hitl_sim:$_hitl_root/src/hitl_teleop:$_hitl_root/src/hitl_bringup${PYTHONPATH:+:$PYTHONPATH}"
 unset _hitl_root
 if [ "$_hitl_nounset" = 1 ]; then set -u; fi
 unset _hitl_nounset

@@ -21,7 +21,7 @@ setup(
     name=package_name,
     version="0.1.0",
     packages=find_packages(exclude=["test"]),
-    package_data={package_name: ["**/*.yaml", "**/*.msg", "**/*.urdf"]},
+    package_data={package_name: ["**/*.yaml", "**/*.msg", "**/*.urdf", "**/*.xml"]},
     data_files=data_files,
     install_requires=["setuptools"],
     zip_safe=True,

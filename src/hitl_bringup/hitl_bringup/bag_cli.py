@@ -2,7 +2,7 @@
 
   hitl_bag info <bag>                       topics, types, message counts, duration, file health
   hitl_bag repair <bag> [--no-keep]         make a killed bag whole (like `ros2 bag reindex`)
-  hitl_bag to-dataset <bag>... --out f.npz  episodes for training (hitl_policy.bag_dataset)
+  hitl_bag to-dataset <bag>... --out f.npz  episodes for training (hitl_core.bag_dataset)
   hitl_bag export-lerobot <bag>... --out DIR a LeRobotDataset v3.0 with intervention labels
 """
 
@@ -12,13 +12,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from hitl_policy.data import SOURCE_HUMAN, DatasetError
+from hitl_core.data import SOURCE_HUMAN, DatasetError
 
 from hitl_bringup.bag.metadata import BagError
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from hitl_policy.bag_dataset import McapScan, bag_files
+    from hitl_core.bag_reader import McapScan, bag_files
 
     from hitl_bringup.bag.repair import file_is_whole
 
@@ -72,7 +72,7 @@ def cmd_repair(args: argparse.Namespace) -> int:
 
 
 def cmd_to_dataset(args: argparse.Namespace) -> int:
-    from hitl_policy.bag_dataset import bags_to_dataset
+    from hitl_core.bag_dataset import bags_to_dataset
 
     ds = bags_to_dataset(args.bags, robot_namespace=args.namespace)
     path = ds.save(args.out)
@@ -84,7 +84,7 @@ def cmd_to_dataset(args: argparse.Namespace) -> int:
 
 
 def cmd_export_lerobot(args: argparse.Namespace) -> int:
-    from hitl_policy.bag_dataset import bags_to_labelled_dataset
+    from hitl_core.bag_dataset import bags_to_labelled_dataset
     from hitl_policy.lerobot_format import write_lerobot
     from hitl_policy.lerobot_video import bag_cameras
 

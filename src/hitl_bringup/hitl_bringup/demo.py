@@ -65,7 +65,7 @@ def step_header(console, text: str) -> None:
 
 # ---------------------------------------------------------------------------------- policy
 def get_demos(cfg: DemoConfig, console):
-    from hitl_policy.data import EpisodeDataset
+    from hitl_core.data import EpisodeDataset
 
     from hitl_sim import collect_demos
 
@@ -146,9 +146,9 @@ def calibrate(cfg: DemoConfig, policy, estimator, console) -> dict:
     from hitl_bringup.sim_loop import deploy
     from hitl_sim import make_env
 
-    env = make_env(TASK, arm=ARM, num_envs=min(cfg.calib_episodes, 8), variant="train", seed=cfg.seed + 7,
-                   backend=cfg.backend)
-    res = deploy(env, policy, cfg.calib_episodes, seed=cfg.seed + 7, progress=True, desc="nominal rollouts")
+    with make_env(TASK, arm=ARM, num_envs=min(cfg.calib_episodes, 8), variant="train", seed=cfg.seed + 7,
+                  backend=cfg.backend) as env:
+        res = deploy(env, policy, cfg.calib_episodes, seed=cfg.seed + 7, progress=True, desc="nominal rollouts")
     scores = score_steps(estimator, policy.n_obs, res.dataset, batch=64)
     thr = threshold_at(scores, cfg.target_rate)
     out = {"threshold": thr, "target_rate": cfg.target_rate, "n_scores": len(scores),
@@ -163,9 +163,9 @@ def autonomous(cfg: DemoConfig, policy, console) -> dict:
     from hitl_bringup.sim_loop import deploy
     from hitl_sim import make_env
 
-    env = make_env(TASK, arm=ARM, num_envs=min(cfg.episodes, 10), variant="test", seed=cfg.seed,
-                   backend=cfg.backend)
-    res = deploy(env, policy, cfg.episodes, seed=cfg.seed, progress=True, desc="autonomous (test objects)")
+    with make_env(TASK, arm=ARM, num_envs=min(cfg.episodes, 10), variant="test", seed=cfg.seed,
+                  backend=cfg.backend) as env:
+        res = deploy(env, policy, cfg.episodes, seed=cfg.seed, progress=True, desc="autonomous (test objects)")
     rate = float(np.mean([m.success for m in res.episodes]))
     console.print(f"    autonomous success {rate:.0%} over {len(res.episodes)} episodes")
     return {"success_rate": rate, "episode_steps_mean": float(np.mean([m.length for m in res.episodes]))}
@@ -174,7 +174,7 @@ def autonomous(cfg: DemoConfig, policy, console) -> dict:
 # ------------------------------------------------------------------------------- ROS graph
 def count_episode_ends(bag_dir: Path, namespace: str = NAMESPACE) -> int:
     """Episode END events recorded so far (the bag is read up to its last complete chunk)."""
-    from hitl_policy.bag_dataset import MessageDecoder, iter_bag
+    from hitl_core.bag_reader import MessageDecoder, iter_bag
 
     if not bag_dir or not any(bag_dir.glob("*.mcap")):
         return 0
@@ -211,8 +211,8 @@ def run_graph(cfg: DemoConfig, checkpoint: Path, threshold: float, console) -> t
                         backend=cfg.backend)
     runner = GraphRunner(specs, workdir=cfg.out / "graph", echo=False, log_dir=cfg.out / "logs")
     console.print("    nodes: " + ", ".join(f"{s.fqn}" for s in specs) + f"  (logs: {cfg.out / 'logs'})")
-    env = make_env(TASK, arm=ARM, backend=cfg.backend)
-    timeout = cfg.timeout_s or (cfg.episodes * env.max_steps * env.dt * 4 + 120)
+    with make_env(TASK, arm=ARM, backend=cfg.backend) as env:
+        timeout = cfg.timeout_s or (cfg.episodes * env.max_steps * env.dt * 4 + 120)
     t0 = time.monotonic()
     runner.start()
     bag: Path | None = None
@@ -250,8 +250,9 @@ def run_graph(cfg: DemoConfig, checkpoint: Path, threshold: float, console) -> t
 # ------------------------------------------------------------------------------- analysis
 def analyze_bag(bag: Path, namespace: str = NAMESPACE) -> dict[str, Any]:
     """Per-episode outcomes and labels from the bag alone."""
-    from hitl_policy.bag_dataset import MessageDecoder, bags_to_dataset, iter_bag
-    from hitl_policy.data import SOURCE_HUMAN
+    from hitl_core.bag_dataset import bags_to_dataset
+    from hitl_core.bag_reader import MessageDecoder, iter_bag
+    from hitl_core.data import SOURCE_HUMAN
 
     ds = bags_to_dataset(bag, robot_namespace=namespace)
     dec = MessageDecoder()

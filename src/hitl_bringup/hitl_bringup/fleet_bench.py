@@ -92,7 +92,7 @@ def simulator_of(task: str) -> str:
 
 def collect(task: str, episodes: int, seed: int, n_envs: int = 32):
     """Mixed-style demonstrations (the expert follows each episode's hidden mode): EpisodeDataset."""
-    from hitl_policy.data import EpisodeDataset
+    from hitl_core.data import EpisodeDataset
 
     env = make_env(task, n_envs, seed)
     expert = make_expert(task, None, 0.0, seed)

@@ -16,7 +16,7 @@ from hitl_bringup.fleet_table import render, status_rows
 def watch(stop: threading.Event, dead: Callable[[], Any] | None = None, rate_hz: float = 2.0) -> None:
     """Subscribe /fleet/status and redraw the table until ``stop`` is set (Ctrl-C sets it in the runner)."""
     import rclpy
-    from hitl_policy.nodes.runtime import InputErrors
+    from hitl_core.ros.runtime import InputErrors
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
     from rich.live import Live

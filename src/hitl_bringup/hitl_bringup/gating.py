@@ -6,7 +6,7 @@ parameters), the in-process loop (``sim_loop.GateConfig.for_task``), the evaluat
 (``hitl_bringup.eval``), the demo and the fine-tuning rounds (``rounds.py``). Precedence: the
 ``ArbiterConfig`` dataclass defaults < the task YAML (top-level ``threshold``, ``nodes.arbiter``,
 ``nodes.uncertainty.every_n``) < overrides. "Unset" is one rule everywhere
-(``hitl_policy.uncertainty.threshold``): a negative threshold (``UNSET`` = -1) or None; 0 is a
+(``hitl_core.threshold``): a negative threshold (``UNSET`` = -1) or None; 0 is a
 legal threshold.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hitl_policy.uncertainty.threshold import UNSET, is_unset, read_threshold_file
+from hitl_core.threshold import UNSET, is_unset, read_threshold_file
 
 from hitl_bringup.graph_config import available, config_dir, load_yaml
 

@@ -10,7 +10,17 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from hitl_policy.nodes.runtime import spin, wants_help
+from hitl_core.ros.node_main import RosImports, run_node
+
+from hitl_bringup.bag import BagError, BagWriter, WriterOptions, qos_dict
+from hitl_bringup.bag.msgdefs import MessageDefinitionError, canonical_type, message_class
+
+Node = object  # the base class while ROS is missing (--help and importing this module need no ROS)
+ROS = RosImports()
+with ROS:  # running the node needs ROS: run_node raises their ImportError
+    from rclpy.node import Node
+    from rclpy.parameter import Parameter
+    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 USAGE = """usage: recorder_node [--ros-args -p name:=value ... -r __ns:=/robot_0]
 
@@ -63,8 +73,6 @@ def foreign_publishers_text(publishers: dict[str, list[str]]) -> str:
     return "; ".join(f"{t}: {', '.join(sorted(n))}" for t, n in sorted(publishers.items()) if len(n) > 1)
 
 
-
-
 def bag_directory(output: str, append_timestamp: bool, now: datetime | None = None) -> Path:
     """'' -> runs/bags/<ts>; 'x' -> x_<ts> (or x); a free name (suffix _1, _2... if taken)."""
     stamp = (now or datetime.now()).strftime("%Y%m%d_%H%M%S")
@@ -78,147 +86,139 @@ def bag_directory(output: str, append_timestamp: bool, now: datetime | None = No
     return path
 
 
-def main(args: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if args is None else args)
-    if wants_help(argv, USAGE):
-        return 0
+class RecorderNode(Node):
+    """The recorder (the module docstring; parameters in USAGE)."""
 
-    from rclpy.node import Node
-    from rclpy.parameter import Parameter
-    from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+    def close(self) -> None:
+        """Close the bag (metadata.yaml written); the shared runtime calls this on shutdown."""
+        self.writer.close()
+        total = sum(self.recorded.values())
+        print(f"recorder_node: closed {self.bag_dir} ({total} messages on {len(self.recorded)} topics)",
+              file=sys.stderr, flush=True)
 
-    from hitl_bringup.bag import BagError, BagWriter, WriterOptions, qos_dict
-    from hitl_bringup.bag.msgdefs import MessageDefinitionError, canonical_type, message_class
+    def __init__(self) -> None:
+        super().__init__("recorder")
+        p = self.declare_parameter
+        output = str(p("output", "").value)
+        append = bool(p("append_timestamp", True).value)
+        explicit = p("topics", Parameter.Type.STRING_ARRAY).value
+        self.discover = bool(p("discover", False).value)
+        opts = WriterOptions(
+            chunk_size=int(p("chunk_size", 65536).value),
+            flush_period_s=float(p("flush_period_s", 0.5).value),
+            split_size_mb=float(p("split_size_mb", 0.0).value),
+            split_duration_s=float(p("split_duration_s", 0.0).value),
+            compression=str(p("compression", "none").value),
+            fsync=bool(p("fsync", True).value),
+        )
+        custom = {k: str(p(k, "").value) for k in ("robot_id", "task", "arm")}
+        custom["robot_namespace"] = self.get_namespace()
+        self.bag_dir = bag_directory(output, append)
+        self.writer = BagWriter(self.bag_dir, opts, custom_data={k: v for k, v in custom.items() if v})
+        # wanted: full topic name -> type ('' until the graph tells it)
+        self.wanted: dict[str, str] = {}
+        names = list(explicit) if explicit else list(GRAPH_TOPICS)
+        for name in names:
+            self.wanted[self.resolve_topic_name(name)] = GRAPH_TOPICS.get(name, "")
+        self.warned: set[str] = set()
+        self.recorded: dict[str, int] = {}
+        self.single = {self.resolve_topic_name(t) for t in SINGLE_PUBLISHER}
+        self.foreign = ""
+        self.scan()
+        self.create_timer(max(0.02, opts.flush_period_s / 2), self.writer.poll)
+        self.create_timer(1.0, self.scan)
+        self.get_logger().info(
+            f"recording {len(self.wanted)} topics into {self.bag_dir.resolve()} "
+            f"(chunk {opts.chunk_size} B, flush every {opts.flush_period_s} s)")
 
-    class RecorderNode(Node):
-        def close(self) -> None:
-            """Close the bag (metadata.yaml written); the shared runtime calls this on shutdown."""
-            self.writer.close()
-            total = sum(self.recorded.values())
-            print(f"recorder_node: closed {self.bag_dir} ({total} messages on {len(self.recorded)} topics)",
-                  file=sys.stderr, flush=True)
+    def graph_types(self) -> dict[str, str]:
+        return {n: t[0] for n, t in self.get_topic_names_and_types() if t}
 
-        def __init__(self) -> None:
-            super().__init__("recorder")
-            p = self.declare_parameter
-            output = str(p("output", "").value)
-            append = bool(p("append_timestamp", True).value)
-            explicit = p("topics", Parameter.Type.STRING_ARRAY).value
-            self.discover = bool(p("discover", False).value)
-            opts = WriterOptions(
-                chunk_size=int(p("chunk_size", 65536).value),
-                flush_period_s=float(p("flush_period_s", 0.5).value),
-                split_size_mb=float(p("split_size_mb", 0.0).value),
-                split_duration_s=float(p("split_duration_s", 0.0).value),
-                compression=str(p("compression", "none").value),
-                fsync=bool(p("fsync", True).value),
-            )
-            custom = {k: str(p(k, "").value) for k in ("robot_id", "task", "arm")}
-            custom["robot_namespace"] = self.get_namespace()
-            self.bag_dir = bag_directory(output, append)
-            self.writer = BagWriter(self.bag_dir, opts, custom_data={k: v for k, v in custom.items() if v})
-            # wanted: full topic name -> type ('' until the graph tells it)
-            self.wanted: dict[str, str] = {}
-            names = list(explicit) if explicit else list(GRAPH_TOPICS)
-            for name in names:
-                self.wanted[self.resolve_topic_name(name)] = GRAPH_TOPICS.get(name, "")
-            self.warned: set[str] = set()
-            self.recorded: dict[str, int] = {}
-            self.single = {self.resolve_topic_name(t) for t in SINGLE_PUBLISHER}
-            self.foreign = ""
-            self.scan()
-            self.create_timer(max(0.02, opts.flush_period_s / 2), self.writer.poll)
-            self.create_timer(1.0, self.scan)
-            self.get_logger().info(
-                f"recording {len(self.wanted)} topics into {self.bag_dir.resolve()} "
-                f"(chunk {opts.chunk_size} B, flush every {opts.flush_period_s} s)")
-
-        def graph_types(self) -> dict[str, str]:
-            return {n: t[0] for n, t in self.get_topic_names_and_types() if t}
-
-        def scan(self) -> None:
-            """Subscribe to wanted topics whose type is known; with discover, add new graph topics."""
-            graph = self.graph_types()
-            if self.discover:
-                ns = self.get_namespace().rstrip("/")
-                for name, tname in graph.items():
-                    if name in IGNORED or name in self.wanted:
-                        continue
-                    if not ns or name.startswith(ns + "/"):
-                        self.wanted[name] = tname
-            self.check_publishers()
-            for name, tname in self.wanted.items():
-                if name in self.recorded:
+    def scan(self) -> None:
+        """Subscribe to wanted topics whose type is known; with discover, add new graph topics."""
+        graph = self.graph_types()
+        if self.discover:
+            ns = self.get_namespace().rstrip("/")
+            for name, tname in graph.items():
+                if name in IGNORED or name in self.wanted:
                     continue
-                tname = graph.get(name) or tname
-                if tname:
-                    self.subscribe(name, tname)
+                if not ns or name.startswith(ns + "/"):
+                    self.wanted[name] = tname
+        self.check_publishers()
+        for name, tname in self.wanted.items():
+            if name in self.recorded:
+                continue
+            tname = graph.get(name) or tname
+            if tname:
+                self.subscribe(name, tname)
 
-        def check_publishers(self) -> None:
-            """Note topics with a second publisher (another graph) in the bag's metadata, once seen."""
-            seen = {}
-            for name in self.single & set(self.recorded):
-                infos = self.get_publishers_info_by_topic(name)
-                seen[name] = [f"{i.node_namespace.rstrip('/')}/{i.node_name}" for i in infos]
-            text = foreign_publishers_text(seen)
-            if text and text != self.foreign and len(text) >= len(self.foreign):
-                self.get_logger().error(f"foreign publishers (two graphs on one domain and namespace?): {text}")
-                self.foreign = text
-                self.writer.custom_data["foreign_publishers"] = text
+    def check_publishers(self) -> None:
+        """Note topics with a second publisher (another graph) in the bag's metadata, once seen."""
+        seen = {}
+        for name in self.single & set(self.recorded):
+            infos = self.get_publishers_info_by_topic(name)
+            seen[name] = [f"{i.node_namespace.rstrip('/')}/{i.node_name}" for i in infos]
+        text = foreign_publishers_text(seen)
+        if text and text != self.foreign and len(text) >= len(self.foreign):
+            self.get_logger().error(f"foreign publishers (two graphs on one domain and namespace?): {text}")
+            self.foreign = text
+            self.writer.custom_data["foreign_publishers"] = text
 
-        def subscribe(self, name: str, tname: str) -> None:
-            try:
-                tname = canonical_type(tname)
-                cls = message_class(tname)
-                infos = self.get_publishers_info_by_topic(name)
-                self.writer.add_topic(name, tname, self.offered_qos(infos), self.type_hash(infos))
-            except (MessageDefinitionError, BagError) as exc:
-                if name not in self.warned:
-                    self.get_logger().warning(f"not recording {name} ({tname}): {exc}")
-                    self.warned.add(name)
-                return
-            reliable = all(i.qos_profile.reliability == ReliabilityPolicy.RELIABLE for i in infos)
-            latched = bool(infos) and all(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
-                                          for i in infos)
-            rel, dur = ReliabilityPolicy, DurabilityPolicy
-            qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
-                             reliability=rel.RELIABLE if reliable else rel.BEST_EFFORT,
-                             durability=dur.TRANSIENT_LOCAL if latched else dur.VOLATILE)
+    def subscribe(self, name: str, tname: str) -> None:
+        try:
+            tname = canonical_type(tname)
+            cls = message_class(tname)
+            infos = self.get_publishers_info_by_topic(name)
+            self.writer.add_topic(name, tname, self.offered_qos(infos), self.type_hash(infos))
+        except (MessageDefinitionError, BagError) as exc:
+            if name not in self.warned:
+                self.get_logger().warning(f"not recording {name} ({tname}): {exc}")
+                self.warned.add(name)
+            return
+        reliable = all(i.qos_profile.reliability == ReliabilityPolicy.RELIABLE for i in infos)
+        latched = bool(infos) and all(i.qos_profile.durability == DurabilityPolicy.TRANSIENT_LOCAL
+                                      for i in infos)
+        rel, dur = ReliabilityPolicy, DurabilityPolicy
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
+                         reliability=rel.RELIABLE if reliable else rel.BEST_EFFORT,
+                         durability=dur.TRANSIENT_LOCAL if latched else dur.VOLATILE)
 
-            def on_message(data: bytes, info: dict, topic: str = name) -> None:
-                self.on_message(topic, data, info)
+        def on_message(data: bytes, info: dict, topic: str = name) -> None:
+            self.on_message(topic, data, info)
 
-            self.create_subscription(cls, name, on_message, qos, raw=True)
-            self.recorded[name] = 0
+        self.create_subscription(cls, name, on_message, qos, raw=True)
+        self.recorded[name] = 0
 
-        @staticmethod
-        def offered_qos(infos: list) -> list[dict]:
-            out = []
-            for i in infos:
-                q = i.qos_profile
-                best_effort = q.reliability == ReliabilityPolicy.BEST_EFFORT
-                latched = q.durability == DurabilityPolicy.TRANSIENT_LOCAL
-                out.append(qos_dict(
-                    reliability="best_effort" if best_effort else "reliable",
-                    durability="transient_local" if latched else "volatile", depth=int(q.depth),
-                    history="keep_all" if q.history == HistoryPolicy.KEEP_ALL else "keep_last"))
-            return out or [qos_dict()]
+    @staticmethod
+    def offered_qos(infos: list) -> list[dict]:
+        out = []
+        for i in infos:
+            q = i.qos_profile
+            best_effort = q.reliability == ReliabilityPolicy.BEST_EFFORT
+            latched = q.durability == DurabilityPolicy.TRANSIENT_LOCAL
+            out.append(qos_dict(
+                reliability="best_effort" if best_effort else "reliable",
+                durability="transient_local" if latched else "volatile", depth=int(q.depth),
+                history="keep_all" if q.history == HistoryPolicy.KEEP_ALL else "keep_last"))
+        return out or [qos_dict()]
 
-        @staticmethod
-        def type_hash(infos: list) -> str:
-            for i in infos:
-                text = str(getattr(i, "topic_type_hash", ""))
-                if text.startswith("RIHS"):
-                    return text
-            return ""
+    @staticmethod
+    def type_hash(infos: list) -> str:
+        for i in infos:
+            text = str(getattr(i, "topic_type_hash", ""))
+            if text.startswith("RIHS"):
+                return text
+        return ""
 
-        def on_message(self, topic: str, data: bytes, info: dict) -> None:
-            recv = int(info.get("received_timestamp") or 0) or time.time_ns()
-            sent = int(info.get("source_timestamp") or 0) or recv
-            self.writer.write(topic, data, recv, sent)
-            self.recorded[topic] += 1
+    def on_message(self, topic: str, data: bytes, info: dict) -> None:
+        recv = int(info.get("received_timestamp") or 0) or time.time_ns()
+        sent = int(info.get("source_timestamp") or 0) or recv
+        self.writer.write(topic, data, recv, sent)
+        self.recorded[topic] += 1
 
-    return spin(RecorderNode, argv, "recorder_node", errors=(BagError, ValueError))
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(RecorderNode, args, USAGE, "recorder_node", ROS, errors=(BagError, ValueError))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, EpisodeDataset
+from hitl_core.data import SOURCE_HUMAN, SOURCE_PAUSED, EpisodeDataset
 from hitl_policy.learning.sampling import METHODS
 
 from hitl_bringup.sim_loop import DeployResult, ExpertDeviationGate, GateConfig, deploy
@@ -80,24 +80,24 @@ def collect_round(policy, cfg: RoundsConfig, seed: int, estimator=None, progress
     """Deploy in batches of ``episodes_per_round`` until the human-sample target (or the episode cap)."""
     from hitl_bringup.sim_backend import make_env, make_expert
 
-    env = make_env(cfg.task, cfg.arm, cfg.num_envs, cfg.variant, seed, cfg.sim)
     expert = make_expert(cfg.task, seed=seed, sim=cfg.sim)
-    threshold = cfg.threshold
-    if estimator is None and cfg.expert_gate is not None:
-        estimator, threshold = ExpertDeviationGate(expert, env.n_arms), cfg.expert_gate
-    gate = GateConfig.for_task(cfg.task, threshold=threshold, reaction_ticks=cfg.reaction_ticks)  # task YAML's rule
     parts: list[DeployResult] = []
     human, episodes, batch = 0, 0, 0
-    while True:
-        s = seed * 1000 + batch
-        res = deploy(env, policy, cfg.episodes_per_round, estimator, gate, expert, seed=s,
-                     operator=operator_config(cfg, s), progress=progress, desc=f"deploy {cfg.method}")
-        parts.append(res)
-        human += int((res.dataset.source == SOURCE_HUMAN).sum())
-        episodes += len(res.episodes)
-        batch += 1
-        if human >= cfg.human_samples_per_round or episodes >= cfg.max_episodes_per_round:
-            break
+    with make_env(cfg.task, cfg.arm, cfg.num_envs, cfg.variant, seed, cfg.sim) as env:
+        threshold = cfg.threshold
+        if estimator is None and cfg.expert_gate is not None:
+            estimator, threshold = ExpertDeviationGate(expert, env.n_arms), cfg.expert_gate
+        gate = GateConfig.for_task(cfg.task, threshold=threshold, reaction_ticks=cfg.reaction_ticks)  # the YAML's
+        while True:
+            s = seed * 1000 + batch
+            res = deploy(env, policy, cfg.episodes_per_round, estimator, gate, expert, seed=s,
+                         operator=operator_config(cfg, s), progress=progress, desc=f"deploy {cfg.method}")
+            parts.append(res)
+            human += int((res.dataset.source == SOURCE_HUMAN).sum())
+            episodes += len(res.episodes)
+            batch += 1
+            if human >= cfg.human_samples_per_round or episodes >= cfg.max_episodes_per_round:
+                break
     ds = EpisodeDataset.concatenate([p.dataset for p in parts])
     ds = cap_human_samples(ds, cfg.human_samples_per_round)
     eps = [m for p in parts for m in p.episodes]
@@ -108,8 +108,8 @@ def autonomous_success(policy, task: str, arm: str, variant: str, n: int, num_en
                        sim: str = "kinematic") -> float:
     from hitl_bringup.sim_backend import make_env
 
-    env = make_env(task, arm, min(num_envs, n), variant, seed, sim)
-    return deploy(env, policy, n, seed=seed).summary()["success_rate"]
+    with make_env(task, arm, min(num_envs, n), variant, seed, sim) as env:
+        return deploy(env, policy, n, seed=seed).summary()["success_rate"]
 
 
 def run_rounds(policy, pretrain: EpisodeDataset | None, cfg: RoundsConfig, out_dir: str | Path | None = None,

@@ -8,7 +8,7 @@ SIGTERM stops every node (the recorder last, so the bag holds everything); a nod
 reported with its exit code. A required node (graph.REQUIRED_NODES) that exits ends the graph: exit
 code 0 (the simulated arm after its ``episodes``) is a clean end (hitl_run exits 0), any other code
 a failure (hitl_run prints the node, its code and its last lines, and exits 1). Every node gets
-SIGTERM when hitl_run dies, even by SIGKILL (hitl_policy.nodes.runtime).
+SIGTERM when hitl_run dies, even by SIGKILL (hitl_core.ros.runtime).
 """
 
 from __future__ import annotations

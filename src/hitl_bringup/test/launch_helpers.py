@@ -14,9 +14,8 @@ ROOT = Path(__file__).resolve().parents[3]
 OVERLAY_ENV = ROOT / "build" / "ros2-launch" / "env.sh"  # .ci/run builds it from ../shared/ros2-launch
 
 
-# the simulator each arm's launch test runs on: no MuJoCo task covers the WidowX's reach yet (README,
-# "Simulator: MuJoCo"), so it runs on the kinematic test fixture
-SIM_BACKEND = {"franka": "mujoco", "widowx": "kinematic", "yumi": "mujoco"}
+# the simulator each arm's launch test runs on: MuJoCo lift for every arm
+SIM_BACKEND = {"franka": "mujoco", "widowx": "mujoco", "yumi": "mujoco"}
 
 
 def tiny_checkpoint(arm: str, folder: Path) -> str:
@@ -48,7 +47,7 @@ def ros2_launch_prefix() -> str | None:
 
 def bag_is_whole(bag: Path) -> list[str]:
     """Why the bag is not a cleanly closed one ([] = whole): metadata.yaml and every file's footer."""
-    from hitl_policy.bag_dataset import McapScan
+    from hitl_core.bag_reader import McapScan
 
     problems = []
     meta = bag / "metadata.yaml"

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 from hitl_bringup.bag import BagError, BagWriter, WriterOptions, file_is_whole, read_metadata, repair_bag
-from hitl_bringup.bag.reader import read_messages
 from hitl_bringup.bag_cli import main as bag_cli
-from hitl_policy.bag_dataset import McapScan
+from hitl_core.bag_reader import McapScan, read_messages
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 from rosbags.highlevel import AnyReader

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import yaml
 from hitl_bringup.bag import BagError, BagWriter, WriterOptions, file_is_whole
-from hitl_policy.bag_dataset import McapScan, iter_bag
+from hitl_core.bag_reader import McapScan, iter_bag
 from rosbags.highlevel import AnyReader
 
 

@@ -11,22 +11,15 @@ busy processes (labels are joined on the arbiter's (episode, step), not on arriv
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
-import time
 from collections import defaultdict
 
 import pytest
+from hitl_core.ros.testing import RosGraph, ros_imports
 
-try:
-    import rclpy
-
+with ros_imports():
     from hitl_msgs.msg import ControlState, EpisodeEvent
-except ImportError as exc:
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
 
 from hitl_bringup.graph import build_graph
 from hitl_bringup.runner import GraphRunner
@@ -56,12 +49,11 @@ def _logs(path) -> str:
     return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted(path.glob("*.log")))
 
 
-def test_handover_to_operator_and_back_and_bag_labels(checkpoint, tmp_path, monkeypatch):
-    from hitl_policy.bag_dataset import MessageDecoder, bags_to_dataset, iter_bag
-    from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
+def test_handover_to_operator_and_back_and_bag_labels(checkpoint, tmp_path, ros_domain):
+    from hitl_core.bag_dataset import bags_to_dataset
+    from hitl_core.bag_reader import MessageDecoder, iter_bag
+    from hitl_core.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
 
-    domain = random.randint(30, 99)
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain))
     ns = f"/e2e{os.getpid()}"
     specs = build_graph(arm="franka", sim=True, task="lift", policy="diffusion", checkpoint=checkpoint,
                         threshold=0.7, record=True, namespace=ns, estimator="random", episodes=5,
@@ -75,8 +67,8 @@ def test_handover_to_operator_and_back_and_bag_labels(checkpoint, tmp_path, monk
     busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(2)]
     live: list[ControlState] = []
     ends: set[int] = set()
-    rclpy.init(domain_id=domain)
-    node = rclpy.create_node("e2e_watch", namespace=ns)
+    graph = RosGraph("e2e_watch", ns, domain=ros_domain)
+    node = graph.node
     node.create_subscription(ControlState, "control_state", live.append, 100)
     node.create_subscription(EpisodeEvent, "episode_event",
                              lambda m: ends.add(m.episode) if m.event == EpisodeEvent.EVENT_END else None, 10)
@@ -98,15 +90,10 @@ def test_handover_to_operator_and_back_and_bag_labels(checkpoint, tmp_path, monk
                                      and m.reason == ControlState.REASON_UNCERTAINTY_LOW for m in live)
 
     try:
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline and not (returned_low() and ends) and not runner.dead():
-            rclpy.spin_once(node, timeout_sec=0.1)
-        t_end = time.monotonic() + 1.0  # let the recorder catch the last messages
-        while time.monotonic() < t_end:
-            rclpy.spin_once(node, timeout_sec=0.05)
+        graph.spin_until(lambda: (returned_low() and ends) or runner.dead(), 240, period=0.1)
+        graph.spin_for(1.0)  # let the recorder catch the last messages
     finally:
-        node.destroy_node()
-        rclpy.shutdown()
+        graph.close()
         codes = runner.stop()
         for p in busy:
             p.kill()

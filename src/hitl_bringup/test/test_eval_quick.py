@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hitl_bringup.rounds import cap_human_samples
 from hitl_bringup.rounds import main as rounds_main
-from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT, EpisodeDataset
+from hitl_core.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT, EpisodeDataset
 
 from hitl_bringup import eval as ev
 
@@ -324,3 +324,32 @@ def test_eval_quick_runs_every_pipeline(tmp_path):
     assert {r["gate"] for r in saved["rows"]["AUROC"]} == set(ev.T1_GATES)
     assert saved["gating"]["lift"]["min_intervention_s"] == 2.0
     print(f"eval-quick: {seconds:.0f} s")
+
+
+def _job_rows(name: str) -> dict:
+    return {"T4": [{"table": "T4", "task": "x", "method": name, "seed": 0, "success": 1.0}]}
+
+
+def _job_killed(name: str) -> dict:
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's OOM killer does to a worker
+    return {}
+
+
+def test_a_worker_killed_mid_job_loses_only_its_job(tmp_path, monkeypatch):
+    """A worker killed (out of memory) breaks the process pool: its job is an error, the other jobs
+    still run on a new pool, and the rows that finished are on disk before outcomes.json."""
+    from hitl_bringup.eval import cli
+
+    jobs = [("killed", "", _job_killed, "killed")] + [(f"ok{i}", "", _job_rows, f"ok{i}") for i in range(4)]
+    monkeypatch.setattr(cli, "build_jobs", lambda cfg, tables, cache: jobs)
+    monkeypatch.setattr(cli, "finish", lambda result, cfg, out: result)
+    result = cli.run(ev.EvalConfig.make(quick=True), ("T4",), jobs=2, out=tmp_path, progress=False)
+    assert [e["job"] for e in result["errors"] if "worker process died" in e["error"]][:1] == ["killed"]
+    done = {r["method"] for r in result["rows"]["T4"]}
+    assert {"ok2", "ok3"} <= done  # submitted after the pool broke: ran on the new one
+    assert len(done) + len(result["errors"]) == len(jobs)
+    partial = json.loads((tmp_path / "rows.partial.json").read_text())
+    assert {r["method"] for r in partial["rows"]["T4"]} == done

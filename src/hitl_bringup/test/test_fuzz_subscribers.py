@@ -7,7 +7,7 @@ float NaN, inf or 1e300, arrays of wrong lengths (0, 1, 7, 100) full of NaN, emp
 strings, extreme integers, stamps far in the past and future, and an older stamp after a newer one
 (out of order). Every node must stay up and answer SIGINT with a clean exit (no traceback), and every
 node must have counted and reported what it rejected, per topic and kind (the shared runtime's
-screening and callback guard, src/hitl_policy/hitl_policy/nodes/runtime.py: "... message rejected ...
+screening and callback guard, src/hitl_core/hitl_core/ros/runtime.py: "... message rejected ...
 N rejected so far" while running, "N input messages rejected: {...}" at shutdown); the nodes screened
 by the runtime name each kind sent (non-finite, stamps in the future and the past, out of order); the
 simulated arm holds instead of executing a rejected command. The recorder (raw subscriptions) keeps
@@ -19,32 +19,21 @@ from __future__ import annotations
 import ast
 import importlib
 import math
-import os
-import random
 import re
 import socket
 import sys
 import time
 
 import pytest
+from hitl_core.ros.testing import ros_imports
 
-try:
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
+with ros_imports():
     from hitl_msgs.msg import Observation
-except ImportError as exc:
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
 
+from hitl_core.ros.testing import finish, output
 from launch_helpers import tiny_checkpoint
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "hitl_teleop", "test"))
-from node_process import finish, output, spawn
-
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
-DOMAIN = random.randint(215, 229)
 NS = "/fuzz"
 
 NODES = {  # name: (module, parameters)
@@ -125,7 +114,7 @@ def fuzz_messages(cls, now_sec: int) -> list:
 
 
 @pytest.fixture(scope="module")
-def nodes(tmp_path_factory):
+def nodes(tmp_path_factory, ros_graph):
     from hitl_bringup.graph import build_graph
     from hitl_bringup.runner import write_params_file
 
@@ -142,7 +131,7 @@ def nodes(tmp_path_factory):
             cmd += ["--params-file", str(write_params_file(real[name], folder))]
         for p in params:
             cmd += ["-p", p.format(ckpt=ckpt, port=port, folder=folder)]
-        procs[name] = spawn(cmd, ROS_DOMAIN_ID=str(DOMAIN))
+        procs[name] = ros_graph.spawn(cmd)
     yield procs
     for p in procs.values():
         if p.poll() is None:
@@ -150,48 +139,40 @@ def nodes(tmp_path_factory):
             p.wait()
 
 
-def test_every_subscriber_survives_fuzzed_input_and_reports_it(nodes):
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=DOMAIN)
-    node = rclpy.create_node("fuzzer", context=ctx)
-    ex = SingleThreadedExecutor(context=ctx)
-    ex.add_node(node)
+def test_every_subscriber_survives_fuzzed_input_and_reports_it(nodes, ros_node):
+    node, ex = ros_node, ros_node.graph.executor
     obs_seen: list = []
     node.create_subscription(Observation, f"{NS}/observation", obs_seen.append, 100)
     subscribed: dict[str, dict[str, str]] = {}
-    try:
-        deadline = time.monotonic() + 180  # every node up (policy and monitor load torch) and subscribed
-        while time.monotonic() < deadline:
-            ex.spin_once(timeout_sec=0.2)
-            dead = {n: p.returncode for n, p in nodes.items() if p.poll() is not None}
-            assert not dead, f"nodes exited before the fuzzing: {dead}\n" + "\n".join(
-                f"--- {n}\n{output(nodes[n])}" for n in dead)
-            up = set(node.get_node_names())
-            if set(NODES) <= up:
-                subscribed = {n: {t: ts[0] for t, ts in node.get_subscriber_names_and_types_by_node(n, NS)
-                                  if t not in SKIP_TOPICS} for n in NODES}
-                if all(subscribed.values()):
-                    break
-        assert all(subscribed.values()), f"nodes without subscriptions: {subscribed}"
-        time.sleep(2.0)  # discovery both ways
-        pubs = {}
-        for topics in subscribed.values():
-            for topic, tname in topics.items():
-                if topic not in pubs:
-                    pubs[topic] = node.create_publisher(_message_class(tname), topic, 100)
-        time.sleep(1.0)
-        sent = 0
-        for _topic, pub in sorted(pubs.items()):
-            for msg in fuzz_messages(pub.msg_type, int(time.time())):  # "now" per topic: sending takes a while
-                pub.publish(msg)
-                sent += 1
-                ex.spin_once(timeout_sec=0.005)
-        end = time.monotonic() + 3.0
-        while time.monotonic() < end:
-            ex.spin_once(timeout_sec=0.05)
-    finally:
-        node.destroy_node()
-        rclpy.shutdown(context=ctx)
+    deadline = time.monotonic() + 180  # every node up (policy and monitor load torch) and subscribed
+    while time.monotonic() < deadline:
+        ex.spin_once(timeout_sec=0.2)
+        dead = {n: p.returncode for n, p in nodes.items() if p.poll() is not None}
+        assert not dead, f"nodes exited before the fuzzing: {dead}\n" + "\n".join(
+            f"--- {n}\n{output(nodes[n])}" for n in dead)
+        up = set(node.get_node_names())
+        if set(NODES) <= up:
+            subscribed = {n: {t: ts[0] for t, ts in node.get_subscriber_names_and_types_by_node(n, NS)
+                              if t not in SKIP_TOPICS} for n in NODES}
+            if all(subscribed.values()):
+                break
+    assert all(subscribed.values()), f"nodes without subscriptions: {subscribed}"
+    time.sleep(2.0)  # discovery both ways
+    pubs = {}
+    for topics in subscribed.values():
+        for topic, tname in topics.items():
+            if topic not in pubs:
+                pubs[topic] = node.create_publisher(_message_class(tname), topic, 100)
+    time.sleep(1.0)
+    sent = 0
+    for _topic, pub in sorted(pubs.items()):
+        for msg in fuzz_messages(pub.msg_type, int(time.time())):  # "now" per topic: sending takes a while
+            pub.publish(msg)
+            sent += 1
+            ex.spin_once(timeout_sec=0.005)
+    end = time.monotonic() + 3.0
+    while time.monotonic() < end:
+        ex.spin_once(timeout_sec=0.05)
     assert sent > 200
     alive = {n: p.poll() for n, p in nodes.items()}
     assert all(rc is None for rc in alive.values()), {n: (rc, output(nodes[n])) for n, rc in alive.items()

@@ -11,7 +11,7 @@ from hitl_bringup.eval.common import gate_config
 from hitl_bringup.gating import ARBITER_KEYS, GATING_KEYS, GatingError, arbiter_defaults, load_gating
 from hitl_bringup.graph import GraphError, available, build_graph
 from hitl_bringup.sim_loop import GateConfig
-from hitl_policy.uncertainty.threshold import UNSET, is_unset, resolve_threshold
+from hitl_core.threshold import UNSET, is_unset, resolve_threshold
 
 TASKS = available("tasks")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -11,22 +10,18 @@ import time
 from pathlib import Path
 
 import pytest
+from hitl_core.ros.testing import RosGraph, ros_imports
 
-try:
-    import rclpy
+with ros_imports():
     from geometry_msgs.msg import Pose
 
     from hitl_msgs.msg import ArmCommand, ControlState, Observation
-except ImportError as exc:
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
 
 from hitl_bringup.bag import file_is_whole, read_metadata, repair_bag
-from hitl_bringup.bag.reader import read_messages
 from hitl_bringup.recorder_node import GRAPH_TOPICS
-from hitl_policy.bag_dataset import bags_to_dataset
-from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
+from hitl_core.bag_dataset import bags_to_dataset
+from hitl_core.bag_reader import read_messages
+from hitl_core.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
 
 pytestmark = pytest.mark.ros
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,15 +31,8 @@ def _source(i: int) -> int:
     return (i // 15) % 3          # runs of policy / human / paused
 
 
-@pytest.fixture()
-def domain(monkeypatch):
-    dom = random.randint(100, 200)
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(dom))
-    return dom
-
-
 def _start(bag: Path, ns: str) -> subprocess.Popen:
-    src = [str(ROOT / "src" / p) for p in ("hitl_bringup", "hitl_policy")]
+    src = [str(ROOT / "src" / p) for p in ("hitl_bringup", "hitl_core")]
     env = dict(os.environ, PYTHONUNBUFFERED="1",
                PYTHONPATH=os.pathsep.join([*src, os.environ.get("PYTHONPATH", "")]))
     cmd = [sys.executable, "-m", "hitl_bringup.recorder_node", "--ros-args", "-r", f"__ns:={ns}",
@@ -55,8 +43,8 @@ def _start(bag: Path, ns: str) -> subprocess.Popen:
 
 class Publisher:
     def __init__(self, domain: int, ns: str) -> None:
-        rclpy.init(domain_id=domain)
-        self.node = rclpy.create_node("recorder_test", namespace=ns)
+        self.graph = RosGraph("recorder_test", ns, domain=domain)
+        self.node = self.graph.node
         kinds = (("observation", Observation), ("arm_command", ArmCommand), ("control_state", ControlState))
         self.pubs = {name: self.node.create_publisher(t, name, 10) for name, t in kinds}
         self.sent: list[int] = []   # wall time (ns) each step was published
@@ -90,8 +78,7 @@ class Publisher:
         self.pubs["control_state"].publish(st)
 
     def close(self) -> None:
-        self.node.destroy_node()
-        rclpy.try_shutdown()
+        self.graph.close()
 
 
 def _check_states(bag: Path, n: int | None = None) -> list:
@@ -103,10 +90,10 @@ def _check_states(bag: Path, n: int | None = None) -> list:
     return states
 
 
-def test_sigkill_then_repair_recovers_all_but_the_last_second(tmp_path, domain):
+def test_sigkill_then_repair_recovers_all_but_the_last_second(tmp_path, ros_domain):
     ns, bag = f"/rk{os.getpid()}", tmp_path / "killed"
     proc = _start(bag, ns)
-    pub = Publisher(domain, ns)
+    pub = Publisher(ros_domain, ns)
     try:
         pub.wait_for_recorder(proc)
         for i in range(250):            # 100 Hz for 2.5 s
@@ -131,10 +118,10 @@ def test_sigkill_then_repair_recovers_all_but_the_last_second(tmp_path, domain):
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
-def test_clean_shutdown_holds_every_topic_and_labels_agree(tmp_path, domain, stop):
+def test_clean_shutdown_holds_every_topic_and_labels_agree(tmp_path, ros_domain, stop):
     ns, bag = f"/rc{os.getpid()}", tmp_path / "clean"
     proc = _start(bag, ns)
-    pub = Publisher(domain, ns)
+    pub = Publisher(ros_domain, ns)
     n = 60
     try:
         pub.wait_for_recorder(proc)
@@ -165,7 +152,7 @@ def test_clean_shutdown_holds_every_topic_and_labels_agree(tmp_path, domain, sto
     assert ds.meta["operator_ids"] == ["op_1"]
 
 
-def test_a_second_graphs_publishers_are_noted_in_the_bag_metadata(tmp_path, domain):
+def test_a_second_graphs_publishers_are_noted_in_the_bag_metadata(tmp_path, ros_domain):
     """Two graphs on one domain and namespace: the bag mixes their messages; metadata.yaml says so."""
     from hitl_bringup.recorder_node import foreign_publishers_text
 
@@ -173,8 +160,8 @@ def test_a_second_graphs_publishers_are_noted_in_the_bag_metadata(tmp_path, doma
     ns = "/rec_foreign"
     bag = tmp_path / "bag"
     proc = _start(bag, ns)
-    pub = Publisher(domain, ns)
-    other_node = rclpy.create_node("arbiter", namespace=ns)  # a second graph's arbiter
+    pub = Publisher(ros_domain, ns)
+    other_node = pub.graph.create_node("arbiter", namespace=ns)  # a second graph's arbiter
     second = other_node.create_publisher(ControlState, "control_state", 10)
     try:
         pub.wait_for_recorder(proc)
@@ -183,7 +170,6 @@ def test_a_second_graphs_publishers_are_noted_in_the_bag_metadata(tmp_path, doma
             second.publish(ControlState())
             time.sleep(0.05)
     finally:
-        other_node.destroy_node()
         pub.close()
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)

@@ -15,7 +15,6 @@ built by .ci/run into build/ros2-launch from ../shared/ros2-launch/overlay.sh).
 from __future__ import annotations
 
 import os
-import random
 import re
 import signal
 import subprocess
@@ -64,7 +63,7 @@ def _clean(text: str) -> list[str]:
 
 
 def _episode_ends(bag: Path) -> list[tuple[int, int]]:
-    from hitl_policy.bag_dataset import MessageDecoder, iter_bag
+    from hitl_core.bag_reader import MessageDecoder, iter_bag
 
     dec = MessageDecoder()
     ends = set()
@@ -77,12 +76,12 @@ def _episode_ends(bag: Path) -> list[tuple[int, int]]:
 
 
 @pytest.mark.parametrize("arm", ["franka", "widowx", "yumi"])
-def test_deploy_launch_runs_the_episodes_and_ends_cleanly(arm, checkpoints, tmp_path):
+def test_deploy_launch_runs_the_episodes_and_ends_cleanly(arm, checkpoints, tmp_path, ros_domain):
     log = tmp_path / "launch.log"
     args = (f"arm:={arm} backend:={SIM_BACKEND[arm]} checkpoint:={checkpoints[arm]} episodes:=2 "
             f"sim_arm.max_episode_steps:=15 "
             f"estimator:=random threshold:=0.7 namespace:=l{arm} bag:={tmp_path / 'bag'}")
-    rc, text = _wait(_launch(args, log, random.randint(100, 160)), log, 300)
+    rc, text = _wait(_launch(args, log, ros_domain), log, 300)
     assert rc == 0, text[-4000:]
     assert not _clean(text), _clean(text)
     assert "process[sim_arm_node-1] was required: shutting down" in text, text[-3000:]
@@ -93,19 +92,19 @@ def test_deploy_launch_runs_the_episodes_and_ends_cleanly(arm, checkpoints, tmp_
     assert _episode_ends(bag) == [(1, 15), (2, 15)]
 
 
-def test_a_required_node_failing_ends_the_launch_with_exit_1_and_the_reason(tmp_path):
+def test_a_required_node_failing_ends_the_launch_with_exit_1_and_the_reason(tmp_path, ros_domain):
     bad = tmp_path / "corrupt.pt"
     bad.write_bytes(b"not a checkpoint")
     log = tmp_path / "launch.log"
-    rc, text = _wait(_launch(f"checkpoint:={bad} record:=false", log, random.randint(100, 160)), log, 180)
+    rc, text = _wait(_launch(f"checkpoint:={bad} record:=false", log, ros_domain), log, 180)
     assert rc == 1, text[-3000:]
     assert "required node" in text and "exited with code 2" in text, text[-3000:]
     assert "Traceback" not in text
 
     log2 = tmp_path / "unknown.log"
-    rc, text = _wait(_launch("checkpoint:=c.pt tresh:=0.3", log2, random.randint(100, 160)), log2, 60)
+    rc, text = _wait(_launch("checkpoint:=c.pt tresh:=0.3", log2, ros_domain), log2, 60)
     assert rc == 1 and "unknown launch argument(s) ['tresh']; valid: ['arm', 'backend', 'bag'," in text, text[-3000:]
-    rc, text = _wait(_launch("checkpoint:=c.pt", log2, random.randint(100, 160), "record.launch.py"), log2, 60)
+    rc, text = _wait(_launch("checkpoint:=c.pt", log2, ros_domain, "record.launch.py"), log2, 60)
     assert rc == 1 and "unknown launch argument(s) ['checkpoint']" in text, text[-3000:]
 
 
@@ -120,10 +119,10 @@ def _wait_for(path: Path, word: str, timeout: float) -> bool:
         time.sleep(0.2)
 
 
-def test_ctrl_c_ends_the_launch_cleanly_and_the_bag_whole(checkpoints, tmp_path):
+def test_ctrl_c_ends_the_launch_cleanly_and_the_bag_whole(checkpoints, tmp_path, ros_domain):
     log = tmp_path / "launch.log"
     proc = _launch(f"checkpoint:={checkpoints['franka']} estimator:=random threshold:=0.7 "
-                   f"bag:={tmp_path / 'bag'}", log, random.randint(100, 160))
+                   f"bag:={tmp_path / 'bag'}", log, ros_domain)
     started = _wait_for(log, "PAUSED -> HUMAN", 240)
     os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C: every process of the group
     rc, text = _wait(proc, log, 60)
@@ -134,36 +133,26 @@ def test_ctrl_c_ends_the_launch_cleanly_and_the_bag_whole(checkpoints, tmp_path)
     assert bag_is_whole(bag) == []
 
 
-def test_a_sigkilled_launcher_leaves_no_node_commanding_the_arm(checkpoints, tmp_path):
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
+def test_a_sigkilled_launcher_leaves_no_node_commanding_the_arm(checkpoints, tmp_path, ros_domain):
+    from hitl_core.ros.testing import RosGraph
 
     from hitl_msgs.msg import ArmCommand
 
-    domain = random.randint(161, 200)
     log = tmp_path / "launch.log"
-    proc = _launch(f"checkpoint:={checkpoints['franka']} record:=false namespace:=killed", log, domain)
-    ctx = rclpy.Context()
-    rclpy.init(context=ctx, domain_id=domain)
-    node = rclpy.create_node("kill_watch", context=ctx)
-    ex = SingleThreadedExecutor(context=ctx)
-    ex.add_node(node)
+    proc = _launch(f"checkpoint:={checkpoints['franka']} record:=false namespace:=killed", log, ros_domain)
+    graph = RosGraph("kill_watch", domain=ros_domain)
     received: list[float] = []
-    node.create_subscription(ArmCommand, "/killed/arm_command", lambda m: received.append(time.monotonic()), 10)
+    graph.node.create_subscription(ArmCommand, "/killed/arm_command", lambda m: received.append(time.monotonic()), 10)
     try:
-        end = time.monotonic() + 240
-        while time.monotonic() < end and len(received) < 20:  # the arbiter commands the arm
-            ex.spin_once(timeout_sec=0.1)
+        graph.spin_until(lambda: len(received) >= 20, 240, period=0.1)  # the arbiter commands the arm
         assert len(received) >= 20, log.read_text()[-3000:]
         pids = [int(p) for p in re.findall(r"process started with pid \[(\d+)\]", log.read_text())]
         assert len(pids) == 5, log.read_text()[-3000:]
         t_kill = time.monotonic()
         proc.send_signal(signal.SIGKILL)
-        while time.monotonic() < t_kill + 3.0:
-            ex.spin_once(timeout_sec=0.05)
+        graph.spin_for(3.0)
     finally:
-        node.destroy_node()
-        rclpy.shutdown(context=ctx)
+        graph.close()
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGINT)
             _wait(proc, log, 30)

@@ -139,16 +139,15 @@ def test_a_node_that_does_not_stop_cleanly_fails_the_run_and_is_named(tmp_path, 
 
 @pytest.mark.slow
 @pytest.mark.ros
-def test_hitl_run_with_a_corrupt_checkpoint_ends_with_exit_1_and_the_reason(tmp_path):
+def test_hitl_run_with_a_corrupt_checkpoint_ends_with_exit_1_and_the_reason(tmp_path, ros_domain):
     """The issue's case: the policy and uncertainty nodes exit 2; before, the sim arm waited forever."""
     import os
-    import random
     import subprocess
     import sys
 
     bad = tmp_path / "corrupt.pt"
     bad.write_bytes(b"not a checkpoint")
-    env = dict(os.environ, ROS_DOMAIN_ID=str(random.randint(100, 200)), PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")  # ROS_DOMAIN_ID: ros_domain's
     proc = subprocess.run([sys.executable, "-m", "hitl_bringup.runner", "deploy", f"checkpoint:={bad}",
                            "record:=false"], env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hitl_bringup.sim_loop import GateConfig, deploy
-from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
+from hitl_core.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
 from hitl_policy.uncertainty.base import UncertaintyResult
 from hitl_sim.arms import load_arm_profile
 from hitl_sim.core import Layout, VecEnv

@@ -17,15 +17,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from hitl_core.ros.testing import ros_imports
 
-try:
+with ros_imports():
     import rclpy  # noqa: F401
 
     import hitl_msgs.msg  # noqa: F401
-except ImportError as exc:
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]

@@ -30,9 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from hitl_policy.control_source import ControlReason, ControlSource
-from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT, DatasetError, EpisodeDataset
+from hitl_core.control_source import ControlReason, ControlSource
+from hitl_core.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT, DatasetError, EpisodeDataset
 
 CODEBASE_VERSION = "v3.0"
 CHUNKS_SIZE = 1000

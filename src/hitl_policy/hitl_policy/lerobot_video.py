@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from hitl_policy.bag_dataset import MessageDecoder, iter_bag
-from hitl_policy.data import DatasetError
+from hitl_core.bag_reader import MessageDecoder, iter_bag
+from hitl_core.data import DatasetError
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 VIDEO_OPTIONS = {"crf": "30", "g": "2", "preset": "12"}  # LeRobot's encoder defaults (crf 30, GOP 2)

@@ -13,8 +13,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from hitl_policy.control_source import ControlSource
+from hitl_core.control_source import ControlSource
 
 # visualization_msgs/Marker constants (kept here so this module needs no ROS import)
 ARROW, CUBE, SPHERE, CYLINDER, LINE_STRIP, LINE_LIST = 0, 1, 2, 3, 4, 5

@@ -8,8 +8,7 @@ action = absolute next position; current = current position (action coordinates)
 from __future__ import annotations
 
 import numpy as np
-
-from hitl_policy.data import EpisodeDataset
+from hitl_core.data import EpisodeDataset
 
 FORK_Y = 1.0
 GOAL_Y = 2.0

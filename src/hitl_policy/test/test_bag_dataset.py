@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from hitl_bringup.bag import BagWriter, WriterOptions
 from hitl_bringup.bag_cli import main as bag_cli
-from hitl_policy.bag_dataset import BagError, bags_to_dataset, parse_dim_name, pre_intervention_mask
-from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT, DatasetError
+from hitl_core.bag_dataset import bags_to_dataset, parse_dim_name, pre_intervention_mask
+from hitl_core.bag_reader import BagError
+from hitl_core.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT, DatasetError
 from mcap.writer import Writer as McapWriter
 
 TYPES = {"observation": "Observation", "action_chunk": "ActionChunk", "arm_command": "ArmCommand",

@@ -90,7 +90,7 @@ def test_x0_diffusion_policy_lifts_the_training_cube():
 
 
 def test_finetuning_adds_the_human_driven_states_to_the_ood_reference():
-    from hitl_policy.data import SOURCE_HUMAN, SOURCE_ROBOT, EpisodeDataset
+    from hitl_core.data import SOURCE_HUMAN, SOURCE_ROBOT, EpisodeDataset
     from hitl_policy.learning.finetune import finetune
 
     demos = make_fork_dataset(6, seed=0)

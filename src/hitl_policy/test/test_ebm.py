@@ -6,8 +6,8 @@ from functools import lru_cache
 import numpy as np
 import pytest
 import torch
+from hitl_core.data import EpisodeDataset
 from hitl_policy.checkpoint import CheckpointError
-from hitl_policy.data import EpisodeDataset
 from hitl_policy.models.ebm import DEFAULT_CONFIG, EBMPolicy, langevin, step_schedule
 from hitl_policy.models.ensemble import EnsemblePolicy
 from hitl_policy.registry import load_policy, make_policy

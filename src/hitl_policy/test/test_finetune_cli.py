@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 import torch
+from hitl_core.data import SOURCE_HUMAN, SOURCE_ROBOT, EpisodeDataset
 from hitl_policy.cli.finetune import main
-from hitl_policy.data import SOURCE_HUMAN, SOURCE_ROBOT, EpisodeDataset
 from hitl_policy.learning.finetune import finetune
 from hitl_policy.learning.gaussian_policy import GaussianMLPPolicy
 

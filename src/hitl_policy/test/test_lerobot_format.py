@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from hitl_bringup.bag.repair import repair_bag
 from hitl_bringup.bag_cli import main as bag_cli
-from hitl_policy.bag_dataset import bags_to_dataset
-from hitl_policy.data import SOURCE_HUMAN
+from hitl_core.bag_dataset import bags_to_dataset
+from hitl_core.data import SOURCE_HUMAN
 from hitl_policy.lerobot_format import QUANTILES, load_episodes, read_lerobot
 from test_bag_dataset import PLAN, write_bag
 
@@ -178,7 +178,7 @@ def test_bag_without_labels_is_refused(tmp_path, capsys):
 
 
 def test_a_failed_export_leaves_nothing_behind(tmp_path):
-    from hitl_policy.data import DatasetError
+    from hitl_core.data import DatasetError
     from hitl_policy.lerobot_format import write_lerobot
     from hitl_policy.lerobot_video import Camera
 
@@ -190,7 +190,7 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path):
 
 
 def test_foreign_or_old_directories_are_refused(tmp_path):
-    from hitl_policy.data import DatasetError
+    from hitl_core.data import DatasetError
 
     with pytest.raises(DatasetError, match="not a LeRobotDataset"):
         read_lerobot(tmp_path)

@@ -100,7 +100,7 @@ def test_uncertainty_fields_from_a_result():
 
 
 def test_threshold_and_estimator_params_parsing(tmp_path):
-    from hitl_policy.nodes.runtime import parse_mapping_param
+    from hitl_core.ros.runtime import parse_mapping_param
     from hitl_policy.nodes.uncertainty_node import resolve_threshold
 
     assert resolve_threshold(0.3, "") == 0.3

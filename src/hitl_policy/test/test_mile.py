@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hitl_policy.data import SOURCE_HUMAN, SOURCE_ROBOT, EpisodeDataset
+from hitl_core.data import SOURCE_HUMAN, SOURCE_ROBOT, EpisodeDataset
 from hitl_policy.learning.finetune import aggregate
 from hitl_policy.learning.gaussian_policy import GaussianMLPPolicy
 from hitl_policy.learning.mile import (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import random
 import sys
 import time
 from contextlib import contextmanager
@@ -11,16 +10,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hitl_core.ros.testing import RosGraph, ros_imports
 
-try:
-    import rclpy
+with ros_imports():
     from geometry_msgs.msg import Pose
 
     from hitl_msgs.msg import ActionChunk, EpisodeEvent, Observation, Uncertainty
-except ImportError as exc:
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
 
 from hitl_bringup.graph import NodeSpec
 from hitl_bringup.runner import GraphRunner
@@ -38,15 +33,8 @@ def checkpoint(tmp_path_factory):
     return str(p.save(tmp_path_factory.mktemp("ckpt") / "tiny.pt"))
 
 
-@pytest.fixture()
-def domain(monkeypatch):
-    dom = random.randint(30, 99)
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(dom))
-    return dom
-
-
 # stamps 1 s apart from a few seconds ago (set when the nodes are up): the nodes reject stamps far in
-# the past or in the future (nodes/runtime.py)
+# the past or in the future (hitl_core/ros/runtime.py)
 STAMP0 = [0]
 
 
@@ -64,58 +52,50 @@ def _obs(i: int, episode: int = 1) -> Observation:
     return m
 
 
-def _spin_until(node, cond, timeout):
-    deadline = time.monotonic() + timeout
-    while not cond() and time.monotonic() < deadline:
-        rclpy.spin_once(node, timeout_sec=0.05)
-    return cond()
-
-
 @contextmanager
 def policy_pair(tmp_path, domain: int, ns: str, policy_params: dict, uncertainty_params: dict):
     """policy_node + uncertainty_node started by the runner, and a test node on their topics:
-    yields a namespace with node, runner, obs/events publishers, chunks, scores; ``codes`` after."""
+    yields a namespace with graph (RosGraph), runner, obs/events publishers, chunks, scores; ``codes`` after."""
     specs = [NodeSpec("hitl_policy", "policy_node", "hitl_policy.nodes.policy_node", "policy", ns, policy_params),
              NodeSpec("hitl_policy", "uncertainty_node", "hitl_policy.nodes.uncertainty_node", "uncertainty",
                       ns, uncertainty_params)]
     runner = GraphRunner(specs, workdir=tmp_path, echo=False, log_dir=tmp_path / "logs")
     runner.start()
-    rclpy.init(domain_id=domain)
-    node = rclpy.create_node(f"test_{ns.strip('/')}", namespace=ns)
-    pair = SimpleNamespace(node=node, runner=runner, chunks=[], scores=[], codes=None)
+    graph = RosGraph(f"test_{ns.strip('/')}", ns, domain=domain)
+    node = graph.node
+    pair = SimpleNamespace(graph=graph, runner=runner, chunks=[], scores=[], codes=None)
     try:
         node.create_subscription(ActionChunk, "action_chunk", pair.chunks.append, 50)
         node.create_subscription(Uncertainty, "uncertainty", pair.scores.append, 50)
         pair.obs = node.create_publisher(Observation, "observation", 10)
         pair.events = node.create_publisher(EpisodeEvent, "episode_event", 10)
-        assert _spin_until(node, lambda: runner.dead() or (
+        assert graph.spin_until(lambda: runner.dead() or (
             pair.obs.get_subscription_count() >= 2 and pair.events.get_subscription_count() >= 2
             and node.count_publishers(f"{ns}/action_chunk") >= 1), 60) and not runner.dead(), (
             f"nodes did not come up: {runner.dead()} {_logs(tmp_path)}")
         STAMP0[0] = int(time.time()) - 7
         yield pair
     finally:
-        node.destroy_node()
-        rclpy.shutdown()
+        graph.close()
         pair.codes = runner.stop()
 
 
 @pytest.mark.slow
-def test_policy_node_answers_every_observation_with_the_rest_of_its_plan(checkpoint, domain, tmp_path):
-    with policy_pair(tmp_path, domain, f"/pn{os.getpid()}", {"checkpoint": checkpoint, "seed": 1},
+def test_policy_node_answers_every_observation_with_the_rest_of_its_plan(checkpoint, ros_domain, tmp_path):
+    with policy_pair(tmp_path, ros_domain, f"/pn{os.getpid()}", {"checkpoint": checkpoint, "seed": 1},
                      {"checkpoint": checkpoint, "estimator": "random", "threshold": 0.0}) as pair:
-        node, chunks, scores = pair.node, pair.chunks, pair.scores
+        chunks, scores = pair.chunks, pair.scores
         start = EpisodeEvent(robot_id="robot_0", episode=1, event=EpisodeEvent.EVENT_START, task="lift")
         pair.events.publish(start)
-        _spin_until(node, lambda: False, 0.3)
+        pair.graph.spin_for(0.3)
         for i in range(6):
             pair.obs.publish(_obs(i))
-            assert _spin_until(node, lambda i=i: len(chunks) > i, 30), f"no chunk for observation {i}"
+            assert pair.graph.spin_until(lambda i=i: len(chunks) > i, 30), f"no chunk for observation {i}"
         wrong = _obs(6)
         wrong.data = [1.0, 2.0]  # bad dimension: ignored with an error, nothing published
         pair.obs.publish(wrong)
-        _spin_until(node, lambda: False, 0.5)
-        assert _spin_until(node, lambda: len(scores) >= 1, 30), _logs(tmp_path)
+        pair.graph.spin_for(0.5)
+        assert pair.graph.spin_until(lambda: len(scores) >= 1, 30), _logs(tmp_path)
     assert [c.observation_stamp.sec for c in chunks] == [STAMP0[0] + i for i in range(6)]
     assert [c.horizon for c in chunks] == [4, 3, 4, 3, 4, 3]
     assert [c.n_execute for c in chunks] == [2, 1, 2, 1, 2, 1]
@@ -132,7 +112,7 @@ def test_policy_node_answers_every_observation_with_the_rest_of_its_plan(checkpo
 
 
 @pytest.mark.slow
-def test_ebm_checkpoint_drives_the_policy_and_jeffreys_uncertainty_nodes(domain, tmp_path):
+def test_ebm_checkpoint_drives_the_policy_and_jeffreys_uncertainty_nodes(ros_domain, tmp_path):
     """policy:=ebm end to end: Langevin actions from the policy node (with deploy-time sampling
     settings), Jeffreys scores (IIFL) from the uncertainty node, both from one EBM checkpoint."""
     import torch
@@ -140,16 +120,16 @@ def test_ebm_checkpoint_drives_the_policy_and_jeffreys_uncertainty_nodes(domain,
 
     torch.set_num_threads(1)
     ckpt = str(EBMPolicy(3, 5, {"hidden": [16, 16]}).save(tmp_path / "ebm.pt"))
-    with policy_pair(tmp_path, domain, f"/pe{os.getpid()}",
+    with policy_pair(tmp_path, ros_domain, f"/pe{os.getpid()}",
                      {"checkpoint": ckpt, "seed": 1,
                       "inference": "{inference_counter_examples: 8, langevin_iterations: 2}"},
                      {"checkpoint": ckpt, "estimator": "jeffreys", "threshold": 1e9,
                       "estimator_params": "{n_samples: 4, iterations: 3}"}) as pair:
         for i in range(3):
             pair.obs.publish(_obs(i))
-            assert _spin_until(pair.node, lambda i=i: len(pair.chunks) > i, 30), f"no chunk for observation {i}"
+            assert pair.graph.spin_until(lambda i=i: len(pair.chunks) > i, 30), f"no chunk for observation {i}"
         # the monitor scores the newest observation only: one score at least for the three
-        assert _spin_until(pair.node, lambda: len(pair.scores) >= 1, 30), _logs(tmp_path)
+        assert pair.graph.spin_until(lambda: len(pair.scores) >= 1, 30), _logs(tmp_path)
     chunks, scores = pair.chunks, pair.scores
     assert [c.observation_stamp.sec for c in chunks] == [STAMP0[0] + i for i in range(3)]
     assert all(c.policy == "ebm" and c.horizon == 1 and c.n_execute == 1 and c.action_dim == 5 for c in chunks)

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 import numpy as np
-from hitl_policy.data import SOURCE_HUMAN, EpisodeDataset
+from hitl_core.data import SOURCE_HUMAN, EpisodeDataset
 
 from hitl_sim import make_env, make_expert, resolve_backend
 from hitl_sim.mj import MJ_TASKS

@@ -124,3 +124,16 @@ def test_no_mujoco_import_in_policy_or_arbiter_sources():
     bad = [f for f in files for line in f.read_text().splitlines()
            if line.strip().startswith(("import ", "from ")) and any(m in line for m in sims)]
     assert files and not bad, bad
+
+
+def test_an_env_used_as_a_context_manager_is_closed_at_the_end(monkeypatch):
+    """``with make_env(...) as env`` frees the MuJoCo models when the block ends (robosuite keeps them in
+    reference cycles that only a full garbage collection would free)."""
+    closed: list[int] = []
+    with hitl_sim.make_env("push", "franka", num_envs=2, variant="train", seed=0, backend="mujoco") as env:
+        for i, task in enumerate(env.tasks):
+            monkeypatch.setattr(task, "close", lambda i=i: closed.append(i))
+        env.step(np.zeros((2, env.act_dim), np.float32))
+    assert closed == [0, 1]
+    with hitl_sim.make_env("lift", "franka", num_envs=1, backend="kinematic") as kin:  # the fixture too
+        assert kin.num_envs == 1

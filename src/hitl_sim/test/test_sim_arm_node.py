@@ -9,20 +9,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
+from hitl_core.ros.testing import RosGraph, ros_imports
 
-try:
-    import rclpy
-
+with ros_imports():
     from hitl_msgs.msg import ArmCommand, EpisodeEvent, Observation
     from hitl_msgs.srv import ResetEpisode, StartEpisode
-except ImportError as exc:
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
 
 from hitl_sim import ros_conversions as rc
 
@@ -64,7 +58,7 @@ def test_conversions_round_trip():
 
 
 @pytest.fixture(scope="module")
-def sim_node():
+def sim_node(ros_graph):
     cmd = [
         sys.executable,
         "-m",
@@ -83,7 +77,7 @@ def sim_node():
         "-r",
         f"__ns:={NS}",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ros_graph.env)
     yield proc
     proc.send_signal(signal.SIGINT)
     try:
@@ -94,66 +88,58 @@ def sim_node():
     assert rc_ == 0, proc.stdout.read()
 
 
-def test_node_publishes_moves_and_resets(sim_node):
-    rclpy.init()
-    node = rclpy.create_node("sim_arm_node_test", namespace=NS)
-    try:
-        obs: list = []
-        states: list = []
-        events: list = []
-        node.create_subscription(Observation, "observation", obs.append, 10)
-        node.create_subscription(Observation, "sim/state", states.append, 10)
-        node.create_subscription(EpisodeEvent, "episode_event", events.append, 10)
-        pub = node.create_publisher(ArmCommand, "arm_command", 10)
-        reset = node.create_client(ResetEpisode, "reset_episode")
-        start = node.create_client(StartEpisode, "start_episode")
+def test_node_publishes_moves_and_resets(sim_node, ros_graph):
+    node = ros_graph.create_node("sim_arm_node_test", namespace=NS)
+    obs: list = []
+    states: list = []
+    events: list = []
+    node.create_subscription(Observation, "observation", obs.append, 10)
+    node.create_subscription(Observation, "sim/state", states.append, 10)
+    node.create_subscription(EpisodeEvent, "episode_event", events.append, 10)
+    pub = node.create_publisher(ArmCommand, "arm_command", 10)
+    reset = node.create_client(ResetEpisode, "reset_episode")
+    start = node.create_client(StartEpisode, "start_episode")
 
-        def spin_until(cond, timeout=20.0):
-            end = time.monotonic() + timeout
-            while time.monotonic() < end and not cond():
-                rclpy.spin_once(node, timeout_sec=0.05)
-            return cond()
+    def spin_until(cond, timeout=20.0):
+        return ros_graph.spin_until(cond, timeout)
 
-        assert spin_until(lambda: len(obs) >= 3 and len(states) >= 1), "no observations from sim_arm_node"
-        first = rc.observation_msg_to_arrays(obs[-1])
-        assert first["task"] == "lift" and len(first["data"]) == 18 and first["names"][:2] == ["x", "y"]
-        assert obs[-1].header.frame_id == "fr3_link0"
-        assert "obj_type" in rc.observation_msg_to_arrays(states[-1])["names"]
-        # no command yet: the arm holds
-        ee0 = first["ee"][0].copy()
-        n0 = len(obs)
-        assert spin_until(lambda: len(obs) >= n0 + 3)
-        assert np.allclose(rc.observation_msg_to_arrays(obs[-1])["ee"][0, :3], ee0[:3], atol=1e-9)
-        # command 6 cm toward +y: the arm moves there under its speed limit
-        target = ee0.copy()
-        target[1] += 0.06
-        msg = rc.action_to_arm_command(target, 1, "fr3_link0")
+    assert spin_until(lambda: len(obs) >= 3 and len(states) >= 1), "no observations from sim_arm_node"
+    first = rc.observation_msg_to_arrays(obs[-1])
+    assert first["task"] == "lift" and len(first["data"]) == 18 and first["names"][:2] == ["x", "y"]
+    assert obs[-1].header.frame_id == "fr3_link0"
+    assert "obj_type" in rc.observation_msg_to_arrays(states[-1])["names"]
+    # no command yet: the arm holds
+    ee0 = first["ee"][0].copy()
+    n0 = len(obs)
+    assert spin_until(lambda: len(obs) >= n0 + 3)
+    assert np.allclose(rc.observation_msg_to_arrays(obs[-1])["ee"][0, :3], ee0[:3], atol=1e-9)
+    # command 6 cm toward +y: the arm moves there under its speed limit
+    target = ee0.copy()
+    target[1] += 0.06
+    msg = rc.action_to_arm_command(target, 1, "fr3_link0")
 
-        def moved():
-            pub.publish(msg)
-            return abs(rc.observation_msg_to_arrays(obs[-1])["ee"][0, 1] - target[1]) < 1e-6
+    def moved():
+        pub.publish(msg)
+        return abs(rc.observation_msg_to_arrays(obs[-1])["ee"][0, 1] - target[1]) < 1e-6
 
-        assert spin_until(moved), "arm did not reach the commanded target"
-        ep = obs[-1].episode
-        fut = reset.call_async(ResetEpisode.Request(hard=True))
-        assert spin_until(fut.done)
-        assert fut.result().success and fut.result().episode == ep + 1
-        assert spin_until(lambda: any(e.event == EpisodeEvent.EVENT_RESET for e in events))
-        assert spin_until(lambda: obs[-1].episode == ep + 1)
+    assert spin_until(moved), "arm did not reach the commanded target"
+    ep = obs[-1].episode
+    fut = reset.call_async(ResetEpisode.Request(hard=True))
+    assert spin_until(fut.done)
+    assert fut.result().success and fut.result().episode == ep + 1
+    assert spin_until(lambda: any(e.event == EpisodeEvent.EVENT_RESET for e in events))
+    assert spin_until(lambda: obs[-1].episode == ep + 1)
 
-        def started_after_reset():
-            kinds = [e.event for e in events]
-            return EpisodeEvent.EVENT_START in kinds[kinds.index(EpisodeEvent.EVENT_RESET) :]
+    def started_after_reset():
+        kinds = [e.event for e in events]
+        return EpisodeEvent.EVENT_START in kinds[kinds.index(EpisodeEvent.EVENT_RESET) :]
 
-        assert spin_until(started_after_reset)
-        after = rc.observation_msg_to_arrays(obs[-1])["ee"][0]
-        assert np.allclose(after[:3], ee0[:3], atol=1e-6)  # back at home after the reset
-        fut = start.call_async(StartEpisode.Request(variant="nope", seed=-1))
-        assert spin_until(fut.done)
-        assert not fut.result().success and "variant" in fut.result().message
-    finally:
-        node.destroy_node()
-        rclpy.shutdown()
+    assert spin_until(started_after_reset)
+    after = rc.observation_msg_to_arrays(obs[-1])["ee"][0]
+    assert np.allclose(after[:3], ee0[:3], atol=1e-6)  # back at home after the reset
+    fut = start.call_async(StartEpisode.Request(variant="nope", seed=-1))
+    assert spin_until(fut.done)
+    assert not fut.result().success and "variant" in fut.result().message
 
 
 def test_node_stops_after_its_episodes_and_says_so():
@@ -176,28 +162,22 @@ def test_node_stops_after_its_episodes_and_says_so():
         "-r",
         f"__ns:={ns}",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    rclpy.init()
-    node = rclpy.create_node("sim_arm_node_done_test", namespace=ns)
+    graph = RosGraph("sim_arm_node_done_test", ns)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=graph.env)
     try:
         events: list = []
         obs: list = []
-        node.create_subscription(EpisodeEvent, "episode_event", events.append, 10)
-        node.create_subscription(Observation, "observation", obs.append, 10)
-        end = time.monotonic() + 30
-        while time.monotonic() < end and not any(e.note == "finished" for e in events):
-            rclpy.spin_once(node, timeout_sec=0.05)
+        graph.node.create_subscription(EpisodeEvent, "episode_event", events.append, 10)
+        graph.node.create_subscription(Observation, "observation", obs.append, 10)
+        graph.spin_until(lambda: any(e.note == "finished" for e in events), 30)
         finished = [e for e in events if e.note == "finished"]
         assert finished and finished[-1].event == EpisodeEvent.EVENT_END and finished[-1].episode == 2
         n = len(obs)
-        end = time.monotonic() + 1.0
-        while time.monotonic() < end:
-            rclpy.spin_once(node, timeout_sec=0.05)
+        graph.spin_for(1.0)
         # still publishing, no longer stepping (the last few are all the final step of episode 2)
         assert len(obs) >= n + 5 and {(o.episode, o.step) for o in obs[-5:]} == {(2, 5)}
     finally:
-        node.destroy_node()
-        rclpy.shutdown()
+        graph.close()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
 
@@ -208,36 +188,24 @@ def test_first_episode_waits_for_the_recorder_and_is_seen_from_its_start():
     ns = NS + "_rec"
     cmd = [sys.executable, "-m", "hitl_sim.nodes.sim_arm_node", "--ros-args", "-p", "task:=lift",
            "-p", "backend:=kinematic", "-p", "wait_for_recorder:=true", "-r", f"__ns:={ns}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    rclpy.init()
-    watcher = rclpy.create_node("watcher", namespace=ns)
+    graph = RosGraph("watcher", ns)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=graph.env)
     seen: list = []
-    watcher.create_subscription(Observation, "observation", seen.append, 10)
-    recorder = None
+    graph.node.create_subscription(Observation, "observation", seen.append, 10)
     try:
-        end = time.monotonic() + 20
-        while time.monotonic() < end and not seen:  # observations flow (episode 0: not started)
-            rclpy.spin_once(watcher, timeout_sec=0.05)
-        end = time.monotonic() + 2.0
-        while time.monotonic() < end:
-            rclpy.spin_once(watcher, timeout_sec=0.05)
+        graph.spin_until(lambda: bool(seen), 20)  # observations flow (episode 0: not started)
+        graph.spin_for(2.0)
         assert seen and all(o.episode == 0 for o in seen), "an episode started without the recorder"
-        recorder = rclpy.create_node("recorder", namespace=ns)
+        recorder = graph.create_node("recorder", namespace=ns)
         events: list = []
         obs: list = []
         recorder.create_subscription(EpisodeEvent, "episode_event", events.append, 10)
         recorder.create_subscription(Observation, "observation", lambda o: obs.append(o) if o.episode else None, 50)
-        end = time.monotonic() + 20
-        while time.monotonic() < end and len(obs) < 5:
-            rclpy.spin_once(recorder, timeout_sec=0.05)
-            rclpy.spin_once(watcher, timeout_sec=0.0)
+        graph.spin_until(lambda: len(obs) >= 5, 20)
         assert events and events[0].event == EpisodeEvent.EVENT_START and events[0].episode == 1
         assert [o.step for o in obs[:5]] == list(range(5))
     finally:
-        for n in (watcher, recorder):
-            if n is not None:
-                n.destroy_node()
-        rclpy.shutdown()
+        graph.close()
         proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=15)[0]
     assert proc.returncode == 0 and "recorder" in out

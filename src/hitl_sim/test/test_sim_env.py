@@ -275,7 +275,7 @@ def test_collect_demos_dataset_and_cli(tmp_path):
               "--no-progress"])
         == 0
     )
-    from hitl_policy.data import EpisodeDataset
+    from hitl_core.data import EpisodeDataset
 
     loaded = EpisodeDataset.load(out)
     assert loaded.n_episodes == 5 and loaded.meta["arm"] == "widowx" and loaded.success.all()

@@ -4,8 +4,9 @@ observation vector, in exactly the simulator's order and units (``hitl_sim`` ``e
 Pure Python (no rclpy): ``observation_bridge_node`` feeds it messages as plain arrays and publishes what
 :meth:`ObservationBridge.build` returns. See docs/arms.md, "Observations on a real arm".
 
-End effectors. WidowX and YuMi: forward kinematics of the adapters' own chains (``widowx_chain``,
-``yumi_chain``: the arm's ``ee_frames``, YuMi left then right). Franka: the measured pose of the
+End effectors. WidowX and YuMi: forward kinematics of the adapters' chains (``widowx_chain``: the
+simulator's MJCF, the WidowX adapter's own model; ``yumi_chain``: the bundled URDF, which agrees with the
+YuMi adapter's MJCF to 0.25 mm; the arm's ``ee_frames``, YuMi left then right). Franka: the measured pose of the
 controller (``/franka_robot_state_broadcaster/current_pose``, the same input the Franka adapter uses;
 libfranka computes it with Franka's own model). The simulator's end effector is a fingertip point with
 a heading: x, y, z and yaw, where yaw 0 means the fingers close along the base x axis. The TCP frame of
@@ -104,7 +105,8 @@ class BridgeConfig:
     finger_scale: float | None = None
     ee_offset_xyz: tuple[float, float, float] | None = None
     ee_offset_rpy: tuple[float, float, float] | None = None
-    urdf: str = ""  # kinematic model override (as the adapters' ``urdf``)
+    urdf: str = ""  # yumi: kinematic model override (a URDF, as the YuMi adapter's ``urdf``)
+    mjcf: str = ""  # widowx: kinematic model override (an MJCF, as the WidowX adapter's ``mjcf``)
     joint_state_max_age_s: float = 0.2
     ee_pose_max_age_s: float = 0.2
     object_max_age_s: float = 0.5
@@ -209,7 +211,7 @@ class ObservationBridge:
 
         try:
             if self.cfg.arm == "widowx":
-                return [widowx_chain(self.cfg.urdf)]
+                return [widowx_chain(self.cfg.mjcf)]
             if self.cfg.arm == "yumi":
                 return [yumi_chain(s, self.cfg.urdf) for s in SIDES]
         except (OSError, ValueError) as exc:
@@ -451,7 +453,7 @@ def config_from_params(params: dict[str, Any]) -> BridgeConfig:
     p = dict(nested)
     arm, task = str(p.pop("arm", "")), str(p.pop("task", ""))
     kw: dict[str, Any] = {}
-    for key in ("base_frame", "urdf", "joint_states_topic"):
+    for key in ("base_frame", "urdf", "mjcf", "joint_states_topic"):
         if key in p:
             kw[key] = str(p.pop(key))
     if "ee_pose_topic" in p:

@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Protocol
 
 import numpy as np
-from hitl_policy.control_source import ControlSource
+from hitl_core.control_source import ControlSource
 
 EE_DIM = 5  # hitl_sim action/state layout per end effector: x, y, z, yaw, gripper
 TAKEOVER_RULES = ("none", "random", "wrong_way")

@@ -1,4 +1,4 @@
-"""Franka adapter: exact equilibrium PoseStamped, silence on hold, step guards, gripper actions on change."""
+"""Franka adapter: exact equilibrium PoseStamped, silence on hold, step and reach guards, gripper actions on change."""
 
 import numpy as np
 import pytest
@@ -93,3 +93,39 @@ def test_pose_message_is_built_for_real(adapter):
     except ImportError:
         with pytest.raises(MissingRobotPackageError, match="franka_ros2"):
             gripper_goal(out.messages[1])
+
+
+def test_the_model_is_robosuites_panda_with_frankas_tcp():
+    """Franka's ready pose puts fr3_hand_tcp at (0.307, 0, 0.487) m pointing down (Franka's documented home)."""
+    from hitl_teleop.adapters.franka import READY_Q, franka_chain
+
+    T = franka_chain().fk(np.array(READY_Q))
+    np.testing.assert_allclose(T[:3, 3], [0.307, 0.0, 0.487], atol=2e-3)
+    assert (Rotation.from_matrix(T[:3, :3]).inv() * R_DOWN).magnitude() < np.deg2rad(0.1)
+
+
+def test_targets_are_checked_by_ik_on_the_simulators_model(adapter):
+    """Every target sent has an IK solution inside the joint limits within 1 mm / 1 deg (closed loop: FK of it)."""
+    from hitl_teleop.adapters.kinematics import pose_error, pose_to_matrix
+
+    p = P0.copy()
+    for k in range(15):
+        p = p + np.array([0.01, 0.01, -0.01])
+        rot = Rotation.from_rotvec([0, 0, 0.05 * k]) * R_DOWN
+        adapter.set_current_pose(p, rot.as_quat())
+        out = adapter.step(command(FRAME, [p], [rot]))
+        assert not out.held, out.reason
+        assert adapter.chain.within_limits(adapter.ik_q)
+        dp, da = pose_error(pose_to_matrix(p, rot.as_quat()), adapter.chain.fk(adapter.ik_q))
+        assert dp < 1e-3 and da < np.deg2rad(1)
+
+
+def test_a_target_inside_the_box_but_out_of_reach_holds():
+    corner = np.array([0.80, 0.45, 0.75])  # 1.01 m from the shoulder; the arm reaches ~0.86 m
+    a = build_adapter("franka")
+    a.set_current_pose(corner, R_DOWN.as_quat())
+    out = a.step(command(FRAME, [corner], [R_DOWN]))
+    assert out.held and out.messages == [] and "unreachable" in out.reason
+    b = build_adapter("franka", {"kinematics": "none"})  # no model: the controller gets it
+    b.set_current_pose(corner, R_DOWN.as_quat())
+    assert not b.step(command(FRAME, [corner], [R_DOWN])).held

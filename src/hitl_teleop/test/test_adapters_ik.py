@@ -1,4 +1,8 @@
-"""Kinematic models and IK: Jacobian vs finite differences, IK round trips across each arm's workspace."""
+"""Kinematic models and IK: Jacobian vs finite differences, IK round trips across each arm's workspace.
+
+Each arm with the model and solver its adapter uses: the WidowX the simulator's MJCF with mink
+(adapters/mj_arm.py), the YuMi's "urdf" option the bundled URDF with damped least squares (adapters/ik.py).
+"""
 
 import numpy as np
 import pytest
@@ -6,6 +10,7 @@ from adapter_helpers import grid
 from hitl_sim.arms import load_arm_profile
 from hitl_teleop.adapters.ik import IKParams, solve_ik
 from hitl_teleop.adapters.kinematics import kinematics_dir, load_chain, pose_error, transform
+from hitl_teleop.adapters.mj_arm import solve_ik_mink
 from hitl_teleop.adapters.widowx import WIDOWX_JOINTS, widowx_chain
 from hitl_teleop.adapters.yumi import yumi_chain
 from scipy.spatial.transform import Rotation
@@ -16,6 +21,7 @@ CHAINS = {
     "yumi_l": lambda: yumi_chain("l"),
     "yumi_r": lambda: yumi_chain("r"),
 }
+SOLVERS = {"widowx": solve_ik_mink, "yumi_l": solve_ik, "yumi_r": solve_ik}
 
 
 def test_widowx_model_matches_published_dimensions():
@@ -28,6 +34,18 @@ def test_widowx_model_matches_published_dimensions():
     q = np.zeros(6)
     q[1] = np.pi / 2
     assert ch.fk(q)[2, 3] < 0.072 + 0.03865
+
+
+def test_widowx_mjcf_and_the_urdf_are_one_kinematic_model():
+    """The adapter's chain (the simulator's MJCF + its TCP site) equals the URDF chain the MJCF was written from."""
+    mj = widowx_chain()
+    urdf = load_chain(kinematics_dir() / "wx250s.urdf", "wx250s/base_link", "wx250s/ee_gripper_link")
+    np.testing.assert_allclose([mj.lower, mj.upper], [urdf.lower, urdf.upper], atol=1e-4)
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        q = rng.uniform(urdf.lower, urdf.upper)
+        dp, da = pose_error(urdf.fk(q), mj.fk(q))
+        assert dp < 1e-6 and da < 1e-6
 
 
 def test_yumi_arms_are_mirror_images():
@@ -63,7 +81,7 @@ def test_round_trip_random_reachable_targets(name):
         q = rng.uniform(ch.lower, ch.upper)
         T = ch.fk(q)
         seed = np.clip(q + rng.normal(0, 0.3, ch.dof), ch.lower, ch.upper)
-        res = solve_ik(ch, T, seed)
+        res = SOLVERS[name](ch, T, seed)
         assert res.success, res.reason
         assert ch.within_limits(res.q)
         dp, da = pose_error(T, ch.fk(res.q))
@@ -91,7 +109,7 @@ def test_round_trip_grid_over_the_workspace_box(name, profile, rot, min_ok):
     ok = 0
     for p in grid(prof.workspace_min, prof.workspace_max, 3):
         T = transform(p, rot.as_matrix())
-        res = solve_ik(ch, T, seed, IKParams(restarts=2))
+        res = SOLVERS[name](ch, T, seed, IKParams(restarts=2))
         if res.success:
             ok += 1
             dp, da = pose_error(T, ch.fk(res.q))
@@ -104,13 +122,13 @@ def test_round_trip_grid_over_the_workspace_box(name, profile, rot, min_ok):
 
 def test_out_of_reach_target_is_reported_not_faked():
     ch = widowx_chain()
-    res = solve_ik(ch, transform([1.5, 0, 0.2], np.eye(3)), np.zeros(6), IKParams(restarts=2))
+    res = solve_ik_mink(ch, transform([1.5, 0, 0.2], np.eye(3)), np.zeros(6), IKParams(restarts=2))
     assert not res.success and "unreachable" in res.reason
     assert res.pos_error > 0.5
 
 
 def test_nan_target_is_rejected():
-    res = solve_ik(widowx_chain(), np.full((4, 4), np.nan), np.zeros(6))
+    res = solve_ik_mink(widowx_chain(), np.full((4, 4), np.nan), np.zeros(6))
     assert not res.success and "not finite" in res.reason
 
 
@@ -135,5 +153,5 @@ def test_rotation_log_inverts_exp_including_near_pi(angle):
 
 def test_far_target_rejected_by_reach_bound_without_iterating():
     ch = widowx_chain()
-    res = solve_ik(ch, transform([2.0, 0, 0.1], np.eye(3)), np.zeros(6))
+    res = solve_ik_mink(ch, transform([2.0, 0, 0.1], np.eye(3)), np.zeros(6))
     assert not res.success and res.iterations == 0 and "reach" in res.reason

@@ -18,37 +18,24 @@ import sys
 import time
 
 import pytest
+from hitl_core.ros.testing import output, ros_imports, stop
 
-try:
+with ros_imports():
     import rclpy
 
     from hitl_msgs.msg import ActionChunk, ControlState, EpisodeEvent, Observation, TeleopCommand, Uncertainty
-except ImportError as exc:
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
 
-from node_process import output, spawn, stop
 from test_arbiter_ros import Driver
 
 pytestmark = pytest.mark.ros
-DOMAIN = random.randint(230, 232)
 
 
-def _arbiter(namespace: str, *params: str):
+def _arbiter(graph, namespace: str, *params: str):
     cmd = [sys.executable, "-m", "hitl_teleop.nodes.arbiter_node", "--ros-args", "-r", f"__ns:={namespace}",
            "-p", "arm:=franka", "-p", "threshold:=1.0", "-p", "robot_id:=robot_e"]
     for p in params:
         cmd += ["-p", p]
-    return spawn(cmd, ROS_DOMAIN_ID=str(DOMAIN))
-
-
-@pytest.fixture(scope="module")
-def ros():
-    os.environ["ROS_DOMAIN_ID"] = str(DOMAIN)
-    rclpy.init()
-    yield
-    rclpy.shutdown()
+    return graph.spawn(cmd)
 
 
 def _policy_in_control(d: Driver, proc, timeout: float = 60.0) -> None:
@@ -59,10 +46,10 @@ def _policy_in_control(d: Driver, proc, timeout: float = 60.0) -> None:
         raise AssertionError(f"{exc}\narbiter output:\n{output(proc)}") from None
 
 
-def test_take_over_is_applied_on_the_device_message_not_at_the_next_tick(ros):
+def test_take_over_is_applied_on_the_device_message_not_at_the_next_tick(ros_graph):
     ns = f"/arb_ev_{os.getpid()}"
-    proc = _arbiter(ns, "rate_hz:=1.0")  # one tick a second: waiting for it would take up to 1 s
-    d = Driver(ns)
+    proc = _arbiter(ros_graph, ns, "rate_hz:=1.0")  # one tick a second: waiting for it would take up to 1 s
+    d = Driver(ns, ros_graph.context)
     try:
         _policy_in_control(d, proc)
         delays = []
@@ -80,13 +67,13 @@ def test_take_over_is_applied_on_the_device_message_not_at_the_next_tick(ros):
         stop(proc, "arbiter_node")
 
 
-def test_a_second_arbiter_for_the_same_robot_makes_it_hold_and_say_why(ros):
+def test_a_second_arbiter_for_the_same_robot_makes_it_hold_and_say_why(ros_graph):
     ns = f"/arb_two_{os.getpid()}"
-    first = _arbiter(ns)
-    d = Driver(ns)
+    first = _arbiter(ros_graph, ns)
+    d = Driver(ns, ros_graph.context)
     try:
         _policy_in_control(d, first)
-        second = _arbiter(ns)  # another graph's arbiter, same domain and namespace
+        second = _arbiter(ros_graph, ns)  # another graph's arbiter, same domain and namespace
         _t, m = d.wait_for(lambda m: m.holding and "another publisher" in m.reason_text, 60,
                           after=time.monotonic(), what="a hold naming the other publisher")
         assert "arm_command" in m.reason_text
@@ -168,10 +155,10 @@ def _bad_messages(node) -> dict[str, list]:
     return out
 
 
-def test_fuzzed_inputs_on_every_subscription_are_rejected_counted_and_the_arm_held(ros):
+def test_fuzzed_inputs_on_every_subscription_are_rejected_counted_and_the_arm_held(ros_graph):
     ns = f"/arb_fuzz_{os.getpid()}"
-    proc = _arbiter(ns)
-    d = Driver(ns)
+    proc = _arbiter(ros_graph, ns)
+    d = Driver(ns, ros_graph.context)
     try:
         _policy_in_control(d, proc)
         pubs = {"observation": d.pub_obs, "action_chunk": d.pub_chunk, "uncertainty": d.pub_unc,

@@ -6,25 +6,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 
 import numpy as np
 import pytest
+from hitl_core.ros.testing import output, ros_imports, spawn, stop
 
-try:
-    import rclpy
-
+with ros_imports():
     from hitl_msgs.msg import ControlState, FleetAssignment, HelpRequest, Observation, TeleopCommand
-except ImportError as exc:  # not built / env not sourced
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(
-        f"hitl_msgs/rclpy not importable ({exc}); run scripts/setup.sh and source scripts/env.sh",
-        allow_module_level=True,
-    )
-
-from node_process import output, spawn, stop
 
 pytestmark = pytest.mark.ros
 
@@ -33,22 +22,14 @@ def start(module: str, *params: str, ns: str = "/") -> subprocess.Popen:
     cmd = [sys.executable, "-m", f"hitl_teleop.nodes.{module}", "--ros-args", "-r", f"__ns:={ns}"]
     for p in params:
         cmd += ["-p", p]
-    return spawn(cmd)
+    return spawn(cmd)  # on the module's domain (ros_graph sets ROS_DOMAIN_ID)
 
 
 @pytest.fixture(scope="module")
-def ros():
-    rclpy.init()
-    node = rclpy.create_node(f"peers_test_{os.getpid()}")
-    ex = rclpy.executors.SingleThreadedExecutor()
-    ex.add_node(node)
-    th = threading.Thread(target=ex.spin, daemon=True)
-    th.start()
-    yield node
-    ex.shutdown()
-    th.join(timeout=10)  # destroy here, not in the spin thread (see test_arbiter_ros.Driver.close)
-    node.destroy_node()
-    rclpy.shutdown()
+def ros(ros_graph):
+    """The module graph's test node, spun in a background thread (the tests poll with ``wait``)."""
+    ros_graph.spin_in_thread()
+    return ros_graph.node
 
 
 def wait(pred, timeout: float, what: str, proc: subprocess.Popen | None = None):

@@ -14,27 +14,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hitl_core.ros.testing import output, ros_imports, stop
 
 HERE = Path(__file__).parent
 HOME = [0.45, 0.0, 0.40]  # franka home
 
-try:
+with ros_imports():  # run as the peer (__main__), a missing ROS is an error as well
     import rclpy
     from geometry_msgs.msg import Pose
 
     from hitl_msgs.msg import ActionChunk, ArmCommand, ControlState, Observation, TeleopCommand, Uncertainty
     from hitl_msgs.srv import SetControlMode
-except ImportError as exc:  # not built / env not sourced
-    if __name__ != "__main__" and os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    if __name__ != "__main__":
-        pytest.skip(
-            f"hitl_msgs/rclpy not importable ({exc}); run scripts/setup.sh and source scripts/env.sh",
-            allow_module_level=True,
-        )
-    raise
-
-from node_process import output, spawn, stop  # noqa: E402 (after the ROS import check)
 
 pytestmark = pytest.mark.ros
 
@@ -76,8 +66,8 @@ def run_fake_policy(namespace: str) -> None:
 class Driver:
     """Arm driver + policy + uncertainty + device in this process (10 Hz), recording the arbiter's output."""
 
-    def __init__(self, namespace: str):
-        self.node = rclpy.create_node("arbiter_test_driver", namespace=namespace)
+    def __init__(self, namespace: str, context):
+        self.node = rclpy.create_node("arbiter_test_driver", namespace=namespace, context=context)
         n = self.node
         self.pub_obs = n.create_publisher(Observation, "observation", 10)
         self.pub_chunk = n.create_publisher(ActionChunk, "action_chunk", 10)
@@ -103,7 +93,7 @@ class Driver:
         self.teleop: TeleopCommand | None = None
         self.step = 0
         n.create_timer(0.1, self.on_timer)
-        self.executor = rclpy.executors.SingleThreadedExecutor()
+        self.executor = rclpy.executors.SingleThreadedExecutor(context=context)
         self.executor.add_node(n)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
@@ -179,7 +169,7 @@ def namespace():
 
 
 @pytest.fixture(scope="module")
-def arbiter(namespace):
+def arbiter(namespace, ros_graph):
     cmd = [
         sys.executable,
         "-m",
@@ -200,15 +190,14 @@ def arbiter(namespace):
         "-p",
         "robot_id:=robot_t",
     ]
-    proc = spawn(cmd)
+    proc = ros_graph.spawn(cmd)
     yield proc
     stop(proc, "arbiter_node")
 
 
 @pytest.fixture(scope="module")
-def driver(arbiter, namespace):
-    rclpy.init()
-    d = Driver(namespace)
+def driver(arbiter, namespace, ros_graph):
+    d = Driver(namespace, ros_graph.context)
     try:
         d.wait_for(
             lambda m: m.source == ControlState.SOURCE_POLICY and not m.holding, 60, what="policy in control"
@@ -219,7 +208,6 @@ def driver(arbiter, namespace):
         raise AssertionError(f"arbiter never drove under the policy; its output:\n{output(arbiter)}") from None
     yield d
     d.close()
-    rclpy.shutdown()
 
 
 def reset_to_policy(d: Driver) -> None:
@@ -343,7 +331,7 @@ def call(client, req, timeout: float = 10.0):
 def test_killed_policy_node_holds_within_200ms_with_reason(driver, namespace):
     d = driver
     d.publish_chunks = False
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env = dict(os.environ, PYTHONUNBUFFERED="1")  # ROS_DOMAIN_ID: the module's graph (ros_graph)
     peer = subprocess.Popen(
         [sys.executable, str(Path(__file__)), "policy", namespace],
         env=env,

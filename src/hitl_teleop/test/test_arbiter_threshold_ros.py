@@ -10,18 +10,11 @@ import sys
 import time
 
 import pytest
+from hitl_core.ros.testing import RosGraph, output, ros_imports, stop
 
-try:
-    import rclpy
-
+with ros_imports():
     from hitl_msgs.msg import ControlState
-except ImportError as exc:  # not built / env not sourced
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); run scripts/setup.sh and source scripts/env.sh",
-                allow_module_level=True)
 
-from node_process import output, spawn, stop
 from test_arbiter_ros import Driver
 
 pytestmark = pytest.mark.ros
@@ -36,10 +29,10 @@ def test_threshold_zero_asks_for_help_at_any_positive_score(how, tmp_path):
         f = tmp_path / "cal.json"
         f.write_text(json.dumps({"threshold": 0.0}))
         params = ["-p", f"threshold_file:={f}"]
-    proc = spawn([sys.executable, "-m", "hitl_teleop.nodes.arbiter_node", "--ros-args", "-r", f"__ns:={namespace}",
-                  "-p", "arm:=franka", "-p", "gating:=robot", *params])
-    rclpy.init()
-    d = Driver(namespace)
+    graph = RosGraph("arb_thr")
+    proc = graph.spawn([sys.executable, "-m", "hitl_teleop.nodes.arbiter_node", "--ros-args", "-r",
+                        f"__ns:={namespace}", "-p", "arm:=franka", "-p", "gating:=robot", *params])
+    d = Driver(namespace, graph.context)
     try:
         d.score = 0.1
         try:
@@ -50,5 +43,5 @@ def test_threshold_zero_asks_for_help_at_any_positive_score(how, tmp_path):
         assert "threshold 0.0" in output(proc)
     finally:
         d.close()
-        rclpy.shutdown()
         stop(proc, "arbiter_node")
+        graph.close()

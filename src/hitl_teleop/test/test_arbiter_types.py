@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import os
-
-import pytest
-from hitl_policy.control_source import ControlSource
-from hitl_policy.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
+from hitl_core.control_source import ControlSource
+from hitl_core.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
+from hitl_core.ros.testing import ros_imports
 from hitl_teleop.arbiter import MODE_ABSOLUTE, MODE_DELTA, EpisodeEventType, HelpReason, Mode, Reason, Source
 
-try:
+with ros_imports():
     from hitl_msgs.msg import ControlState, EpisodeEvent, HelpRequest, TeleopCommand
     from hitl_msgs.srv import SetControlMode
-except ImportError as exc:  # not built / env not sourced
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"hitl_msgs not importable ({exc}); run scripts/setup.sh and source scripts/env.sh",
-                allow_module_level=True)
 
 
 def constants(msg_type, prefix: str) -> dict[str, int]:

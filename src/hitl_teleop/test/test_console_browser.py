@@ -15,36 +15,27 @@ import shutil
 import socket
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from hitl_core.ros.testing import RosGraph, output, ros_imports, stop
 
 HERE = Path(__file__).parent
 # screenshots refresh docs/ only when asked (HITL_UPDATE_SCREENSHOTS=1); a test run leaves the tree clean
 DOCS = (HERE.parents[2] / "docs" if os.environ.get("HITL_UPDATE_SCREENSHOTS") == "1"
         else Path(tempfile.gettempdir()) / "hitl_console_screenshots")
-DOMAIN = 87
 TOKEN = "console-test-token-1"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMEDRIVER = shutil.which("chromedriver")
 
-try:
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
+with ros_imports():
     from hitl_msgs.msg import ActionChunk, ControlState, HelpRequest, Observation, Uncertainty
-except ImportError as exc:
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
 if not (CHROMIUM and CHROMEDRIVER):
     pytest.skip("chromium/chromedriver not installed (scripts/setup.sh installs them: apt-get install chromium "
                 "chromium-driver)", allow_module_level=True)
 selenium = pytest.importorskip("selenium", reason="selenium not installed (requirements/python.txt)")
 
-from node_process import output, spawn, stop  # noqa: E402
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.common.action_chains import ActionChains  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
@@ -59,12 +50,10 @@ def free_port() -> int:
 
 
 class Peer:
-    """Policy + uncertainty monitor + observer in this process, spun in a thread."""
+    """Policy + uncertainty monitor + observer in this process, on the graph's thread."""
 
-    def __init__(self) -> None:
-        self.ctx = rclpy.Context()
-        rclpy.init(context=self.ctx, domain_id=DOMAIN)
-        self.node = rclpy.create_node("console_test_peer", context=self.ctx)
+    def __init__(self, graph: RosGraph) -> None:
+        self.node = graph.create_node("console_test_peer")
         n = self.node
         self.chunk_pub = n.create_publisher(ActionChunk, "action_chunk", 10)
         self.unc_pub = n.create_publisher(Uncertainty, "uncertainty", 10)
@@ -76,15 +65,7 @@ class Peer:
         # wall-clock receive times: compared with the browser's event times (same machine, same clock)
         n.create_subscription(ControlState, "control_state", lambda m: self.states.append((time.time(), m)), 50)
         n.create_subscription(HelpRequest, "help_request", lambda m: self.helps.append((time.time(), m)), 50)
-        self.ex = SingleThreadedExecutor(context=self.ctx)
-        self.ex.add_node(n)
-        self.running = True
-        self.thread = threading.Thread(target=self.spin, daemon=True)
-        self.thread.start()
-
-    def spin(self) -> None:
-        while self.running:
-            self.ex.spin_once(timeout_sec=0.02)
+        graph.spin_in_thread(period=0.02)
 
     def on_obs(self, msg: Observation) -> None:
         p = msg.ee_poses[0]
@@ -114,29 +95,23 @@ class Peer:
             time.sleep(0.005)
         return False
 
-    def close(self) -> None:
-        self.running = False
-        self.thread.join(timeout=5)  # before destroying the node (see conftest: Fast DDS teardown)
-        self.ex.shutdown()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.ctx)
-
 
 @pytest.fixture(scope="module")
-def graph():
+def graph(ros_graph):
+    """sim_arm + arbiter + console processes and the Peer, on the module's ROS graph."""
     port = free_port()
-    env = {"ROS_DOMAIN_ID": str(DOMAIN)}
+    spawn = ros_graph.spawn
     py = [sys.executable, "-m"]
     procs = {
         "sim_arm": spawn([*py, "hitl_sim.nodes.sim_arm_node", "--ros-args", "-p", "arm:=franka", "-p", "task:=lift",
-                          "-p", "max_episode_steps:=5000", "-p", "robot_id:=robot_0"], **env),
+                          "-p", "max_episode_steps:=5000", "-p", "robot_id:=robot_0"]),
         "arbiter": spawn([*py, "hitl_teleop.nodes.arbiter_node", "--ros-args", "-p", "arm:=franka",
-                          "-p", "robot_id:=robot_0", "-p", "threshold:=0.5"], **env),
+                          "-p", "robot_id:=robot_0", "-p", "threshold:=0.5"]),
         "console": spawn([*py, "hitl_teleop.nodes.console_node", "--ros-args", "-p", "arm:=franka",
                           "-p", "robot_id:=robot_0", "-p", f"port:={port}", "-p", f"token:={TOKEN}",
-                          "-p", "operator_id:=alice"], **env),
+                          "-p", "operator_id:=alice"]),
     }
-    peer = Peer()
+    peer = Peer(ros_graph)
     try:
         ok = peer.wait(lambda: len(peer.ee) > 5 and peer.last_state() is not None
                        and peer.last_state().source == ControlState.SOURCE_POLICY
@@ -144,7 +119,6 @@ def graph():
         assert ok, "graph did not come up:\n" + "\n".join(f"--- {k}\n{output(p)}" for k, p in procs.items())
         yield port, peer, procs
     finally:
-        peer.close()
         for name, p in procs.items():
             stop(p, name)
 

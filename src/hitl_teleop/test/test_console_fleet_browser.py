@@ -6,24 +6,23 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 import time
 
 import pytest
-import rclpy
-from geometry_msgs.msg import Pose
-from node_process import output, spawn, stop
-from rclpy.executors import SingleThreadedExecutor
+from hitl_core.ros.testing import RosGraph, output, ros_imports, stop
+
+with ros_imports():
+    from geometry_msgs.msg import Pose
+    from visualization_msgs.msg import Marker, MarkerArray
+
+    from hitl_msgs.msg import ControlState, HelpRequest, Observation, TeleopCommand, Uncertainty
+
 from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from test_console_browser import CHROMEDRIVER, CHROMIUM, DOCS, free_port, page_text, poll  # skips without ROS/browser
-from visualization_msgs.msg import Marker, MarkerArray
-
-from hitl_msgs.msg import ControlState, HelpRequest, Observation, TeleopCommand, Uncertainty
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
-DOMAIN = 88
 ROBOTS = {"robot_0": 0.9, "robot_1": 0.8, "robot_2": 0.7}   # help priorities: two operators, three robots
 TOKENS = "alice=token-of-alice,bob=token-of-bob"
 
@@ -31,10 +30,8 @@ TOKENS = "alice=token-of-alice,bob=token-of-bob"
 class Fleet:
     """Three robots' arbiters (help requests, control states, observations, scene) at 10 Hz."""
 
-    def __init__(self) -> None:
-        self.ctx = rclpy.Context()
-        rclpy.init(context=self.ctx, domain_id=DOMAIN)
-        n = self.node = rclpy.create_node("console_fleet_peer", context=self.ctx)
+    def __init__(self, graph: RosGraph) -> None:
+        n = self.node = graph.create_node("console_fleet_peer")
         self.pubs = {r: {"help": n.create_publisher(HelpRequest, f"/{r}/help_request", 10),
                          "state": n.create_publisher(ControlState, f"/{r}/control_state", 10),
                          "unc": n.create_publisher(Uncertainty, f"/{r}/uncertainty", 10),
@@ -45,15 +42,7 @@ class Fleet:
             n.create_subscription(TeleopCommand, f"/{r}/teleop", lambda m, r=r: self.teleop[r].append(m), 50)
         self.step = 0
         n.create_timer(0.1, self.tick)
-        self.ex = SingleThreadedExecutor(context=self.ctx)
-        self.ex.add_node(n)
-        self.running = True
-        self.thread = threading.Thread(target=self.spin, daemon=True)
-        self.thread.start()
-
-    def spin(self) -> None:
-        while self.running:
-            self.ex.spin_once(timeout_sec=0.02)
+        graph.spin_in_thread(period=0.02)
 
     def tick(self) -> None:
         self.step += 1
@@ -89,26 +78,19 @@ class Fleet:
                 arr.markers.append(m)
             p["scene"].publish(arr)
 
-    def close(self) -> None:
-        self.running = False
-        self.thread.join(timeout=5)
-        self.ex.shutdown()
-        self.node.destroy_node()
-        rclpy.shutdown(context=self.ctx)
 
-
-def test_fleet_operator_drives_only_the_assigned_robot():
+def test_fleet_operator_drives_only_the_assigned_robot(ros_graph):
     port = free_port()
-    env = {"ROS_DOMAIN_ID": str(DOMAIN)}
+    spawn = ros_graph.spawn
     procs = {
         "fleet": spawn([sys.executable, "-m", "hitl_teleop.nodes.fleet_allocator_node", "--ros-args",
                         "-p", f"robot_ids:={list(ROBOTS)}", "-p", "operator_ids:=['alice','bob']",
-                        "-p", "threshold:=0.5"], **env),
+                        "-p", "threshold:=0.5"]),
         "console": spawn([sys.executable, "-m", "hitl_teleop.nodes.console_node", "--ros-args",
                           "-p", f"robots:={list(ROBOTS)}", "-p", f"port:={port}", "-p", f"operators:={TOKENS}",
-                          "-p", "arm:=franka"], **env),
+                          "-p", "arm:=franka"]),
     }
-    fleet = Fleet()
+    fleet = Fleet(ros_graph)
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
@@ -153,6 +135,5 @@ def test_fleet_operator_drives_only_the_assigned_robot():
         assert not fleet.teleop[waiting]                             # the waiting robot: nobody drives it
     finally:
         browser.quit()
-        fleet.close()
         for name, p in procs.items():
             stop(p, name)

@@ -3,7 +3,6 @@ page only with the token (urllib), and its --help needs no ROS."""
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -12,29 +11,23 @@ import urllib.error
 import urllib.request
 
 import pytest
+from hitl_core.ros.testing import output, ros_imports, spawn, stop
 
-try:
+with ros_imports():
     import rclpy  # noqa: F401
 
     from hitl_msgs.msg import TeleopCommand  # noqa: F401
-except ImportError as exc:
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
 
-from node_process import output, spawn, stop
 
 pytestmark = pytest.mark.ros
-DOMAIN = 89
 NODE = [sys.executable, "-m", "hitl_teleop.nodes.console_node"]
 
 
 def run(args: list[str]) -> subprocess.CompletedProcess:
-    env = dict(os.environ, ROS_DOMAIN_ID=str(DOMAIN))
-    return subprocess.run([*NODE, *args], capture_output=True, text=True, timeout=60, env=env)
+    return subprocess.run([*NODE, *args], capture_output=True, text=True, timeout=60)
 
 
-def test_help_and_unsafe_settings_are_one_line_errors():
+def test_help_and_unsafe_settings_are_one_line_errors(ros_domain):
     assert "allow_remote" in run(["--help"]).stdout
     for params, needle in ((["address:=0.0.0.0"], "allow_remote:=true"),
                            (["address:=0.0.0.0", "allow_remote:=true"], "needs a token"),
@@ -45,12 +38,11 @@ def test_help_and_unsafe_settings_are_one_line_errors():
 
 
 @pytest.mark.slow
-def test_node_serves_the_page_only_with_the_token():
+def test_node_serves_the_page_only_with_the_token(ros_domain):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = spawn([*NODE, "--ros-args", "-p", f"port:={port}", "-p", "token:=node-test-token"],
-                 ROS_DOMAIN_ID=str(DOMAIN))
+    proc = spawn([*NODE, "--ros-args", "-p", f"port:={port}", "-p", "token:=node-test-token"])
     try:
         end = time.monotonic() + 60
         while "console on http" not in output(proc) and time.monotonic() < end:

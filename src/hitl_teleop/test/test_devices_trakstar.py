@@ -18,6 +18,15 @@ def integrate(samples):
 
 def test_bundled_config_loads():
     assert TrakstarConfig.load("trakstar").clutch_button == 0
+    assert TrakstarConfig.load() == TrakstarConfig.load("trakstar")
+
+
+def test_bad_config_is_one_clear_error():
+    with pytest.raises(ValueError, match="unknown trakstar config keys: \\['clutch'\\]"):
+        TrakstarConfig.from_dict({"clutch": 1})
+    with pytest.raises(ValueError, match="gripper_mode must be 'toggle' or 'hold', got 'toogle'"):
+        TrakstarConfig.from_dict({"gripper_mode": "toogle"})  # before: silently a held gripper
+    assert TrakstarConfig.from_dict({"tracker_to_base_rpy": [0.0, 0.0, 1.5]}).tracker_to_base_rpy == (0.0, 0.0, 1.5)
 
 
 def test_relative_motion_only_while_clutched_and_reanchored():

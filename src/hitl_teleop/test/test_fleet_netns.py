@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from node_process import output, spawn
+from hitl_core.ros.testing import output, spawn
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 HERE = Path(__file__).resolve().parent
@@ -61,12 +61,13 @@ def netns():
 
 
 def in_ns(ns: str, args: list[str]) -> subprocess.Popen:
-    env = {"ROS_DOMAIN_ID": str(60 + os.getpid() % 40), "ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET",
+    """``args`` run by Python in network namespace ``ns``, on the test's ROS domain (ros_domain)."""
+    env = {"ROS_DOMAIN_ID": os.environ["ROS_DOMAIN_ID"], "ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET",
            "FASTDDS_BUILTIN_TRANSPORTS": "UDPv4", "PYTHONPATH": f"{HERE}:{os.environ.get('PYTHONPATH', '')}"}
     return spawn(["ip", "netns", "exec", ns, sys.executable, *args], **env)
 
 
-def test_allocation_and_handover_across_two_network_namespaces(netns, tmp_path):
+def test_allocation_and_handover_across_two_network_namespaces(netns, tmp_path, ros_domain):
     robots = [f"robot_{i}" for i in range(8)]
     ops = ["op_0", "op_1"]
     station = [in_ns(NS_O, ["-m", "hitl_teleop.nodes.fleet_allocator_node", "--ros-args",

@@ -7,26 +7,21 @@ with its operator id and that operator's teleop reaches that robot."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 import numpy as np
 import pytest
+from hitl_core.ros.testing import ros_imports
 
-try:
+with ros_imports():
     import rclpy  # noqa: F401
 
     import hitl_msgs.msg  # noqa: F401
-except ImportError as exc:  # not built / env not sourced
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); run scripts/setup.sh", allow_module_level=True)
 
 from fleet_fake import FakeFleet
-from node_process import output, spawn, stop
+from hitl_core.ros.testing import output, spawn, stop
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
-DOMAIN = 210 + os.getpid() % 20  # Fast DDS refuses domain ids above 232
 T_T, T_R = 2.0, 3.0
 OPS = ["op_0", "op_1"]
 
@@ -35,17 +30,17 @@ def start(module: str, name: str, *params: str):
     cmd = [sys.executable, "-m", f"hitl_teleop.nodes.{module}", "--ros-args", "-r", f"__node:={name}"]
     for p in params:
         cmd += ["-p", p]
-    return spawn(cmd, ROS_DOMAIN_ID=str(DOMAIN))
+    return spawn(cmd)  # on the module's domain (ros_graph sets ROS_DOMAIN_ID)
 
 
-def test_eight_robots_two_operators(node):
+def test_eight_robots_two_operators(ros_node):
     robots = [f"robot_{i}" for i in range(8)]
     procs = [start("fleet_allocator_node", "fleet_allocator", f"robot_ids:=[{', '.join(robots)}]",
                    f"operator_ids:=[{', '.join(OPS)}]", f"min_intervention_s:={T_T}", f"hard_reset_s:={T_R}",
                    "rate_hz:=10.0", "request_timeout_s:=1.0")]
     procs += [start("sim_operator_node", op, "fleet:=true", "task:=nav", f"operator_id:={op}", f"style:={j}",
                     "reaction_delay_ticks:=1") for j, op in enumerate(OPS)]
-    fleet = FakeFleet(node, robots)
+    fleet = FakeFleet(ros_node, robots)
 
     def fail(what: str) -> str:
         return f"{what}; status {fleet.serving()}\n" + "\n".join(output(p) for p in procs)
@@ -54,11 +49,11 @@ def test_eight_robots_two_operators(node):
         for r, p in zip(robots, [0.1, 0.9, 0.3, 0.8, 0.2, 0.4, 0.05, 0.6], strict=True):
             fleet.prio[r] = p
         # 1. the two most uncertain requesters (robot_1 0.9, robot_3 0.8) are served, and their operators drive
-        assert node.spin_until(lambda: set(fleet.serving()) == {"robot_1", "robot_3"}, 90, every=fleet.tick), fail(
+        assert ros_node.spin_until(lambda: set(fleet.serving()) == {"robot_1", "robot_3"}, 90, every=fleet.tick), fail(
             "top two not served")
         first = fleet.serving()
         assert sorted(first.values()) == OPS
-        assert node.spin_until(lambda: all(any(m.engaged and m.operator_id == first[r] for m in fleet.teleop[r])
+        assert ros_node.spin_until(lambda: all(any(m.engaged and m.operator_id == first[r] for m in fleet.teleop[r])
                                            for r in ("robot_1", "robot_3")), 30, every=fleet.tick), fail("no teleop")
         # requests arrive one by one over DDS, so an early decision may have served another robot first;
         # but an operator drives only robots the allocator gave it
@@ -71,22 +66,22 @@ def test_eight_robots_two_operators(node):
         #    for t_T, then that operator goes to robot_5 (the next in line)
         op1, start1 = first["robot_1"], fleet.start_of("robot_1")
         fleet.prio["robot_1"], fleet.prio["robot_5"] = 0.01, 0.95
-        assert node.spin_until(lambda: fleet.serving().get("robot_5") == op1, 30, every=fleet.tick), fail(
+        assert ros_node.spin_until(lambda: fleet.serving().get("robot_5") == op1, 30, every=fleet.tick), fail(
             "freed operator did not go to robot_5")
         kept = [t for t, m in fleet.status if any(a.robot_id == "robot_1" for a in m.assignments)
                 and m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 > start1]
         last_with_1 = max(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for t, m in fleet.status
                           if any(a.robot_id == "robot_1" for a in m.assignments))
         assert kept and last_with_1 - start1 >= T_T - 0.15, (last_with_1 - start1)
-        assert node.spin_until(lambda: any(m.engaged and m.operator_id == op1 for m in fleet.teleop["robot_5"]),
+        assert ros_node.spin_until(lambda: any(m.engaged and m.operator_id == op1 for m in fleet.teleop["robot_5"]),
                                30, every=fleet.tick), fail("operator did not drive robot_5")
 
         # 3. robot_6 needs a hard reset: served first when an operator frees up, held t_R though it stops asking
         fleet.hard["robot_6"] = True
-        assert node.spin_until(lambda: "robot_6" in fleet.serving(), 30, every=fleet.tick), fail("hard reset")
+        assert ros_node.spin_until(lambda: "robot_6" in fleet.serving(), 30, every=fleet.tick), fail("hard reset")
         start6 = fleet.start_of("robot_6")
         fleet.hard["robot_6"], fleet.active["robot_6"] = False, False
-        assert node.spin_until(lambda: "robot_6" not in fleet.serving(), 30, every=fleet.tick), fail("t_R release")
+        assert ros_node.spin_until(lambda: "robot_6" not in fleet.serving(), 30, every=fleet.tick), fail("t_R release")
         last6 = max(m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for t, m in fleet.status
                     if any(a.robot_id == "robot_6" for a in m.assignments))
         assert last6 - start6 >= T_R - 0.15, last6 - start6
@@ -103,7 +98,7 @@ def test_eight_robots_two_operators(node):
         def later() -> list:  # hand-overs after this test's first status (DDS discovery before it)
             return [s for s in starts() if s[2] + s[3] * 1e-9 > t_first + 1e-6]
 
-        node.spin_until(lambda: fleet.status[-1][1].handovers - first.handovers == len(later()), 10,
+        ros_node.spin_until(lambda: fleet.status[-1][1].handovers - first.handovers == len(later()), 10,
                         every=fleet.tick)
         assert fleet.status[-1][1].handovers - first.handovers == len(later())
         started = starts()

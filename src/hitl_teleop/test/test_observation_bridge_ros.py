@@ -8,32 +8,27 @@ private ROS domain, so parallel test runs do not mix.
 from __future__ import annotations
 
 import math
-import os
 import subprocess
 import sys
 
 import numpy as np
 import pytest
 import yaml
+from hitl_core.ros.testing import ros_imports
 
-try:
+with ros_imports():
     from geometry_msgs.msg import PoseStamped
     from sensor_msgs.msg import JointState
     from std_msgs.msg import String
 
     from hitl_msgs.msg import EpisodeEvent, Observation
     from hitl_msgs.srv import StartEpisode
-except ImportError as exc:
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"hitl_msgs/rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
 
+from hitl_core.ros.testing import finish, spawn
 from hitl_teleop.observation_bridge import ObservationBridge, config_from_params
-from node_process import finish, spawn
 
 pytestmark = pytest.mark.ros
 NS = "/obs_bridge_test"
-DOMAIN = 100 + os.getpid() % 50
 PARAMS = {
     "arm": "widowx",
     "task": "lift",
@@ -54,24 +49,24 @@ def start(params: dict, tmp_path) -> subprocess.Popen:
     path.write_text(yaml.safe_dump({"/**": {"ros__parameters": params}}))
     args = [sys.executable, "-m", "hitl_teleop.nodes.observation_bridge_node", "--ros-args",
             "-r", "__node:=observation_bridge", "-r", f"__ns:={NS}", "--params-file", str(path)]
-    return spawn(args, ROS_DOMAIN_ID=str(DOMAIN))
+    return spawn(args)  # on the module's domain (ros_graph sets ROS_DOMAIN_ID)
 
 
-def test_joint_state_and_object_pose_in_observation_out(node, tmp_path):
+def test_joint_state_and_object_pose_in_observation_out(ros_node, tmp_path):
     obs: list[Observation] = []
     status: list[str] = []
     events: list[EpisodeEvent] = []
     subs = [
-        node.create_subscription(Observation, f"{NS}/observation", obs.append, 50),
-        node.create_subscription(String, f"{NS}/observation_status", lambda m: status.append(m.data), 50),
-        node.create_subscription(EpisodeEvent, f"{NS}/episode_event", events.append, 50),
+        ros_node.create_subscription(Observation, f"{NS}/observation", obs.append, 50),
+        ros_node.create_subscription(String, f"{NS}/observation_status", lambda m: status.append(m.data), 50),
+        ros_node.create_subscription(EpisodeEvent, f"{NS}/episode_event", events.append, 50),
     ]
-    pub_js = node.create_publisher(JointState, "/wx250s/joint_states", 10)
-    pub_obj = node.create_publisher(PoseStamped, "/perception/object_pose", 10)
+    pub_js = ros_node.create_publisher(JointState, "/wx250s/joint_states", 10)
+    pub_obj = ros_node.create_publisher(PoseStamped, "/perception/object_pose", 10)
     send = {"joints": True, "object": True, "nan": False}
 
     def publish() -> None:
-        stamp = node.get_clock().now().to_msg()
+        stamp = ros_node.get_clock().now().to_msg()
         if send["joints"]:
             js = JointState()
             js.header.stamp = stamp
@@ -89,10 +84,10 @@ def test_joint_state_and_object_pose_in_observation_out(node, tmp_path):
     proc = start(PARAMS, tmp_path)
     try:
         # up, and silent while it has no input
-        assert node.spin_until(lambda: any("no joint state yet" in s for s in status), 30.0), status
+        assert ros_node.spin_until(lambda: any("no joint state yet" in s for s in status), 30.0), status
         assert "no pose yet for object 'obj' on /perception/object_pose" in status[-1] and not obs
         # inputs in, observations out at the control rate
-        assert node.spin_until(lambda: len(obs) >= 5, 10.0, publish, period=0.02), status[-3:]
+        assert ros_node.spin_until(lambda: len(obs) >= 5, 10.0, publish, period=0.02), status[-3:]
         expected = ObservationBridge(config_from_params({k: v for k, v in PARAMS.items()
                                                          if k not in ("robot_id", "rate_hz")}))
         expected.on_joint_state(list(JOINTS), list(JOINTS.values()), 1.0, 1.0)
@@ -110,31 +105,31 @@ def test_joint_state_and_object_pose_in_observation_out(node, tmp_path):
                                    want.tcp_positions[0], atol=1e-12)
         steps = [o.step for o in obs]
         assert steps == list(range(steps[0], steps[0] + len(steps))) and steps[0] == 0
-        assert node.spin_until(lambda: bool(events), 2.0, publish)
+        assert ros_node.spin_until(lambda: bool(events), 2.0, publish)
         assert (events[0].event, events[0].episode, events[0].robot_id) == (EpisodeEvent.EVENT_START, 1, "robot_t")
         assert status[-1] == "ok"
         # the object is no longer seen: within its max age (0.5 s) the node stops and says why
         send["object"] = False
-        assert node.spin_until(lambda: "object 'obj'" in status[-1], 3.0, publish), status[-3:]
+        assert ros_node.spin_until(lambda: "object 'obj'" in status[-1], 3.0, publish), status[-3:]
         assert "stale" in status[-1] and "\n" not in status[-1]
         n = len(obs)
-        node.spin_until(lambda: False, 0.5, publish)
+        ros_node.spin_until(lambda: False, 0.5, publish)
         assert len(obs) == n
         # NaN joint states are rejected: the joints go stale too, and the object's return changes nothing
         send["nan"] = True
-        assert node.spin_until(lambda: "joint state of" in status[-1], 3.0, publish), status[-3:]
+        assert ros_node.spin_until(lambda: "joint state of" in status[-1], 3.0, publish), status[-3:]
         send["object"] = True
-        assert node.spin_until(lambda: "object" not in status[-1], 3.0, publish), status[-3:]
+        assert ros_node.spin_until(lambda: "object" not in status[-1], 3.0, publish), status[-3:]
         assert "joint state of" in status[-1] and len(obs) == n
         send["nan"] = False
-        assert node.spin_until(lambda: len(obs) > n + 2, 3.0, publish)
+        assert ros_node.spin_until(lambda: len(obs) > n + 2, 3.0, publish)
         # a new episode on request: END of the running one, START of the next, steps from 0
-        client = node.create_client(StartEpisode, f"{NS}/start_episode")
+        client = ros_node.create_client(StartEpisode, f"{NS}/start_episode")
         assert client.wait_for_service(timeout_sec=5.0)
         future = client.call_async(StartEpisode.Request(variant="test"))
-        assert node.spin_until(future.done, 5.0, publish)
+        assert ros_node.spin_until(future.done, 5.0, publish)
         assert future.result().success and future.result().episode == 2
-        assert node.spin_until(lambda: obs[-1].episode == 2, 3.0, publish)
+        assert ros_node.spin_until(lambda: obs[-1].episode == 2, 3.0, publish)
         kinds = [(e.event, e.episode) for e in events]
         assert kinds[-2:] == [(EpisodeEvent.EVENT_END, 1), (EpisodeEvent.EVENT_START, 2)]
         first = next(o for o in obs if o.episode == 2)
@@ -142,12 +137,12 @@ def test_joint_state_and_object_pose_in_observation_out(node, tmp_path):
     finally:
         rc, out = finish(proc, tail=10**6)
         for s in subs:
-            node.destroy_subscription(s)
+            ros_node.destroy_subscription(s)
     assert rc == 0, out
     assert "joint_states: non-finite position for ['elbow']" in out and "rejected so far" in out
 
 
-def test_a_task_without_perception_sources_fails_at_start_with_one_line(tmp_path):
+def test_a_task_without_perception_sources_fails_at_start_with_one_line(tmp_path, ros_domain):
     proc = start({**{k: v for k, v in PARAMS.items() if k != "objects"}, "task": "drawer"}, tmp_path)
     try:
         proc.wait(timeout=60)

@@ -1,4 +1,4 @@
-"""rosbag2 MCAP recording, repair and reading (library code: no rclpy)."""
+"""rosbag2 MCAP recording and repair (library code: no rclpy); reading: hitl_core.bag_reader."""
 
 from hitl_bringup.bag.metadata import BagError, FileStats, TopicInfo, qos_dict, read_metadata, write_metadata
 from hitl_bringup.bag.msgdefs import MessageDefinitionError, canonical_type, full_definition

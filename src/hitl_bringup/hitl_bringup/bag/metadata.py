@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from hitl_policy.bag_dataset import BagError
+from hitl_core.bag_reader import BagError
 
 METADATA_FILE = "metadata.yaml"
 ROSBAG2_VERSION = 9

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-from hitl_policy.bag_dataset import MCAP_MAGIC, McapScan, bag_files
+from hitl_core.bag_reader import MCAP_MAGIC, McapScan, bag_files
 from mcap.reader import make_reader
 from mcap.records import Channel, Schema
 

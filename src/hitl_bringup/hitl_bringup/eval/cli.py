@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from pathlib import Path
 
@@ -103,6 +104,10 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
             failed.add(name)
         if "T3_meta" in res:
             extra["T3_meta"].append(res["T3_meta"])
+        # what finished so far, in case this process dies before outcomes.json is written
+        partial = out / "rows.partial.json"
+        partial.with_suffix(".tmp").write_text(json.dumps({"rows": rows, **extra}, default=float))
+        partial.with_suffix(".tmp").replace(partial)
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   disable=not progress, transient=False) as bar:
@@ -137,8 +142,9 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
                     bar.advance(bar_id)
                 skip_blocked()
         else:
-            with ProcessPoolExecutor(max_workers=jobs) as pool:
-                running = {}
+            pool = ProcessPoolExecutor(max_workers=jobs)
+            running: dict = {}
+            try:
                 while pending or running:
                     for name, _dep, fn, *args in ready():
                         running[pool.submit(_run_job, name, fn, *args)] = name
@@ -148,11 +154,27 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in finished:
                         name = running.pop(fut)
-                        collect(name, fut.result())
+                        try:
+                            res = fut.result()
+                        except BrokenProcessPool:  # a worker died (killed for memory, a crash in C code)
+                            res = {"errors": [{"job": name, "error": "its worker process died (out of memory, "
+                                               "a signal or a crash in native code); the other jobs went on",
+                                               "trace": ""}]}
+                        collect(name, res)
                         done.add(name)
                         bar.update(bar_id, description=f"{PROG}: done {name}")
                         bar.advance(bar_id)
+                    if any(f.done() and isinstance(f.exception(), BrokenProcessPool) for f in finished):
+                        # a broken pool fails every job still in it: run those again on a new pool
+                        for fut, name in running.items():
+                            fut.cancel()
+                            pending.append(next(j for j in todo if j[0] == name))
+                        running.clear()
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        pool = ProcessPoolExecutor(max_workers=jobs)
                     skip_blocked()
+            finally:
+                pool.shutdown(wait=True, cancel_futures=True)
     result = {
         "simulator": cfg.sim,
         "mode": "quick" if cfg.quick else "full",
@@ -209,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sim", default="kinematic", choices=BACKENDS,
                    help="simulator backend passed to hitl_sim.make_env (default kinematic)")
     p.add_argument("--tables", default=",".join(TABLES), help=f"comma-separated subset of {','.join(TABLES)}")
+    p.add_argument("--t1-tasks", default="",
+                   help="comma-separated subset of T1's tasks (default: all of the simulator's)")
     p.add_argument("--seeds", type=int, default=3, help="seeds per cell (>= 3 for the results)")
     p.add_argument("--jobs", type=int, default=2, help="parallel worker processes (default 2)")
     p.add_argument("--out", default="bench/results", help="output folder (outcomes.json, results.md, plots, cache)")
@@ -242,6 +266,14 @@ def main(args: list[str] | None = None) -> int:
         src = out / "outcomes.json"
         cfg = EvalConfig.make(ns.quick, ns.sim)
         cfg.seeds = tuple(range(ns.seeds))
+        if ns.t1_tasks:
+            want = [t.strip() for t in ns.t1_tasks.split(",") if t.strip()]
+            known = {task: (task, variant) for task, variant in cfg.t1_tasks}
+            if not want or any(t not in known for t in want):
+                print(f"{PROG}: error: --t1-tasks {ns.t1_tasks!r}: expected a subset of {sorted(known)}",
+                      file=sys.stderr)
+                return 2
+            cfg.t1_tasks = tuple(known[t] for t in want)
         argv = sys.argv[1:] if args is None else args
         result = run(cfg, tables, ns.jobs, out, progress=not ns.no_progress,
                      command=" ".join(["python -m hitl_bringup.eval", *argv]))

@@ -41,13 +41,13 @@ def autonomous(policy, task: str, variant: str, n: int, seed: int, *, arm: str =
     """The policy alone for ``n`` episodes: the DeployResult (dataset, per-episode metrics)."""
     from hitl_bringup.sim_loop import deploy
 
-    env = make_env(task, arm, min(num_envs, n), variant, seed, sim)
-    return deploy(env, policy, n, seed=seed)
+    with make_env(task, arm, min(num_envs, n), variant, seed, sim) as env:
+        return deploy(env, policy, n, seed=seed)
 
 
 def first_steps(ds, n: int):
     """The first ``n`` steps of a dataset (the last episode truncated)."""
-    from hitl_policy.data import EpisodeDataset
+    from hitl_core.data import EpisodeDataset
 
     if n >= ds.n_steps:
         return ds
@@ -100,7 +100,7 @@ def base_paths(cache: Path, task: str, key: str) -> dict[str, Path]:
 
 def load_base(paths: dict[str, Path], kinds: tuple[str, ...] = ("diffusion",)) -> dict:
     """The cached demos and models (``kinds``) of one task."""
-    from hitl_policy.data import EpisodeDataset
+    from hitl_core.data import EpisodeDataset
     from hitl_policy.registry import load_policy
 
     out: dict = {"demos": EpisodeDataset.load(paths["demos"])}

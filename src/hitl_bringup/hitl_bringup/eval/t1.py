@@ -95,10 +95,11 @@ def job_t1(task: str, variant: str, seed: int, cfg: EvalConfig, cache: str) -> d
     for gate, est in gates.items():
         for rate in flag_rates(cfg):
             thr = calibrate(calib[gate], rate)
-            env = make_env(task, cfg.arm, min(cfg.num_envs, cfg.t1_episodes), variant, eval_seed, cfg.sim)
-            res = deploy(env, policy, cfg.t1_episodes, est, gate_config(task, thr, cfg.reaction_ticks, cfg.score_every),
-                         make_expert(task, seed=seed, sim=cfg.sim), seed=eval_seed,
-                         operator=operator(cfg.reaction_ticks, seed))
+            with make_env(task, cfg.arm, min(cfg.num_envs, cfg.t1_episodes), variant, eval_seed, cfg.sim) as env:
+                res = deploy(env, policy, cfg.t1_episodes, est,
+                             gate_config(task, thr, cfg.reaction_ticks, cfg.score_every),
+                             make_expert(task, seed=seed, sim=cfg.sim), seed=eval_seed,
+                             operator=operator(cfg.reaction_ticks, seed))
             s = res.summary()
             rows.append({"table": "T1", "task": f"{task}-{variant}", "gate": gate, "seed": seed, "flag_rate": rate,
                          "threshold": thr, "assisted_success": s["success_rate"], "human_steps": s["human_steps"],

@@ -34,7 +34,7 @@ PAPER_T2 = {"base": 0.16, "uncertainty": 0.63, "full_demos": 0.44}  # Lift-real:
 
 def job_t2(seed: int, cfg: EvalConfig, cache: str) -> dict:
     setup_worker()
-    from hitl_policy.data import SOURCE_HUMAN, EpisodeDataset
+    from hitl_core.data import SOURCE_HUMAN, EpisodeDataset
     from hitl_policy.learning.finetune import finetune
 
     from hitl_bringup.eval.common import calibrate
@@ -55,9 +55,9 @@ def job_t2(seed: int, cfg: EvalConfig, cache: str) -> dict:
     need = max(cfg.t2_budgets)
     while human < need and batch * cfg.num_envs < cfg.t2_max_episodes:
         s = 4000 + seed * 100 + batch
-        res = deploy(make_env(TASK, cfg.arm, cfg.num_envs, "test", s, cfg.sim), policy, cfg.num_envs,
-                     est["denoising_vector"], gate, make_expert(TASK, seed=seed, sim=cfg.sim), seed=s,
-                     operator=operator(cfg.reaction_ticks, seed))
+        with make_env(TASK, cfg.arm, cfg.num_envs, "test", s, cfg.sim) as env:
+            res = deploy(env, policy, cfg.num_envs, est["denoising_vector"], gate,
+                         make_expert(TASK, seed=seed, sim=cfg.sim), seed=s, operator=operator(cfg.reaction_ticks, seed))
         parts.append(res.dataset)
         human += int((res.dataset.source == SOURCE_HUMAN).sum())
         batch += 1

@@ -38,7 +38,7 @@ def weak_policy(obs_dim: int, act_dim: int, cfg: EvalConfig, seed: int):
 
 def job_t4(task: str, seed: int, cfg: EvalConfig) -> dict:
     setup_worker()
-    from hitl_policy.data import SOURCE_HUMAN
+    from hitl_core.data import SOURCE_HUMAN
     from hitl_policy.learning.finetune import finetune
 
     from hitl_bringup.sim_loop import ExpertDeviationGate, GateConfig, deploy
@@ -49,16 +49,17 @@ def job_t4(task: str, seed: int, cfg: EvalConfig) -> dict:
     weak.fit(demos, cfg.t4_base_steps, cfg.gauss_batch, progress=False)
     eval_seed = 8000 + seed
     expert = make_expert(task, seed=seed, sim=cfg.sim)
-    env = make_env(task, cfg.arm, min(cfg.num_envs, cfg.t4_eval_episodes), "train", eval_seed, cfg.sim)
-    nominal = deploy(env, weak, cfg.t4_eval_episodes, ExpertDeviationGate(expert, env.n_arms),
-                     GateConfig(threshold=np.inf), expert, seed=eval_seed, operator=operator(cfg.reaction_ticks, seed))
+    with make_env(task, cfg.arm, min(cfg.num_envs, cfg.t4_eval_episodes), "train", eval_seed, cfg.sim) as env:
+        nominal = deploy(env, weak, cfg.t4_eval_episodes, ExpertDeviationGate(expert, env.n_arms),
+                         GateConfig(threshold=np.inf), expert, seed=eval_seed,
+                         operator=operator(cfg.reaction_ticks, seed))
     weak_success = nominal.summary()["success_rate"]
     scores = nominal.scores[np.isfinite(nominal.scores)]
     threshold = max(cfg.expert_gate, calibrate(scores, cfg.t4_flag_rate))
-    env = make_env(task, cfg.arm, min(cfg.num_envs, cfg.t4_episodes), "train", 9000 + seed, cfg.sim)
-    res = deploy(env, weak, cfg.t4_episodes, ExpertDeviationGate(expert, env.n_arms),
-                 gate_config(task, threshold, cfg.reaction_ticks, 1), expert, seed=9000 + seed,
-                 operator=operator(cfg.reaction_ticks, seed))
+    with make_env(task, cfg.arm, min(cfg.num_envs, cfg.t4_episodes), "train", 9000 + seed, cfg.sim) as env:
+        res = deploy(env, weak, cfg.t4_episodes, ExpertDeviationGate(expert, env.n_arms),
+                     gate_config(task, threshold, cfg.reaction_ticks, 1), expert, seed=9000 + seed,
+                     operator=operator(cfg.reaction_ticks, seed))
     data = res.dataset
     rows = []
     for method in T4_METHODS:

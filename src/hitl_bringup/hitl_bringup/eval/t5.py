@@ -34,7 +34,7 @@ PAPER_T5 = {0.01: {"human_steps": 60.3, "success": 0.46}, 0.03: {"human_steps": 
 
 def job_t5(seed: int, cfg: EvalConfig, cache: str) -> dict:
     setup_worker()
-    from hitl_policy.data import SOURCE_HUMAN
+    from hitl_core.data import SOURCE_HUMAN
     from hitl_policy.learning.finetune import finetune
     from hitl_policy.registry import make_estimator
 
@@ -50,10 +50,10 @@ def job_t5(seed: int, cfg: EvalConfig, cache: str) -> dict:
     rows = []
     for r, est in ests.items():
         thr = calibrate(calib[r], cfg.target_rate)
-        env = make_env(TASK, cfg.arm, min(cfg.num_envs, cfg.t5_episodes), "test", dep_seed, cfg.sim)
         gate = gate_config(TASK, thr, cfg.reaction_ticks, cfg.score_every)
-        res = deploy(env, policy, cfg.t5_episodes, est, gate, make_expert(TASK, seed=seed, sim=cfg.sim),
-                     seed=dep_seed, operator=operator(cfg.reaction_ticks, seed))
+        with make_env(TASK, cfg.arm, min(cfg.num_envs, cfg.t5_episodes), "test", dep_seed, cfg.sim) as env:
+            res = deploy(env, policy, cfg.t5_episodes, est, gate, make_expert(TASK, seed=seed, sim=cfg.sim),
+                         seed=dep_seed, operator=operator(cfg.reaction_ticks, seed))
         s = res.summary()
         n_human = int((res.dataset.source == SOURCE_HUMAN).sum())
         if n_human:

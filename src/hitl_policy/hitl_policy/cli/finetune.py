@@ -3,9 +3,9 @@
     hitl_finetune --data round1.npz round2.npz --pretrain demos.npz --method iwr \\
                   --base base.pt --out finetuned.pt --steps 2000
 
-Inputs are dataset files (``.npz``, :class:`hitl_policy.data.EpisodeDataset`, or LeRobotDataset v3
+Inputs are dataset files (``.npz``, :class:`hitl_core.data.EpisodeDataset`, or LeRobotDataset v3
 directories, hitl_policy.lerobot_format) and/or rosbag2
-recordings (``--bags``, converted with ``hitl_policy.bag_dataset.bags_to_dataset``). Methods: bc,
+recordings (``--bags``, converted with ``hitl_core.bag_dataset.bags_to_dataset``). Methods: bc,
 hg-dagger, iwr, iwr-nb, mix (50/50 intervention vs pretraining), bc-intervention, mile.
 """
 
@@ -61,7 +61,7 @@ def load_inputs(args) -> tuple:
 
     rounds = [load_episodes(path) for path in args.data]
     if args.bags:
-        from hitl_policy.bag_dataset import bags_to_dataset
+        from hitl_core.bag_dataset import bags_to_dataset
 
         rounds.append(bags_to_dataset(args.bags, robot_namespace=args.robot))
     pretrain = load_episodes(args.pretrain) if args.pretrain else None

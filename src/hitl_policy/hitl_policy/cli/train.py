@@ -116,8 +116,9 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from hitl_core.data import DatasetError
+
     from hitl_policy.checkpoint import CheckpointError
-    from hitl_policy.data import DatasetError
 
     try:
         summary = run(args)

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from hitl_core.data import EpisodeDataset
 
-from hitl_policy.data import EpisodeDataset
 from hitl_policy.learning.mile import MILE, MileConfig
 from hitl_policy.learning.sampling import (
     METHODS,

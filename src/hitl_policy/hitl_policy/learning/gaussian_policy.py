@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from hitl_core.data import EpisodeDataset
 from torch import nn
 
 from hitl_policy.checkpoint import load_checkpoint, save_checkpoint
-from hitl_policy.data import EpisodeDataset
 from hitl_policy.normalizer import Normalizer
 
 KIND = "gaussian"

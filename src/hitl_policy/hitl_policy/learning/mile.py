@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from hitl_core.data import EpisodeDataset
 from torch import nn
 
-from hitl_policy.data import EpisodeDataset
 from hitl_policy.learning.gaussian_policy import GaussianHead
 from hitl_policy.learning.sampling import ROLE_HUMAN, ROLE_PRETRAIN, ROLE_ROBOT
 from hitl_policy.learning.train_loop import train_loop

@@ -14,8 +14,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 import torch
-
-from hitl_policy.data import EpisodeDataset
+from hitl_core.data import EpisodeDataset
 
 
 def progress_iter(n: int, desc: str, enabled: bool):

@@ -7,8 +7,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 import torch
-
-from hitl_policy.data import EpisodeDataset
+from hitl_core.data import EpisodeDataset
 
 
 @runtime_checkable

@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 from diffusers import DDIMScheduler, DDPMScheduler
+from hitl_core.data import EpisodeDataset
 
 from hitl_policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from hitl_policy.data import EpisodeDataset
 from hitl_policy.learning.train_loop import optimize
 from hitl_policy.models.nets import make_noise_net
 from hitl_policy.normalizer import Normalizer

@@ -21,9 +21,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
+from hitl_core.data import EpisodeDataset
 from torch import nn
 
-from hitl_policy.data import EpisodeDataset
 from hitl_policy.learning.train_loop import optimize
 from hitl_policy.models.mlp import (
     NetCheckpointMixin,

@@ -10,19 +10,17 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+from hitl_core.ros.node_main import RosImports, run_node
 
 from hitl_policy.markers import MarkerDrawer
-from hitl_policy.nodes.runtime import spin, wants_help
 
-try:  # running the node needs ROS; --help and importing this module do not
+Node = object  # the base class while ROS is missing (--help and importing this module need no ROS)
+ROS = RosImports()
+with ROS:  # running the node needs ROS: run_node raises their ImportError
     from rclpy.node import Node
     from visualization_msgs.msg import MarkerArray
 
     from hitl_msgs.msg import ControlState, Observation, Uncertainty
-except ImportError as _exc:  # workspace not built / not sourced: main() raises it after --help
-    Node, ROS_IMPORT_ERROR = object, _exc
-else:
-    ROS_IMPORT_ERROR = None
 
 USAGE = """usage: markers_node [--help] [--ros-args -p name:=value ...]
 
@@ -62,12 +60,7 @@ class MarkersNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if args is None else args)
-    if wants_help(argv, USAGE):
-        return 0
-    if ROS_IMPORT_ERROR is not None:
-        raise ROS_IMPORT_ERROR
-    return spin(MarkersNode, argv, "markers_node", errors=())
+    return run_node(MarkersNode, args, USAGE, "markers_node", ROS, errors=())
 
 
 if __name__ == "__main__":

@@ -12,19 +12,18 @@ import time
 from collections import deque
 
 import numpy as np
+from hitl_core.ros.node_main import RosImports, run_node
+from hitl_core.ros.runtime import parse_mapping_param
 
 from hitl_policy.chunking import ChunkScheduler
 from hitl_policy.deployment import checkpoint_action_names, load_policy_on
-from hitl_policy.nodes.runtime import parse_mapping_param, spin, wants_help
 
-try:  # running the node needs ROS; --help and importing this module do not
+Node = object  # the base class while ROS is missing (--help and importing this module need no ROS)
+ROS = RosImports()
+with ROS:  # running the node needs ROS: run_node raises their ImportError
     from rclpy.node import Node
 
     from hitl_msgs.msg import ActionChunk, EpisodeEvent, Observation
-except ImportError as _exc:  # workspace not built / not sourced: main() raises it after --help
-    Node, ROS_IMPORT_ERROR = object, _exc
-else:
-    ROS_IMPORT_ERROR = None
 
 USAGE = """usage: policy_node [--help] [--ros-args -p name:=value ...]
 
@@ -82,7 +81,7 @@ class PolicyNode(Node):
 
     def on_obs(self, msg: Observation) -> None:
         obs = np.asarray(msg.data, np.float32)
-        if obs.size != self.policy.obs_dim:  # counted and logged by the shared runtime (nodes/runtime.py)
+        if obs.size != self.policy.obs_dim:  # counted and logged by the shared runtime (hitl_core/ros/runtime.py)
             raise ValueError(f"observation has {obs.size} entries, the policy expects {self.policy.obs_dim}")
         if self.episode != int(msg.episode):  # missed START event: still start fresh
             self.sched.reset()
@@ -117,14 +116,13 @@ class PolicyNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if args is None else args)
-    if wants_help(argv, USAGE):
-        return 0
-    if ROS_IMPORT_ERROR is not None:
-        raise ROS_IMPORT_ERROR
-    from hitl_policy.checkpoint import CheckpointError
+    return run_node(PolicyNode, args, USAGE, "policy_node", ROS, errors=_setup_errors)
 
-    return spin(PolicyNode, argv, "policy_node", errors=(CheckpointError, ValueError))
+
+def _setup_errors() -> tuple[type[BaseException], ...]:
+    from hitl_policy.checkpoint import CheckpointError  # torch: imported only when the node starts
+
+    return (CheckpointError, ValueError)
 
 
 if __name__ == "__main__":

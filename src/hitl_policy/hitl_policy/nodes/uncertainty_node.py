@@ -14,22 +14,21 @@ import threading
 import time
 
 import numpy as np
+from hitl_core.ros.node_main import RosImports, run_node
+from hitl_core.ros.runtime import parse_mapping_param
+from hitl_core.threshold import resolve_threshold  # the one rule for 'unset' (< 0)
 
 from hitl_policy.chunking import ObsHistory, current_action
 from hitl_policy.deployment import checkpoint_action_names, load_policy_on
 from hitl_policy.markers import MarkerDrawer
-from hitl_policy.nodes.runtime import parse_mapping_param, spin, wants_help
-from hitl_policy.uncertainty.threshold import resolve_threshold  # the one rule for 'unset' (< 0)
 
-try:  # running the node needs ROS; --help and importing this module (its helpers) do not
+Node = object  # the base class while ROS is missing (--help and importing this module need no ROS)
+ROS = RosImports()
+with ROS:  # running the node needs ROS: run_node raises their ImportError
     from rclpy.node import Node
     from visualization_msgs.msg import MarkerArray
 
     from hitl_msgs.msg import ControlState, EpisodeEvent, Observation, Uncertainty
-except ImportError as _exc:  # workspace not built / not sourced: main() raises it after --help
-    Node, ROS_IMPORT_ERROR = object, _exc
-else:
-    ROS_IMPORT_ERROR = None
 
 USAGE = """usage: uncertainty_node [--help] [--ros-args -p name:=value ...]
 
@@ -137,7 +136,7 @@ class UncertaintyNode(Node):
 
     def on_obs(self, msg: Observation) -> None:
         obs = np.asarray(msg.data, np.float32)
-        if obs.size != self.policy.obs_dim:  # counted and logged by the shared runtime (nodes/runtime.py)
+        if obs.size != self.policy.obs_dim:  # counted and logged by the shared runtime (hitl_core/ros/runtime.py)
             raise ValueError(f"observation has {obs.size} entries, the policy expects {self.policy.obs_dim}")
         if self.episode != int(msg.episode):
             self.history.reset()
@@ -199,14 +198,13 @@ class UncertaintyNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if args is None else args)
-    if wants_help(argv, USAGE):
-        return 0
-    if ROS_IMPORT_ERROR is not None:
-        raise ROS_IMPORT_ERROR
-    from hitl_policy.checkpoint import CheckpointError
+    return run_node(UncertaintyNode, args, USAGE, "uncertainty_node", ROS, errors=_setup_errors)
 
-    return spin(UncertaintyNode, argv, "uncertainty_node", errors=(CheckpointError, ValueError, ImportError, TypeError))
+
+def _setup_errors() -> tuple[type[BaseException], ...]:
+    from hitl_policy.checkpoint import CheckpointError  # torch: imported only when the node starts
+
+    return (CheckpointError, ValueError, ImportError, TypeError)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ class MjTask(ABC):
     variants: ClassVar[tuple[str, ...]] = ("train", "test")
     n_modes: ClassVar[int] = 1  # styles of the expert / hidden modes (drawer index, face pair, ...)
     arms: ClassVar[tuple[str, ...]] = ("franka",)  # arm profiles this task supports
+    # arm profile -> why the task does not run on it (cannot reach, cannot grasp, expert below the bar);
+    # bench/sim.py reports these reasons in place of a success rate
+    unsupported: ClassVar[dict[str, str]] = {}
 
     # set by __init__ of subclasses
     obs_names: list[str]
@@ -42,7 +45,9 @@ class MjTask(ABC):
         if variant not in self.variants:
             raise ValueError(f"task {self.name!r} has no variant {variant!r}; expected one of {self.variants}")
         if arm.name not in self.arms:
-            raise ValueError(f"task {self.name!r} runs on arms {self.arms}, not {arm.name!r}")
+            why = self.unsupported.get(arm.name)
+            raise ValueError(f"task {self.name!r} runs on arms {self.arms}, not {arm.name!r}"
+                             + (f": {why}" if why else ""))
         self.arm = arm
         self.variant = variant
 

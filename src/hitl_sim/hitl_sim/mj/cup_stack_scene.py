@@ -86,6 +86,11 @@ class CupStackTask(RobosuiteTask):
     name = "cup_stack"
     variants: ClassVar[tuple[str, ...]] = ("train", "test")
     arms: ClassVar[tuple[str, ...]] = ("franka",)
+    unsupported: ClassVar[dict[str, str]] = {
+        "widowx": "cannot reach: the cups start at x 0.45-0.62 m, the WidowX's workspace ends at x = 0.45 m; "
+                  "the layout is not scaled to the arm",
+        "yumi": "not adapted: the cup layout is sized for the Franka (x 0.45-0.62 m, y -0.15..0.15 m)",
+    }
     control_steps = 150
 
     def __init__(self, arm, variant: str = "train") -> None:

@@ -68,6 +68,11 @@ class DrawerTask(RobosuiteTask):
     name = "drawer"
     variants: ClassVar[tuple[str, ...]] = ("train", "test")
     arms: ClassVar[tuple[str, ...]] = ("franka",)
+    unsupported: ClassVar[dict[str, str]] = {
+        "widowx": "cannot reach: the cabinet stands 0.60 m ahead (handles 0.45-0.60 m while pulled), the WidowX's "
+                  "workspace ends at x = 0.45 m; the layout is not scaled to the arm",
+        "yumi": "not adapted: the cabinet layout is sized for the Franka (0.60 m ahead, centred on the base)",
+    }
     n_modes = 3
     control_steps = 120
 

@@ -68,6 +68,10 @@ class MetaworldTask(MjTask):
 
     variants: ClassVar[tuple[str, ...]] = ("train",)
     arms: ClassVar[tuple[str, ...]] = ("sawyer",)
+    unsupported: ClassVar[dict[str, str]] = {
+        a: "Metaworld's own Sawyer only: Metaworld ships no other arm (profile 'sawyer')"
+        for a in ("franka", "widowx", "yumi")
+    }
     env_name: ClassVar[str] = ""
     episode_steps: ClassVar[int] = 500  # Metaworld's max_path_length
     scene_bodies: ClassVar[tuple[str, ...]] = ()

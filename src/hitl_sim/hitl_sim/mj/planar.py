@@ -52,9 +52,12 @@ _ACTUATORS = """
 class _PlanarTask(MjTask):
     """Shared pusher mechanics; subclasses build the scene and the state."""
 
-    # Franka only: on the WidowX profile (scene scaled by 0.55, 0.25 m/s slower pace) the experts
-    # measured 73 % (push) and 0 % (nav) over 200 episodes (bench/results/sim.json): not supported yet
     arms: ClassVar[tuple[str, ...]] = ("franka",)
+    unsupported: ClassVar[dict[str, str]] = {
+        "widowx": "expert below the bar: on the WidowX profile (scene scaled by 0.55, 0.12 m/s) the experts "
+                  "measured 73 % (push) and 0 % (nav) over 200 episodes (bench/results/sim.json)",
+        "yumi": "not measured: the planar fleet tasks were built and measured on the Franka profile only",
+    }
     PUSHER_R = 0.012
     PLANE_Z = 0.02  # the pusher sphere's centre: the puck's mid-height
 

@@ -19,7 +19,7 @@ from functools import partial
 import numpy as np
 
 from hitl_sim.arms import ArmProfile
-from hitl_sim.core import SceneItem
+from hitl_sim.core import ClosesOnExit, SceneItem
 from hitl_sim.mj.base import MjTask
 from hitl_sim.mj.vec import MjVecEnv
 
@@ -68,7 +68,7 @@ def _worker(conn, factory, arm: ArmProfile, n: int, seed: int, first: int) -> No
             conn.send(("error", traceback.format_exc()))
 
 
-class MjPoolVecEnv:
+class MjPoolVecEnv(ClosesOnExit):
     """N robots of one arm on one MuJoCo task, stepped in ``workers`` processes."""
 
     backend = "mujoco"

@@ -13,11 +13,11 @@ from collections.abc import Callable
 import numpy as np
 
 from hitl_sim.arms import ArmProfile
-from hitl_sim.core import SceneItem, reset_targets
+from hitl_sim.core import ClosesOnExit, SceneItem, reset_targets
 from hitl_sim.mj.base import MjTask
 
 
-class MjVecEnv:
+class MjVecEnv(ClosesOnExit):
     """N robots of one arm on one MuJoCo task."""
 
     backend = "mujoco"

@@ -16,7 +16,7 @@ import sys
 import time
 
 import numpy as np
-from hitl_policy.nodes.runtime import spin, wants_help
+from hitl_core.ros.runtime import spin, wants_help
 
 USAGE = """usage: sim_arm_node [--help] [--ros-args -p name:=value ...]
 
@@ -207,7 +207,7 @@ def make_node():
         def _on_command(self, msg) -> None:
             if not self.running:
                 return
-            errors = getattr(self, "input_errors", None)  # the shared runtime's counts (nodes/runtime.py)
+            errors = getattr(self, "input_errors", None)  # the shared runtime's counts (hitl_core/ros/runtime.py)
             topic = self.resolve_topic_name("arm_command")
             try:
                 why = errors.screen(topic, msg) if errors is not None else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from hitl_policy.control_source import ControlSource
+from hitl_core.control_source import ControlSource
 from scipy.spatial.transform import Rotation
 
 from hitl_teleop.adapters.kinematics import pose_to_matrix

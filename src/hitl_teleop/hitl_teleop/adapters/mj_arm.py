@@ -42,6 +42,14 @@ def compile_with_tcp_sites(xml_path: str | Path, arms: dict[str, ArmSpec]) -> mu
     return spec.compile()
 
 
+def simulator_chains(arm: str, specs: dict[str, ArmSpec], mjcf: str | Path = "") -> list[MjArmChain]:
+    """The arms ``specs`` (name -> spec) of ``arm``'s simulator MJCF (hitl_sim/arm_models.py), or of ``mjcf``."""
+    from hitl_sim.arm_models import mjcf_path
+
+    model = compile_with_tcp_sites(mjcf or mjcf_path(arm), specs)
+    return [MjArmChain(model, name, spec) for name, spec in specs.items()]
+
+
 class MjArmChain:
     """FK of one arm of ``model``; the other joints stay where ``rest`` puts them."""
 

@@ -3,11 +3,17 @@
 xs_sdk takes joint space only. The arm group is named "arm" with joints (waist, shoulder, elbow,
 forearm_roll, wrist_angle, wrist_rotate) in that order; the gripper is a JointSingleCommand named
 "gripper" (in xs_sdk's default "pwm" mode: +effort opens, -effort closes).
+
+Kinematics: the simulator's MJCF of the arm (hitl_sim/mj/widowx/robot.xml, located through
+``hitl_sim.arm_models``) with a TCP site at the URDF's ``ee_gripper_link`` (0.093575 m along the
+gripper link's x), solved with mink (adapters/mj_arm.py). The MJCF was written from
+config/kinematics/wx250s.urdf and matches its FK to 1e-6 m (src/hitl_sim/test/test_widowx_model.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -23,9 +29,15 @@ from hitl_teleop.adapters.base import (
 )
 from hitl_teleop.adapters.ik import IKParams
 from hitl_teleop.adapters.joint_ik import JointSpaceArm
-from hitl_teleop.adapters.kinematics import Chain, kinematics_dir, load_chain
+
+if TYPE_CHECKING:  # mujoco loads only when an adapter is built (as for the YuMi)
+    from hitl_teleop.adapters.mj_arm import MjArmChain
 
 WIDOWX_JOINTS = ("waist", "shoulder", "elbow", "forearm_roll", "wrist_angle", "wrist_rotate")
+TIP_BODY = "gripper_link"  # the MJCF body the TCP hangs from
+# ee_gripper_link in the gripper link's frame: ee_arm 0.043 + gripper_bar->fingers 0.023 + fingers->tip 0.027575
+# (config/kinematics/wx250s.urdf); same orientation as the gripper link (x out of the gripper)
+TCP_OFFSET = (0.093575, 0.0, 0.0)
 
 
 @dataclass
@@ -40,7 +52,7 @@ class WidowXConfig:
     max_joint_step: float = 0.25  # rad per tick
     workspace_min: tuple[float, float, float] = (0.15, -0.25, 0.03)
     workspace_max: tuple[float, float, float] = (0.45, 0.25, 0.40)
-    urdf: str = ""
+    mjcf: str = ""  # another MJCF of the arm (default: the simulator's, hitl_sim.arm_models.mjcf_path("widowx"))
     joint_group_topic: str = ""  # default /<robot_name>/commands/joint_group
     joint_single_topic: str = ""  # default /<robot_name>/commands/joint_single
 
@@ -53,9 +65,11 @@ class WidowXConfig:
         return f"{self.robot_name}/ee_gripper_link"
 
 
-def widowx_chain(urdf: str = "") -> Chain:
-    """The chain in the bundled model uses the default "wx250s/" link prefix."""
-    return load_chain(urdf or kinematics_dir() / "wx250s.urdf", "wx250s/base_link", "wx250s/ee_gripper_link")
+def widowx_chain(mjcf: str = "") -> MjArmChain:
+    """The arm of the simulator's MJCF (or ``mjcf``), TCP = ``wx250s/ee_gripper_link``, in ``wx250s/base_link``."""
+    from hitl_teleop.adapters.mj_arm import ArmSpec, simulator_chains
+
+    return simulator_chains("widowx", {"widowx": ArmSpec(WIDOWX_JOINTS, TIP_BODY, TCP_OFFSET, "base_link")}, mjcf)[0]
 
 
 class WidowXAdapter:
@@ -63,10 +77,10 @@ class WidowXAdapter:
 
     def __init__(self, cfg: WidowXConfig | None = None, ik: IKParams | None = None) -> None:
         self.cfg = cfg or WidowXConfig()
-        self.chain = widowx_chain(self.cfg.urdf)
-        if self.chain.joint_names != WIDOWX_JOINTS:
-            raise ValueError(f"WidowX model joints {self.chain.joint_names} != xs_sdk order {WIDOWX_JOINTS}")
-        self.arm = JointSpaceArm(self.chain, self.cfg.max_joint_step, ik, label="widowx")
+        from hitl_teleop.adapters.mj_arm import solve_ik_mink
+
+        self.chain = widowx_chain(self.cfg.mjcf)
+        self.arm = JointSpaceArm(self.chain, self.cfg.max_joint_step, ik, label="widowx", solver=solve_ik_mink)
         self.gripper = GripperLatch()
         self.lo, self.hi = np.asarray(self.cfg.workspace_min), np.asarray(self.cfg.workspace_max)
 

@@ -1,9 +1,9 @@
 """ABB YuMi IRB 14000 (abb_ros2, ros2_control): pose targets -> JointTrajectory per arm.
 
 Kinematics (``YuMiConfig.kinematics``): "mjcf" (default) is the simulator's model, robosuite-models'
-Yumi MJCF with ABB's Smart Gripper TCP (136 mm along the flange z), solved with mink (adapters/mj_arm.py);
-"urdf" is the bundled URDF with the damped-least-squares solver (adapters/ik.py). The two agree to
-0.25 mm / 0.05 deg over random joint vectors (test_adapters_yumi.py).
+Yumi MJCF (located by ``hitl_sim.arm_models``) with ABB's Smart Gripper TCP (136 mm along the flange
+z), solved with mink (adapters/mj_arm.py); "urdf" is the bundled URDF with the damped-least-squares
+solver (adapters/ik.py). The two agree to 0.25 mm / 0.05 deg over random joint vectors (test_adapters_yumi.py).
 
 Two 7-DoF arms, each with its own joint_trajectory_controller; target 0 is the left arm, target 1
 the right (ArmCommand.targets order = the arm profile's ee_frames order). Joint names follow the
@@ -14,9 +14,7 @@ the target width (metres) goes out as std_msgs/Float64 per arm for a site-specif
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -42,21 +40,12 @@ def yumi_joint_names(side: str) -> tuple[str, ...]:
     return tuple(f"yumi_joint_{i}_{side}" for i in (1, 2, 7, 3, 4, 5, 6))
 
 
-def yumi_mjcf_path() -> Path:
-    """robosuite-models' Yumi (the simulator's model), located without importing robosuite."""
-    spec = importlib.util.find_spec("robosuite_models")
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("robosuite-models is not installed: set kinematics 'urdf' or install requirements/python.txt")
-    return Path(spec.submodule_search_locations[0]) / "assets" / "robots" / "yumi" / "robot.xml"
-
-
 def yumi_mj_chains(xml_path: str = ""):
     """Both arms of the Yumi MJCF as chains (left, right), TCP sites added."""
-    from hitl_teleop.adapters.mj_arm import ArmSpec, MjArmChain, compile_with_tcp_sites
+    from hitl_teleop.adapters.mj_arm import ArmSpec, simulator_chains
 
-    arms = {s: ArmSpec(yumi_joint_names(s), f"yumi_link_7_{s}", TCP_OFFSET, "base") for s in SIDES}
-    model = compile_with_tcp_sites(xml_path or yumi_mjcf_path(), arms)
-    return [MjArmChain(model, s, arms[s]) for s in SIDES]
+    return simulator_chains(
+        "yumi", {s: ArmSpec(yumi_joint_names(s), f"yumi_link_7_{s}", TCP_OFFSET, "base") for s in SIDES}, xml_path)
 
 
 def yumi_chain(side: str, urdf: str = "") -> Chain:

@@ -37,7 +37,7 @@ class HelpGate:
     def observe(self, score: float, threshold: float | None) -> None:
         """One Uncertainty message (a finite score)."""
         self.score = float(score)
-        if threshold is not None and np.isfinite(threshold) and threshold >= 0:  # 0 is legal (uncertainty/threshold.py)
+        if threshold is not None and np.isfinite(threshold) and threshold >= 0:  # 0 is legal (hitl_core/threshold.py)
             self.message_threshold = float(threshold)
         if self.score < self.release_level:
             self.low_count += 1

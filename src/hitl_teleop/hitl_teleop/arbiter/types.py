@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 
 import numpy as np
-from hitl_policy.control_source import ControlReason, ControlSource
+from hitl_core.control_source import ControlReason, ControlSource
 
 Source = ControlSource  # who drives: POLICY, HUMAN, PAUSED, RESET (one enum for the whole stack)
 

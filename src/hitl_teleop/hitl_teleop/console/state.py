@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from hitl_policy.control_source import ControlReason, ControlSource
+from hitl_core.control_source import ControlReason, ControlSource
 
 from hitl_teleop.arbiter.types import HelpReason
 

@@ -69,6 +69,18 @@ class ToggleButton:
         return self.state
 
 
+class GripperButton:
+    """The gripper command (0 open, 1 closed) from a button in a config's ``gripper_mode``: toggled on
+    each press ("toggle"), or closed while held ("hold")."""
+
+    def __init__(self) -> None:
+        self._toggle = ToggleButton()
+
+    def update(self, pressed: bool, mode: str) -> float:
+        closed = self._toggle.update(pressed) if mode == "toggle" else bool(pressed)
+        return 1.0 if closed else 0.0
+
+
 def deadband(values: np.ndarray, threshold: float) -> np.ndarray:
     """Zero |v| <= threshold and rescale the rest so the output is continuous at the threshold."""
     v = np.asarray(values, float)
@@ -105,6 +117,40 @@ def device_config_path(name: str) -> Path:
     if name.endswith((".yaml", ".yml")):
         return Path(name)
     return config_dir() / "devices" / f"{name}.yaml"
+
+
+class DeviceConfig:
+    """What the device configs (dataclasses: SpaceMouseConfig, TrakstarConfig, JoyMap) share: ``load``
+    a bundled name (``DEFAULT`` when none) or a YAML path; ``from_dict`` for a flat config, refusing
+    unknown keys (YAML lists become tuples); ``check``, the gripper mode (subclasses add their rules)."""
+
+    DEFAULT = ""  # the bundled config config/devices/<DEFAULT>.yaml, also the config's name in errors
+    gripper_mode: str
+    operator_id: str
+    frame_id: str
+
+    @classmethod
+    def load(cls, name: str | None = None) -> Any:
+        return cls.from_dict(load_yaml(device_config_path(name or cls.DEFAULT)))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Any:
+        known = set(cls.__dataclass_fields__)  # type: ignore[attr-defined]
+        unknown = sorted(set(d) - known - {"device"})
+        if unknown:
+            raise ValueError(f"unknown {cls.DEFAULT} config keys: {unknown}")
+        cfg = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known})
+        cfg.check()
+        return cfg
+
+    def sample(self, t: float, device: str, **fields: Any) -> TeleopSample:
+        """A TeleopSample of ``device`` at ``t`` with this config's operator and frame ids."""
+        return TeleopSample(stamp=t, device=device, operator_id=self.operator_id, frame_id=self.frame_id, **fields)
+
+    def check(self) -> None:
+        """ValueError naming what is wrong (called by ``from_dict``)."""
+        if self.gripper_mode not in ("toggle", "hold"):
+            raise ValueError(f"gripper_mode must be 'toggle' or 'hold', got {self.gripper_mode!r}")
 
 
 def to_msg(sample: TeleopSample, msg_cls: Any | None = None) -> Any:

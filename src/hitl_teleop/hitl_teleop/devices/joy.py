@@ -12,14 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hitl_teleop.devices.common import (
-    EdgeDetector,
-    TeleopSample,
-    ToggleButton,
-    deadband,
-    device_config_path,
-    load_yaml,
-)
+from hitl_teleop.devices.common import DeviceConfig, EdgeDetector, GripperButton, TeleopSample, deadband
 
 MOTION_AXES = ("linear_x", "linear_y", "linear_z", "angular_x", "angular_y", "angular_z")
 BUTTON_ROLES = ("deadman", "turbo", "take_over", "pause", "reset", "gripper")
@@ -35,7 +28,9 @@ class AxisSource:
 
 
 @dataclass
-class JoyMap:
+class JoyMap(DeviceConfig):
+    DEFAULT = "ps3"
+
     name: str = "ps3"
     linear_speed: float = 0.10
     angular_speed: float = 0.5
@@ -86,13 +81,8 @@ class JoyMap:
             if k in d
         }
         m = cls(axes=axes, buttons=buttons, **scalars)
-        if m.gripper_mode not in ("toggle", "hold"):
-            raise ValueError(f"gripper_mode must be 'toggle' or 'hold', got {m.gripper_mode!r}")
+        m.check()
         return m
-
-    @classmethod
-    def load(cls, name: str = "ps3") -> JoyMap:
-        return cls.from_dict(load_yaml(device_config_path(name)))
 
     def required_sizes(self) -> tuple[int, int]:
         """(axes, buttons) a Joy message must have for this map."""
@@ -106,7 +96,7 @@ class JoyMapper:
     def __init__(self, joy_map: JoyMap | None = None) -> None:
         self.map = joy_map or JoyMap.load("ps3")
         self._pause, self._reset = EdgeDetector(), EdgeDetector()
-        self._gripper = ToggleButton()
+        self._gripper = GripperButton()
         self._last_t: float | None = None
 
     def update(self, axes: list[float], buttons: list[int], t: float) -> TeleopSample:
@@ -138,18 +128,14 @@ class JoyMapper:
         scale = m.turbo_factor if btn("turbo") else 1.0
         lin = v[:3] * m.linear_speed * scale * dt if engaged else np.zeros(3)
         ang = v[3:] * m.angular_speed * scale * dt if engaged else np.zeros(3)
-        g = btn("gripper")
-        grip = self._gripper.update(g) if m.gripper_mode == "toggle" else g
-        return TeleopSample(
-            stamp=t,
-            device="joy",
-            operator_id=m.operator_id,
-            frame_id=m.frame_id,
+        return m.sample(
+            t,
+            "joy",
             engaged=engaged,
             take_over=btn("take_over"),
             pause=self._pause.update(btn("pause")),
             reset=self._reset.update(btn("reset")),
             delta_linear=lin,
             delta_angular=ang,
-            gripper=1.0 if grip else 0.0,
+            gripper=self._gripper.update(btn("gripper"), m.gripper_mode),
         )

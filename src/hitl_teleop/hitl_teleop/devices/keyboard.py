@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hitl_teleop.devices.common import TeleopSample
+from hitl_teleop.devices.common import DeviceConfig, TeleopSample
 
 # key -> (index into [lx, ly, lz, ax, ay, az], sign)
 MOTION_KEYS: dict[str, tuple[int, float]] = {
@@ -33,11 +33,16 @@ HELP = """keys: space engage on/off | t take-over on/off | w/s +-x  a/d +-y  q/e
 
 
 @dataclass
-class KeyboardConfig:
+class KeyboardConfig(DeviceConfig):
+    DEFAULT = "keyboard"
+
     linear_step: float = 0.01  # m per key press
     angular_step: float = 0.05  # rad per key press
     operator_id: str = "operator_0"
     frame_id: str = ""
+
+    def check(self) -> None:
+        """Nothing beyond known keys: the gripper toggles with g (no gripper mode)."""
 
 
 class KeyboardMapper:
@@ -70,11 +75,9 @@ class KeyboardMapper:
                 self.arm_index = int(ch) - 1
         if not self.engaged:
             v[:] = 0.0
-        return TeleopSample(
-            stamp=t,
-            device="keyboard",
-            operator_id=self.cfg.operator_id,
-            frame_id=self.cfg.frame_id,
+        return self.cfg.sample(
+            t,
+            "keyboard",
             engaged=self.engaged,
             take_over=self.take_over,
             pause=pause,

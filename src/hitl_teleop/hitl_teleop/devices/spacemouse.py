@@ -12,19 +12,15 @@ from typing import Any
 
 import numpy as np
 
-from hitl_teleop.devices.common import (
-    TeleopSample,
-    ToggleButton,
-    deadband,
-    device_config_path,
-    load_yaml,
-)
+from hitl_teleop.devices.common import DeviceConfig, GripperButton, TeleopSample, deadband
 
 AXES = ("x", "y", "z", "roll", "pitch", "yaw")
 
 
 @dataclass
-class SpaceMouseConfig:
+class SpaceMouseConfig(DeviceConfig):
+    DEFAULT = "spacemouse"
+
     linear_speed: float = 0.10  # m/s at full deflection
     angular_speed: float = 0.5  # rad/s at full deflection
     deadband: float = 0.08  # fraction of full deflection
@@ -42,29 +38,17 @@ class SpaceMouseConfig:
     operator_id: str = "operator_0"
     frame_id: str = ""
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> SpaceMouseConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known - {"device"})
-        if unknown:
-            raise ValueError(f"unknown spacemouse config keys: {unknown}")
-        cfg = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known})
-        for a in (*cfg.linear_axes, *cfg.angular_axes):
+    def check(self) -> None:
+        for a in (*self.linear_axes, *self.angular_axes):
             if a not in AXES:
                 raise ValueError(f"spacemouse axis {a!r} is not one of {AXES}")
-        if cfg.gripper_mode not in ("toggle", "hold"):
-            raise ValueError(f"gripper_mode must be 'toggle' or 'hold', got {cfg.gripper_mode!r}")
-        return cfg
-
-    @classmethod
-    def load(cls, name: str = "spacemouse") -> SpaceMouseConfig:
-        return cls.from_dict(load_yaml(device_config_path(name)))
+        super().check()
 
 
 class SpaceMouseMapper:
     def __init__(self, cfg: SpaceMouseConfig | None = None) -> None:
         self.cfg = cfg or SpaceMouseConfig()
-        self._gripper = ToggleButton()
+        self._gripper = GripperButton()
         self._last_t: float | None = None
 
     def _button(self, buttons: Any, i: int) -> bool:
@@ -82,21 +66,11 @@ class SpaceMouseMapper:
         lin = np.array([vals[a] * s for a, s in zip(c.linear_axes, c.linear_signs)]) * c.linear_speed * dt
         ang = np.array([vals[a] * s for a, s in zip(c.angular_axes, c.angular_signs)]) * c.angular_speed * dt
         held = self._button(buttons, c.takeover_button)
-        pressed_g = self._button(buttons, c.gripper_button)
-        grip = self._gripper.update(pressed_g) if c.gripper_mode == "toggle" else pressed_g
+        grip = self._gripper.update(self._button(buttons, c.gripper_button), c.gripper_mode)
         if not held:
             lin, ang = np.zeros(3), np.zeros(3)
-        return TeleopSample(
-            stamp=t,
-            device="spacemouse",
-            operator_id=c.operator_id,
-            frame_id=c.frame_id,
-            engaged=held,
-            take_over=held,
-            delta_linear=lin,
-            delta_angular=ang,
-            gripper=1.0 if grip else 0.0,
-        )
+        return c.sample(t, "spacemouse", engaged=held, take_over=held, delta_linear=lin, delta_angular=ang,
+                        gripper=grip)
 
     def update(self, state: Any, t: float | None = None) -> TeleopSample:
         """From a pyspacemouse SpaceMouseState (``t`` defaults to the state's own timestamp)."""

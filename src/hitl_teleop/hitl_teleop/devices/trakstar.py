@@ -12,16 +12,17 @@ The angular delta is a rotation vector in the base frame, applied on the left (R
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from hitl_teleop.devices.common import TeleopSample, ToggleButton, clamp_norm, device_config_path, load_yaml
+from hitl_teleop.devices.common import DeviceConfig, GripperButton, TeleopSample, clamp_norm
 
 
 @dataclass
-class TrakstarConfig:
+class TrakstarConfig(DeviceConfig):
+    DEFAULT = "trakstar"
+
     tracker_to_base_rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)  # rad, fixed-axis (URDF) convention
     position_scale: float = 1.0
     rotation_enabled: bool = True
@@ -37,24 +38,12 @@ class TrakstarConfig:
     operator_id: str = "operator_0"
     frame_id: str = ""
 
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrakstarConfig:
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(d) - known - {"device"})
-        if unknown:
-            raise ValueError(f"unknown trakstar config keys: {unknown}")
-        return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items() if k in known})
-
-    @classmethod
-    def load(cls, name: str = "trakstar") -> TrakstarConfig:
-        return cls.from_dict(load_yaml(device_config_path(name)))
-
 
 class TrakstarMapper:
     def __init__(self, cfg: TrakstarConfig | None = None) -> None:
         self.cfg = cfg or TrakstarConfig()
         self.R_bt = Rotation.from_euler("xyz", self.cfg.tracker_to_base_rpy)
-        self._gripper = ToggleButton()
+        self._gripper = GripperButton()
         self._clutch_prev = False
         self._anchor_p: np.ndarray | None = None
         self._anchor_R: Rotation | None = None
@@ -89,16 +78,5 @@ class TrakstarMapper:
                 ang = clamp_norm(remaining, c.max_angular_speed * dt)
                 self._sent_R = Rotation.from_rotvec(ang) * self._sent_R
         self._clutch_prev = clutch
-        g = self._gripper.update(gripper_button) if c.gripper_mode == "toggle" else bool(gripper_button)
-        return TeleopSample(
-            stamp=t,
-            device="trakstar",
-            operator_id=c.operator_id,
-            frame_id=c.frame_id,
-            engaged=clutch,
-            take_over=clutch,
-            delta_linear=lin,
-            delta_angular=ang,
-            arm_index=c.arm_index,
-            gripper=1.0 if g else 0.0,
-        )
+        return c.sample(t, "trakstar", engaged=clutch, take_over=clutch, delta_linear=lin, delta_angular=ang,
+                        arm_index=c.arm_index, gripper=self._gripper.update(gripper_button, c.gripper_mode))

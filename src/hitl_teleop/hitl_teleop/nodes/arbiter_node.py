@@ -16,25 +16,30 @@ from __future__ import annotations
 
 import sys
 
-from hitl_policy.nodes.runtime import spin, wants_help
-from hitl_policy.uncertainty.threshold import resolve_threshold
+from hitl_core.ros.node_main import RosImports, run_node
+from hitl_core.threshold import resolve_threshold
 from hitl_sim.arms import load_arm_profile
-from rclpy.node import Node
 
-from hitl_msgs.msg import (
-    ActionChunk,
-    ArmCommand,
-    ControlState,
-    EpisodeEvent,
-    HelpRequest,
-    Observation,
-    TeleopCommand,
-    Uncertainty,
-)
-from hitl_msgs.srv import ResetEpisode, SetControlMode
-from hitl_teleop import ros_conversions as rc
 from hitl_teleop.arbiter import Arbiter, ArbiterConfig, LogLevel, Source
 from hitl_teleop.input_guard import InputGuard
+
+Node = object  # the base class while ROS is missing (--help and importing this module need no ROS)
+ROS = RosImports()
+with ROS:  # running the node needs ROS: run_node raises their ImportError
+    from rclpy.node import Node
+
+    from hitl_msgs.msg import (
+        ActionChunk,
+        ArmCommand,
+        ControlState,
+        EpisodeEvent,
+        HelpRequest,
+        Observation,
+        TeleopCommand,
+        Uncertainty,
+    )
+    from hitl_msgs.srv import ResetEpisode, SetControlMode
+    from hitl_teleop import ros_conversions as rc
 
 USAGE = """usage: arbiter_node [--help] [--ros-args -p name:=value ...]
 
@@ -144,7 +149,7 @@ class ArbiterNode(Node):
             except (ValueError, TypeError, IndexError, OverflowError) as exc:
                 why = f"{type(exc).__name__}: {exc}"
         line, first = self.guard.reject(topic, why)
-        errors = getattr(self, "input_errors", None)  # the shared runtime's counts (nodes/runtime.py)
+        errors = getattr(self, "input_errors", None)  # the shared runtime's counts (hitl_core/ros/runtime.py)
         if errors is not None:
             errors.reject(self.resolve_topic_name(topic), why)  # logged there, summed up at shutdown
         elif first:
@@ -265,10 +270,7 @@ class ArbiterNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if args is None else args)
-    if wants_help(argv, USAGE):
-        return 0
-    return spin(ArbiterNode, argv, "arbiter_node", errors=(ValueError,))
+    return run_node(ArbiterNode, args, USAGE, "arbiter_node", ROS, errors=(ValueError,))
 
 
 if __name__ == "__main__":

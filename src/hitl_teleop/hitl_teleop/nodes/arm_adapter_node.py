@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import sys
 
-from hitl_teleop.nodes.device_node_util import wants_help
+from hitl_core.ros.runtime import wants_help
 
 USAGE = """usage: arm_adapter_node [--help] [--ros-args -p name:=value ...]
 
@@ -30,9 +30,9 @@ parameters:
   adapter, robot_id    accepted for hitl_bringup's arm YAML (adapter must equal arm)
   plus every field of the arm's adapter config, e.g.
     franka: pose_topic, gripper_namespace (alias gripper_action_ns), base_frame, max_step,
-            max_rotation_step, grasp_force, ...
+            max_rotation_step, grasp_force, kinematics (mjcf|none), mjcf, ...
     widowx: robot_name, group_name, joint_group_topic, gripper_mode (pwm|position), gripper_effort,
-            max_joint_step, urdf, ... (base_frame, if given, must be <robot_name>/base_link)
+            max_joint_step, mjcf, ... (base_frame, if given, must be <robot_name>/base_link)
     yumi:   base_frame, controllers, left_controller / right_controller (full topics), gripper_topics,
             time_from_start, max_joint_step, urdf, ...
   (defaults: the arm profile in hitl_sim/config/arms/<arm>.yaml and adapters/<arm>.py; see docs/arms.md)
@@ -51,6 +51,7 @@ def main(args: list[str] | None = None) -> int:
 
     import numpy as np
     from geometry_msgs.msg import PoseStamped
+    from hitl_core.ros.runtime import spin
     from rclpy.node import Node
     from sensor_msgs.msg import JointState
     from std_msgs.msg import String
@@ -59,7 +60,6 @@ def main(args: list[str] | None = None) -> int:
     from hitl_teleop.adapters import messages as am
     from hitl_teleop.adapters.base import ArmCommandData, GripperActionOut
     from hitl_teleop.adapters.factory import build_adapter
-    from hitl_teleop.nodes.device_node_util import spin
 
     class ArmAdapterNode(Node):
         own_input_screening = ("arm_command",)  # screened in on_command: a rejected command holds the arm
@@ -134,7 +134,7 @@ def main(args: list[str] | None = None) -> int:
             self.adapter.set_joint_state(list(msg.name), list(msg.position))
 
         def on_command(self, msg: ArmCommand) -> None:
-            errors = getattr(self, "input_errors", None)  # the shared runtime's counts (nodes/runtime.py)
+            errors = getattr(self, "input_errors", None)  # the shared runtime's counts (hitl_core/ros/runtime.py)
             topic = self.resolve_topic_name("arm_command")
             try:
                 why = errors.screen(topic, msg) if errors is not None else None

@@ -14,20 +14,18 @@ from __future__ import annotations
 
 import sys
 
-from hitl_policy.nodes.runtime import spin, wants_help
+from hitl_core.ros.node_main import RosImports, run_node
 
 from hitl_teleop.fleet import FleetAllocator, FleetConfig, FleetLedger, RobotRequest
 
-try:  # running the node needs ROS; --help and importing this module do not
+Node = object  # the base class while ROS is missing (--help and importing this module need no ROS)
+ROS = RosImports()
+with ROS:  # running the node needs ROS: run_node raises their ImportError
     from rclpy.node import Node
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile
 
     from hitl_msgs.msg import EpisodeEvent, FleetAssignment, FleetStatus, HelpRequest, TeleopCommand
     from hitl_teleop import ros_conversions as rc
-except ImportError as _exc:  # workspace not built / not sourced: main() raises it after --help
-    Node, ROS_IMPORT_ERROR = object, _exc
-else:
-    ROS_IMPORT_ERROR = None
 
 USAGE = """usage: fleet_allocator_node [--help] [--ros-args -p name:=value ...]
 
@@ -149,12 +147,7 @@ class FleetAllocatorNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if args is None else args)
-    if wants_help(argv, USAGE):
-        return 0
-    if ROS_IMPORT_ERROR is not None:
-        raise ROS_IMPORT_ERROR
-    return spin(FleetAllocatorNode, argv, "fleet_allocator_node", errors=(ValueError,))
+    return run_node(FleetAllocatorNode, args, USAGE, "fleet_allocator_node", ROS, errors=(ValueError,))
 
 
 if __name__ == "__main__":

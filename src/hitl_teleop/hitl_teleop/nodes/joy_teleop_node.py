@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import sys
 
-from hitl_teleop.devices.common import to_msg
+from hitl_core.ros.node_main import run_node
+
 from hitl_teleop.devices.joy import JoyMap, JoyMapper
-from hitl_teleop.nodes.device_node_util import frame_id_for, spin, stamp_sec, wants_help
+from hitl_teleop.nodes.device_node_util import ROS, DeviceNode, stamp_sec
 
-try:  # running the node needs ROS; --help and importing this module do not
-    from rclpy.node import Node
+with ROS:  # device_node_util's: running the node needs ROS, run_node raises the ImportError
     from sensor_msgs.msg import Joy
-
-    from hitl_msgs.msg import TeleopCommand
-except ImportError as _exc:  # workspace not built / not sourced: main() raises it after --help
-    Node, ROS_IMPORT_ERROR = object, _exc
-else:
-    ROS_IMPORT_ERROR = None
 
 USAGE = """usage: joy_teleop_node [--help] [--ros-args -p name:=value ...]
 
@@ -40,53 +34,28 @@ buttons (ps3): hold L2 = deadman, L1 = turbo, hold R1 = take over, start = pause
 """
 
 
-class JoyTeleopNode(Node):
+class JoyTeleopNode(DeviceNode):
     """Publishes a TeleopCommand for every Joy message (the module docstring)."""
 
     def __init__(self) -> None:
-        super().__init__("joy_teleop")
-        p = self.declare_parameter
-        jm = JoyMap.load(p("config", "ps3").value)
-        jm.operator_id = p("operator_id", jm.operator_id).value
-        jm.frame_id = frame_id_for(p("arm", "").value, p("frame_id", "").value)
-        self.mapper = JoyMapper(jm)
-        self.warn_s = float(p("no_input_warn_s", 2.0).value)
-        self.topic = p("joy_topic", "joy").value
-        self.pub = self.create_publisher(TeleopCommand, "teleop", 10)
+        super().__init__("joy_teleop", JoyMap.load, "ps3")
+        self.mapper = JoyMapper(self.cfg)
+        self.topic = self.declare_parameter("joy_topic", "joy").value
         self.create_subscription(Joy, self.topic, self.on_joy, 10)
-        self.last_rx = self.now()
-        self.create_timer(0.5, self.check_input)
+        self.watch_input(self.topic, "Joy messages",
+                         "is the pad connected and the joy node running (ros2 run joy joy_node)")
         topic = self.resolve_topic_name(self.topic)
-        self.get_logger().info(f"joy teleop: map {jm.name!r}, listening on {topic}")
-
-    def now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
+        self.get_logger().info(f"joy teleop: map {self.cfg.name!r}, listening on {topic}")
 
     def on_joy(self, msg: Joy) -> None:
-        self.last_rx = self.now()
-        t = stamp_sec(msg.header.stamp, self.last_rx)
+        t = stamp_sec(msg.header.stamp, self.input_seen())
         # a wrong pad for this map raises ValueError: nothing published (the arbiter holds), the shared
-        # runtime counts and logs it (nodes/runtime.py)
-        sample = self.mapper.update(list(msg.axes), list(msg.buttons), t)
-        self.pub.publish(to_msg(sample, TeleopCommand))
-
-    def check_input(self) -> None:
-        age = self.now() - self.last_rx
-        if age > self.warn_s:
-            self.get_logger().warn(
-                f"no Joy messages on {self.resolve_topic_name(self.topic)} for {age:.0f} s: is the pad "
-                "connected and the joy node running (ros2 run joy joy_node)? waiting",
-                throttle_duration_sec=5.0,
-            )
+        # runtime counts and logs it (hitl_core/ros/runtime.py)
+        self.publish(self.mapper.update(list(msg.axes), list(msg.buttons), t))
 
 
 def main(args: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if args is None else args)
-    if wants_help(argv, USAGE):
-        return 0
-    if ROS_IMPORT_ERROR is not None:
-        raise ROS_IMPORT_ERROR
-    return spin(JoyTeleopNode, argv, "joy_teleop_node")
+    return run_node(JoyTeleopNode, args, USAGE, "joy_teleop_node", ROS)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from hitl_policy.nodes.runtime import spin, wants_help
+from hitl_core.ros.runtime import spin, wants_help
 
 USAGE = """usage: observation_bridge_node [--help] [--ros-args -p name:=value ...]
 
@@ -32,7 +32,8 @@ parameters:
   finger_joints         (string[])          one entry per end effector, joint names separated by spaces
   finger_scale          (double)            opening width = finger_scale * sum(|finger joints|)
   ee_offset_xyz, ee_offset_rpy (double[3])  TCP frame -> simulator end-effector frame (URDF rpy)
-  base_frame, urdf      (string, '')        '' = the arm profile's base frame / the bundled model
+  base_frame, urdf, mjcf (string, '')       '' = the arm profile's base frame / the bundled model
+                                            (urdf: yumi's URDF; mjcf: widowx's MJCF, default the simulator's)
   joint_state_max_age_s (0.2), ee_pose_max_age_s (0.2), object_max_age_s (0.5)
   objects.<name>.{topic, type, offset_xyz, offset_rpy, yaw_period, max_age_s}   one per perceived object
   constants.<field>     (double[])          task observation entries with fixed values
@@ -139,7 +140,7 @@ def main(args: list[str] | None = None) -> int:
         # --------------------------------------------------------------- inputs
         def _rejected(self, reason: str, topic: str) -> None:
             """Log a rejected input: at once, then at most every 5 s per reason (with the running count);
-            counted by the shared runtime too (nodes/runtime.py: summed up at shutdown)."""
+            counted by the shared runtime too (hitl_core/ros/runtime.py: summed up at shutdown)."""
             if not reason:
                 return
             errors = getattr(self, "input_errors", None)

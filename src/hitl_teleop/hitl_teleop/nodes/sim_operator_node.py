@@ -11,20 +11,18 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-from hitl_policy.nodes.runtime import spin, wants_help
+from hitl_core.ros.node_main import RosImports, run_node
 from hitl_sim.arms import load_arm_profile
 
 from hitl_teleop.sim_operator import OperatorOutput, SimOperatorConfig, SimulatedOperator
 
-try:  # running the node needs ROS; --help and importing this module do not
+Node = object  # the base class while ROS is missing (--help and importing this module need no ROS)
+ROS = RosImports()
+with ROS:  # running the node needs ROS: run_node raises their ImportError
     from rclpy.node import Node
 
     from hitl_msgs.msg import ControlState, FleetAssignment, Observation, TeleopCommand
     from hitl_teleop import ros_conversions as rc
-except ImportError as _exc:  # workspace not built / not sourced: main() raises it after --help
-    Node, ROS_IMPORT_ERROR = object, _exc
-else:
-    ROS_IMPORT_ERROR = None
 
 USAGE = """usage: sim_operator_node [--help] [--ros-args -p name:=value ...]
 
@@ -138,7 +136,7 @@ class SimOperatorNode(Node):
             return
         try:
             out = self.operator.step(rc.control_view(self.control), np.asarray(msg.data, float), self.obs)
-        except ValueError as exc:  # a malformed state: counted by the shared runtime (nodes/runtime.py)
+        except ValueError as exc:  # a malformed state: counted by the shared runtime (hitl_core/ros/runtime.py)
             errors = getattr(self, "input_errors", None)
             if errors is not None:
                 errors.reject(self.handles[2].topic_name, f"expert failed on this state: {exc}")
@@ -156,12 +154,7 @@ class SimOperatorNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if args is None else args)
-    if wants_help(argv, USAGE):
-        return 0
-    if ROS_IMPORT_ERROR is not None:
-        raise ROS_IMPORT_ERROR
-    return spin(SimOperatorNode, argv, "sim_operator_node", errors=(ValueError, RuntimeError))
+    return run_node(SimOperatorNode, args, USAGE, "sim_operator_node", ROS, errors=(ValueError, RuntimeError))
 
 
 if __name__ == "__main__":

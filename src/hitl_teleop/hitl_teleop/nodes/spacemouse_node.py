@@ -11,19 +11,13 @@ from __future__ import annotations
 import contextlib
 import sys
 
-from hitl_teleop.devices.common import to_msg
+from hitl_core.ros.node_main import run_node
+
 from hitl_teleop.devices.spacemouse import SpaceMouseConfig, SpaceMouseMapper
-from hitl_teleop.nodes.device_node_util import frame_id_for, spin, stamp_sec, wants_help
+from hitl_teleop.nodes.device_node_util import ROS, DeviceNode, stamp_sec
 
-try:  # running the node needs ROS; --help and importing this module do not
-    from rclpy.node import Node
+with ROS:  # device_node_util's: running the node needs ROS, run_node raises the ImportError
     from sensor_msgs.msg import Joy
-
-    from hitl_msgs.msg import TeleopCommand
-except ImportError as _exc:  # workspace not built / not sourced: main() raises it after --help
-    Node, ROS_IMPORT_ERROR = object, _exc
-else:
-    ROS_IMPORT_ERROR = None
 
 USAGE = """usage: spacemouse_node [--help] [--ros-args -p name:=value ...]
 
@@ -42,21 +36,17 @@ topics: pub teleop (hitl_msgs/TeleopCommand); sub spacenav/joy (sensor_msgs/Joy)
 """
 
 
-class SpaceMouseNode(Node):
+class SpaceMouseNode(DeviceNode):
     """SpaceMouse teleop (the module docstring; parameters in USAGE)."""
 
     def __init__(self) -> None:
-        super().__init__("spacemouse")
+        super().__init__("spacemouse", SpaceMouseConfig.load, "spacemouse")
         p = self.declare_parameter
-        cfg = SpaceMouseConfig.load(p("config", "spacemouse").value)
-        cfg.operator_id = p("operator_id", cfg.operator_id).value
-        cfg.frame_id = frame_id_for(p("arm", "").value, p("frame_id", "").value)
-        self.cfg = cfg
+        cfg = self.cfg
         self.mapper = SpaceMouseMapper(cfg)
         self.source = p("source", "pyspacemouse").value
         self.device_name = p("device", "").value or None
         self.retry_s = float(p("retry_s", 2.0).value)
-        self.pub = self.create_publisher(TeleopCommand, "teleop", 10)
         self.device = None
         self.next_try = 0.0
         self.reported = ""
@@ -67,9 +57,6 @@ class SpaceMouseNode(Node):
             self.create_timer(1.0 / cfg.rate_hz, self.poll)
         else:
             raise ValueError(f"source must be 'pyspacemouse' or 'spacenav', got {self.source!r}")
-
-    def now(self) -> float:
-        return self.get_clock().now().nanoseconds * 1e-9
 
     def report(self, text: str) -> None:
         """One line per distinct problem (not one per retry)."""
@@ -113,13 +100,12 @@ class SpaceMouseNode(Node):
             self.close()
             self.next_try = t + self.retry_s
             return
-        self.pub.publish(to_msg(self.mapper.update(state, t), TeleopCommand))
+        self.publish(self.mapper.update(state, t))
 
     def on_spacenav(self, msg: Joy) -> None:
         t = stamp_sec(msg.header.stamp, self.now())
         # a malformed message raises ValueError: nothing published, the shared runtime counts and logs it
-        sample = self.mapper.update_spacenav(list(msg.axes), list(msg.buttons), t)
-        self.pub.publish(to_msg(sample, TeleopCommand))
+        self.publish(self.mapper.update_spacenav(list(msg.axes), list(msg.buttons), t))
 
     def close(self) -> None:
         if self.device is not None:
@@ -129,12 +115,7 @@ class SpaceMouseNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if args is None else args)
-    if wants_help(argv, USAGE):
-        return 0
-    if ROS_IMPORT_ERROR is not None:
-        raise ROS_IMPORT_ERROR
-    return spin(SpaceMouseNode, argv, "spacemouse_node")
+    return run_node(SpaceMouseNode, args, USAGE, "spacemouse_node", ROS)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ _GEOM_BOX, _GEOM_CYL, _GEOM_SPHERE, _GEOM_CAPSULE = 6, 5, 2, 3
 OBJECT_REGION: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
     "franka": ((0.53, 0.0), (0.07, 0.12)),
     "yumi": ((0.44, 0.18), (0.05, 0.07)),
+    "widowx": ((0.30, 0.0), (0.06, 0.10)),
 }
 
 
@@ -139,7 +140,7 @@ def geom_items(task: RobosuiteTask, geoms: list[int], prefix: str) -> list[Scene
 class RobosuiteTask(MjTask):
     """A robosuite environment behind the MjTask contract; subclasses build it and place the objects."""
 
-    arms: ClassVar[tuple[str, ...]] = ("franka", "yumi")
+    arms: ClassVar[tuple[str, ...]] = ("franka", "yumi", "widowx")
     control_steps: ClassVar[int] = 80
     env_kwargs: ClassVar[dict] = {}
     camera: ClassVar[str] = "agentview"

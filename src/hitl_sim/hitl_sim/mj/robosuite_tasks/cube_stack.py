@@ -10,7 +10,8 @@ table centre is inside it); test: the region 1.5 times wider.
 
 Observation: end effector (5 per arm), A's and B's position (3) and quaternion (4, x y z w, w >= 0),
 finger joints (2 per arm); never the style. State (expert): A pose, B pose, A's yaw, the face pair,
-A grasped, A's lowest point, B's top height, then the end effectors.
+A grasped, A's lowest point, B's top height, A on B, the grasp height (A's centre, raised to the arm's
+workspace floor: the WidowX's hand stays 3 cm above the table), then the end effectors.
 Success: robosuite's check (A lifted off the table, touching B, not grasped). Failure: a cube off
 the table.
 """
@@ -29,7 +30,7 @@ from hitl_sim.mj.robosuite_tasks.common import ObjectHandle, RobosuiteTask, samp
 from hitl_sim.mj.robosuite_tasks.pick import choose_yaw, hand_noise, hold, pick_step
 
 STATE = ("a_x", "a_y", "a_z", "a_qx", "a_qy", "a_qz", "a_qw", "b_x", "b_y", "b_z", "b_qx", "b_qy", "b_qz", "b_qw",
-         "a_yaw", "face_pair", "grasped", "a_lowest", "b_top", "stacked")
+         "a_yaw", "face_pair", "grasped", "a_lowest", "b_top", "stacked", "grasp_z")
 CARRY_CLEAR = 0.03  # A's lowest point this far above B's top while moving sideways
 RELEASE_GAP = 0.006  # open when A's lowest point is this close above B's top
 PLACE_TOL = 0.005  # A centred over B within this (m)
@@ -76,7 +77,8 @@ class CubeStackTask(RobosuiteTask):
         return np.concatenate([
             self.a.pos(), self.a.quat(), self.b.pos(), self.b.quat(),
             [float(np.arctan2(r[1, 0], r[0, 0])), self.face_pair, float(self.adapter.grasping(self.a.obj)),
-             self.a.lowest(), b_top, float(self.env.check_contact(self.env.cubeA, self.env.cubeB))],
+             self.a.lowest(), b_top, float(self.env.check_contact(self.env.cubeA, self.env.cubeB)),
+             max(float(self.a.pos()[2]), float(self.arm.workspace_min[2]))],
             self.current_action()])
 
     def evaluate(self) -> tuple[bool, bool]:
@@ -110,7 +112,7 @@ class CubeStackExpert(PerStateExpert):
             tgt = self._carry(ee, a, b, lowest, b_top)
         else:
             yaw = choose_yaw(row[i["a_yaw"]] + style * np.pi / 2, np.pi, ee[3])
-            tgt = pick_step(ee, a, yaw)
+            tgt = pick_step(ee, np.array([a[0], a[1], row[i["grasp_z"]]]), yaw)
             tgt[2] = max(tgt[2], 0.0)
         tgt = hand_noise(tgt, ee, self.noise, self.rng)
         return np.concatenate([tgt, ee_all[5:]])

@@ -39,6 +39,7 @@ STATE = ("nut_x", "nut_y", "nut_z", "nut_qx", "nut_qy", "nut_qz", "nut_qw", "gra
 SQUARE_LAYOUT: dict[str, dict] = {
     "franka": {"peg": None, "nut_x": None, "nut_y": None},
     "yumi": {"peg": (0.47, 0.06), "nut_x": (0.38, 0.43), "nut_y": (0.20, 0.27)},
+    "widowx": {"peg": (0.33, -0.10), "nut_x": (0.25, 0.30), "nut_y": (0.06, 0.12)},
 }
 
 

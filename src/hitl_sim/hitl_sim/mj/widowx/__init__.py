@@ -2,8 +2,9 @@
 
 Importing this module registers both with robosuite (as robosuite_models does for Yumi), so any
 robosuite environment takes ``robots="WidowX250"``. The MJCF (robot.xml, gripper.xml here) is
-written from the dimensions in src/hitl_teleop/hitl_teleop/config/kinematics/wx250s.urdf, the model
-the real arm's IK uses, so sim and robot agree on the kinematics.
+written from the dimensions in src/hitl_teleop/hitl_teleop/config/kinematics/wx250s.urdf; the real
+arm's adapter solves its IK on this same file (hitl_sim/arm_models.py, hitl_teleop/adapters/widowx.py),
+so sim and robot share one kinematic model.
 
 What it approximates (honest list):
 - geometry: capsules and boxes along the joint-to-joint segments, not Interbotix's meshes (no
@@ -12,7 +13,10 @@ What it approximates (honest list):
   geoms, the Dynamixel servos are ideal torque motors limited to the URDF's effort values, with no
   backlash, compliance or servo PID; robosuite's OSC computes the torques;
 - gripper: two slide fingers with flat pads, 0.074 m maximum opening (the arm profile's
-  gripper_max_width); the real one is a rack-and-pinion with a single servo;
+  gripper_max_width); the real one is a rack-and-pinion with a single servo. The fingers reach
+  0.043 m past the fingers link, 15 mm past ee_gripper_link (the hand point), as the real fingers'
+  contact points do (0.042 m in Interbotix's published finger geometry), so a hand held at the
+  profile's 3 cm floor still closes on 2 cm-thick flat objects (the round nut, the hook frame);
 - mounting: the base sits on the table top ``BASE_FROM_TABLE_EDGE`` from the table's back edge
   (the real arm is clamped to the table); no mount model.
 """
@@ -27,6 +31,8 @@ from robosuite.models.grippers import register_gripper
 from robosuite.models.grippers.gripper_model import GripperModel
 from robosuite.models.robots.manipulators.manipulator_model import ManipulatorModel
 from robosuite.robots import register_robot_class
+
+from hitl_sim.arm_models import mjcf_path
 
 HERE = Path(__file__).resolve().parent
 BASE_FROM_TABLE_EDGE = 0.10  # m: base centre in from the table's back edge
@@ -43,7 +49,7 @@ class WidowX250(ManipulatorModel):
     arms: ClassVar[list[str]] = ["right"]
 
     def __init__(self, idn=0):
-        super().__init__(str(HERE / "robot.xml"), idn=idn)
+        super().__init__(str(mjcf_path("widowx")), idn=idn)
 
     @property
     def default_base(self):

@@ -1,7 +1,7 @@
 """What every hitl node's ``main`` does around its node class: ``--help`` without starting ROS, and
 init / spin / clean shutdown on SIGINT or SIGTERM. rclpy is imported only inside ``spin``.
 
-Shutdown (tests: src/hitl_policy/test/test_node_runtime.py):
+Shutdown (tests: src/hitl_core/test/test_runtime.py):
 - SIGINT and SIGTERM are handled here, not by rclpy: the first one ends the spin loop, later ones
   (a terminal's Ctrl-C reaches the whole process group and ``ros2 launch`` forwards another) are
   ignored, so the node's ``close()`` (the recorder closes its bag there) is never cut short and no

@@ -7,15 +7,12 @@ import os
 import random
 
 import pytest
+from hitl_core.ros.testing import ros_imports
 
-try:
+with ros_imports():
     import rclpy
-except ImportError as exc:
-    if os.environ.get("HITL_REQUIRE_ROS") == "1":
-        raise
-    pytest.skip(f"rclpy not importable ({exc}); source scripts/env.sh", allow_module_level=True)
 
-from hitl_policy.nodes import runtime
+from hitl_core.ros import runtime
 
 pytestmark = pytest.mark.ros
 
@@ -80,7 +77,7 @@ def test_setup_error_is_one_line_and_exit_2(capsys):
 HANGING_TEARDOWN = """
 import sys, time
 from rclpy.node import Node
-from hitl_policy.nodes import runtime
+from hitl_core.ros import runtime
 runtime.SHUTDOWN_LIMIT_S = 1.0
 
 class Stuck(Node):
@@ -125,7 +122,7 @@ def test_stuck_middleware_teardown_exits_with_the_stacks_instead_of_hanging():
 SLOW_CLOSE = """
 import sys, time
 from rclpy.node import Node
-from hitl_policy.nodes import runtime
+from hitl_core.ros import runtime
 
 class SlowClose(Node):
     def __init__(self):
@@ -251,7 +248,7 @@ def test_a_callback_raising_on_bad_input_is_counted_and_reported_not_fatal():
 
 LOADING = """
 import sys, time
-from hitl_policy.nodes import runtime
+from hitl_core.ros import runtime
 if runtime.wants_help(sys.argv[1:], "usage"):
     sys.exit(0)
 print("LOADING", flush=True)

@@ -4,7 +4,7 @@ The values are those of ``hitl_msgs/ControlState.SOURCE_*`` / ``REASON_*`` and
 ``SetControlMode.Request.SOURCE_*`` (checked by src/hitl_teleop/test/test_arbiter_types.py). The
 arbiter publishes them, the simulated operator, the arm adapters, the console, the markers and the
 LeRobot export read them, and episode datasets label each step with the source
-(``hitl_policy.data.SOURCE_*``: RESET steps are stored as PAUSED).
+(``hitl_core.data.SOURCE_*``: RESET steps are stored as PAUSED).
 """
 
 from __future__ import annotations

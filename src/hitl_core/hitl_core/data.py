@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hitl_policy.control_source import ControlSource
+from hitl_core.control_source import ControlSource
 
 # Step labels (int8 arrays): the control source of each step; RESET steps are stored as PAUSED.
 SOURCE_ROBOT = int(ControlSource.POLICY)
