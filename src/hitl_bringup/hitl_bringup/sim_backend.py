@@ -28,6 +28,21 @@ def backend_kwargs(sim: str) -> dict:
     return {}
 
 
+def arm_for(task: str, arm: str, sim: str = DEFAULT_SIM) -> str:
+    """``arm``, or the task's own arm where it comes with one and runs on nothing else (Metaworld's
+    Sawyer on MuJoCo); any other arm a task does not support is an error."""
+    if (sim or DEFAULT_SIM) != "mujoco":
+        return arm
+    from hitl_sim.mj import task_class
+
+    cls = task_class(task)
+    if arm in cls.arms:
+        return arm
+    if cls.own_arm_only:
+        return cls.arms[0]
+    raise ValueError(f"task {task!r} runs on arms {cls.arms}, not {arm!r}")
+
+
 def make_env(task: str, arm: str, num_envs: int, variant: str, seed: int, sim: str = DEFAULT_SIM):
     from hitl_sim import make_env as _make_env
 

@@ -354,3 +354,14 @@ def test_a_worker_killed_mid_job_loses_only_its_job(tmp_path, monkeypatch):
     partial = json.loads((tmp_path / "rows.partial.json").read_text())
     assert {r["method"] for r in partial["rows"]["T4"]} == done
     assert partial["partial"] and partial["config"]["sim"] == "kinematic"  # `--summarize` reads it
+
+
+def test_metaworld_tasks_run_on_their_own_arm():
+    """T4's Metaworld tasks exist only on Metaworld's Sawyer: the evaluation's arm (franka) gives way."""
+    from hitl_bringup.sim_backend import arm_for
+
+    assert arm_for("drawer_open", "franka", "mujoco") == "sawyer"
+    assert arm_for("lift", "franka", "mujoco") == "franka"
+    assert arm_for("drawer_open", "franka", "kinematic") == "franka"
+    with pytest.raises(ValueError, match="runs on arms"):
+        arm_for("drawer", "yumi", "mujoco")

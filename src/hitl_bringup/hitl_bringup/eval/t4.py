@@ -41,22 +41,24 @@ def job_t4(task: str, seed: int, cfg: EvalConfig) -> dict:
     from hitl_core.data import SOURCE_HUMAN
     from hitl_policy.learning.finetune import finetune
 
+    from hitl_bringup.sim_backend import arm_for
     from hitl_bringup.sim_loop import ExpertDeviationGate, GateConfig, deploy
 
     t0 = time.perf_counter()
-    demos = collect(task, cfg.arm, cfg.t4_demos, 7000 + seed, sim=cfg.sim)
+    arm = arm_for(task, cfg.arm, cfg.sim)  # Metaworld's tasks run on its own Sawyer
+    demos = collect(task, arm, cfg.t4_demos, 7000 + seed, sim=cfg.sim)
     weak = weak_policy(demos.obs_dim, demos.act_dim, cfg, seed)
     weak.fit(demos, cfg.t4_base_steps, cfg.gauss_batch, progress=False)
     eval_seed = 8000 + seed
     expert = make_expert(task, seed=seed, sim=cfg.sim)
-    with make_env(task, cfg.arm, min(cfg.num_envs, cfg.t4_eval_episodes), "train", eval_seed, cfg.sim) as env:
+    with make_env(task, arm, min(cfg.num_envs, cfg.t4_eval_episodes), "train", eval_seed, cfg.sim) as env:
         nominal = deploy(env, weak, cfg.t4_eval_episodes, ExpertDeviationGate(expert, env.n_arms),
                          GateConfig(threshold=np.inf), expert, seed=eval_seed,
                          operator=operator(cfg.reaction_ticks, seed))
     weak_success = nominal.summary()["success_rate"]
     scores = nominal.scores[np.isfinite(nominal.scores)]
     threshold = max(cfg.expert_gate, calibrate(scores, cfg.t4_flag_rate))
-    with make_env(task, cfg.arm, min(cfg.num_envs, cfg.t4_episodes), "train", 9000 + seed, cfg.sim) as env:
+    with make_env(task, arm, min(cfg.num_envs, cfg.t4_episodes), "train", 9000 + seed, cfg.sim) as env:
         res = deploy(env, weak, cfg.t4_episodes, ExpertDeviationGate(expert, env.n_arms),
                      gate_config(task, threshold, cfg.reaction_ticks, 1), expert, seed=9000 + seed,
                      operator=operator(cfg.reaction_ticks, seed))
@@ -65,9 +67,9 @@ def job_t4(task: str, seed: int, cfg: EvalConfig) -> dict:
     for method in T4_METHODS:
         tuned, summary = finetune(weak, None, [data], method, cfg.t4_finetune_steps, cfg.batch_size, cfg.ft_lr_gauss,
                                   seed=seed, progress=False)
-        succ = autonomous(tuned, task, "train", cfg.t4_eval_episodes, eval_seed, arm=cfg.arm, num_envs=cfg.num_envs,
+        succ = autonomous(tuned, task, "train", cfg.t4_eval_episodes, eval_seed, arm=arm, num_envs=cfg.num_envs,
                           sim=cfg.sim).summary()["success_rate"]
-        row = {"table": "T4", "task": task, "method": method, "seed": seed, "success": succ,
+        row = {"table": "T4", "task": task, "arm": arm, "method": method, "seed": seed, "success": succ,
                "weak_success": weak_success, "episodes": len(res.episodes),
                "intervention_ratio": float(np.mean(data.source == SOURCE_HUMAN)),
                "assisted_success": res.summary()["success_rate"], "gate_threshold": float(threshold)}

@@ -33,6 +33,9 @@ class MjTask(ABC):
     # arm profile -> why the task does not run on it (cannot reach, cannot grasp, expert below the bar);
     # bench/sim.py reports these reasons in place of a success rate
     unsupported: ClassVar[dict[str, str]] = {}
+    # True where the task comes with its own arm and runs on nothing else (Metaworld's Sawyer): callers
+    # that sweep tasks for one arm run such a task on its own arm (hitl_bringup.sim_backend.arm_for)
+    own_arm_only: ClassVar[bool] = False
 
     # set by __init__ of subclasses
     obs_names: list[str]

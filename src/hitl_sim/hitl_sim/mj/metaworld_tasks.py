@@ -68,6 +68,7 @@ class MetaworldTask(MjTask):
 
     variants: ClassVar[tuple[str, ...]] = ("train",)
     arms: ClassVar[tuple[str, ...]] = ("sawyer",)
+    own_arm_only: ClassVar[bool] = True
     unsupported: ClassVar[dict[str, str]] = {
         a: "Metaworld's own Sawyer only: Metaworld ships no other arm (profile 'sawyer')"
         for a in ("franka", "widowx", "yumi")
