@@ -151,6 +151,28 @@ def test_summarize_recomputes_a_saved_run(tmp_path, capsys):
         ev.main(["--summarize", str(tmp_path / "bad.json"), "--out", str(tmp_path / "x")])
 
 
+def test_summarize_merges_runs_and_drops_errors_another_run_fixed(tmp_path):
+    cfg = ev.asdict(ev.EvalConfig.make(quick=True))
+    rows = fake_rows()
+    first = {"rows": {**rows, "T4": []}, "config": cfg, "tables": ["T1", "T4"], "command": "a",
+             "cpu_seconds": {"T1/lift/0": 1.0, "T4/lift/0": 0.1},
+             "errors": [{"job": "T4/lift/0", "error": "ValueError: wrong arm", "trace": ""}]}
+    second = {"rows": {t: (rows["T4"] if t == "T4" else []) for t in rows}, "config": cfg, "tables": ["T4"],
+              "command": "b", "cpu_seconds": {"T4/lift/0": 9.0}, "errors": [], "partial": True}
+    paths = []
+    for name, run in (("first.json", first), ("second.json", second)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(json.dumps(run))
+    assert ev.main(["--summarize", ",".join(map(str, paths)), "--out", str(tmp_path / "merged")]) == 0
+    merged = json.loads((tmp_path / "merged" / "outcomes.json").read_text())
+    assert merged["rows"]["T1"] == rows["T1"] and merged["rows"]["T4"] == rows["T4"]
+    assert merged["errors"] == [] and [r["command"] for r in merged["runs"]] == ["a", "b"]
+    other = dict(second, config={**cfg, "sim": "mujoco"})
+    paths[1].write_text(json.dumps(other))
+    with pytest.raises(SystemExit, match="different simulators"):
+        ev.main(["--summarize", ",".join(map(str, paths)), "--out", str(tmp_path / "x")])
+
+
 def test_eval_cli_rejects_unknown_tables(capsys):
     assert ev.main(["--tables", "T9", "--no-progress"]) == 2
     assert "unknown tables" in capsys.readouterr().err

@@ -73,12 +73,32 @@ def collect_demos(
             env.close()
 
 
+def action_bounds(env) -> tuple[np.ndarray, np.ndarray]:
+    """Per action column (``env.action_names``: x, y, z, yaw, gripper per arm, or Metaworld's x, y, z,
+    gripper): the arm's workspace box, yaw within [-pi, pi], gripper within [0, 1]."""
+    lo, hi = [], []
+    for name in env.action_names:
+        field = name.rsplit("_", 1)[-1]
+        if field in ("x", "y", "z"):
+            k = "xyz".index(field)
+            lo.append(env.arm.workspace_min[k])
+            hi.append(env.arm.workspace_max[k])
+        elif field == "yaw":
+            lo.append(-np.pi)
+            hi.append(np.pi)
+        elif field == "gripper":
+            lo.append(0.0)
+            hi.append(1.0)
+        else:
+            raise ValueError(f"action column {name!r}: no bound known (expected x, y, z, yaw or gripper)")
+    return np.asarray(lo, float), np.asarray(hi, float)
+
+
 def _collect(env, task, n_episodes, variant, seed, num_envs, progress, style, noise, dart_noise, only_success,
              backend, expert_opts) -> EpisodeDataset:
     expert = make_expert(task, style=style, noise=noise, seed=seed, backend=backend, **expert_opts)
     dart_rng = np.random.default_rng(seed + 7919)
-    lo = np.tile(np.r_[env.arm.workspace_min, -np.pi, 0.0], env.n_arms)
-    hi = np.tile(np.r_[env.arm.workspace_max, np.pi, 1.0], env.n_arms)
+    lo, hi = action_bounds(env)
     # robot i runs episodes i, i + num_envs, ...: a fixed assignment keeps the output deterministic
     quota = np.array([len(range(i, n_episodes, num_envs)) for i in range(num_envs)])
     started = np.minimum(quota, 1)
@@ -99,7 +119,7 @@ def _collect(env, task, n_episodes, variant, seed, num_envs, progress, style, no
         executed = act
         if dart_noise > 0:  # DART: execute a perturbed target, record the expert's clean label
             executed = act.copy()
-            pos = np.concatenate([np.arange(3) + 5 * a for a in range(env.n_arms)])
+            pos = [i for i, n in enumerate(env.action_names) if n.rsplit("_", 1)[-1] in ("x", "y", "z")]
             executed[:, pos] += dart_rng.normal(0.0, dart_noise, (len(act), len(pos)))
             executed = np.clip(executed, lo, hi)
         new_obs, info = env.step(executed)

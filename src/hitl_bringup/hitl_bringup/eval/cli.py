@@ -213,16 +213,42 @@ def finish(result: dict, cfg: EvalConfig, out: Path) -> dict:
     return result
 
 
-def resummarize(path: Path, out: Path) -> dict:
-    """A saved outcomes.json with its summary, tables, orderings and plots recomputed from its rows."""
+def _load_outcomes(path: Path) -> dict:
     try:
         result = json.loads(path.read_text())
-        saved_cfg = result["config"]
+        if "sim" not in result["config"]:
+            raise KeyError("config.sim")
         result["rows"] = {t: result["rows"].get(t, []) for t in ROW_KEYS}
-    except (OSError, ValueError, KeyError, AttributeError) as exc:
+    except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
         raise SystemExit(f"{PROG}: error: {path}: not an outcomes file ({type(exc).__name__}: {exc})") from None
-    cfg = EvalConfig.from_dict(saved_cfg)
+    return result
+
+
+def resummarize(paths: list[Path], out: Path) -> dict:
+    """Saved runs (outcomes.json or rows.partial.json) with the summary, tables, orderings and plots
+    recomputed from their rows. Several runs of one simulator merge: their rows are joined, and a job's
+    error is dropped where another run finished that job (e.g. a table rerun after a fix)."""
+    runs = [_load_outcomes(p) for p in paths]
+    result = runs[0]
+    sims = {r["config"]["sim"] for r in runs}
+    if len(sims) > 1:
+        raise SystemExit(f"{PROG}: error: runs of different simulators {sorted(sims)} cannot be merged")
+    if len(runs) > 1:
+        finished = {job for r in runs for job in r.get("cpu_seconds", {})
+                    if not any(e["job"] == job for e in r.get("errors", []))}
+        result["errors"] = [e for r in runs for e in r.get("errors", []) if e["job"] not in finished]
+        for key in ("seconds", "cpu_seconds"):
+            result[key] = {k: v for r in runs for k, v in r.get(key, {}).items()}
+        result["rows"] = {t: [row for r in runs for row in r["rows"][t]] for t in ROW_KEYS}
+        result["tables"] = list(dict.fromkeys(t for r in runs for t in r.get("tables", [])))
+        result["runs"] = [{"file": str(p), "command": r.get("command"), "tables": r.get("tables"),
+                           "seconds_total": r.get("seconds_total"), "partial": bool(r.get("partial"))}
+                          for p, r in zip(paths, runs)]
+        result["seconds_total"] = sum(r.get("seconds_total") or 0.0 for r in runs) or None
+    cfg = EvalConfig.from_dict(result["config"])
     result.setdefault("simulator", cfg.sim)
+    result.setdefault("mode", "quick" if cfg.quick else "full")
+    result.setdefault("seconds_total", None)
     return finish(result, cfg, out)
 
 
@@ -242,7 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="bench/results", help="output folder (outcomes.json, results.md, plots, cache)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--summarize", metavar="OUTCOMES_JSON", default="",
-                   help="recompute the summary, orderings, tables and plots from a saved run's rows (no runs)")
+                   help="recompute the summary, orderings, tables and plots from saved runs' rows (no runs); "
+                        "several files (comma-separated) are merged")
     p.add_argument("--docs", metavar="RESULTS_MD", default="",
                    help="also regenerate the generated part of this file (e.g. docs/results.md)")
     p.add_argument("--readme", metavar="FILE", default="",
@@ -264,8 +291,9 @@ def main(args: list[str] | None = None) -> int:
         return 2
     out = Path(ns.out)
     if ns.summarize:
-        src = Path(ns.summarize)
-        result = resummarize(src, out)
+        sources = [Path(p) for p in ns.summarize.split(",") if p]
+        src = sources[0]
+        result = resummarize(sources, out)
     else:
         src = out / "outcomes.json"
         cfg = EvalConfig.make(ns.quick, ns.sim)
@@ -291,6 +319,6 @@ def main(args: list[str] | None = None) -> int:
         else:
             Path(ns.readme).write_text(text)
     if not ns.summarize:
-        print(json.dumps({"outcomes": str(out / "outcomes.json"), "seconds": result["seconds_total"],
+        print(json.dumps({"outcomes": str(out / "outcomes.json"), "seconds": result.get("seconds_total"),
                           "errors": len(result["errors"])}))
     return 0 if ns.summarize or not result.get("errors") else 1

@@ -35,9 +35,14 @@ def markdown_report(result: dict) -> str:
     s, cfg = result["summary"], result["config"]
     seeds = len(cfg["seeds"])
     sim = result.get("simulator", cfg.get("sim", "kinematic"))
+    runs = result.get("runs") or [{"command": result.get("command"), "seconds_total": result.get("seconds_total"),
+                                   "partial": result.get("partial")}]
+    how = "; ".join(f"`{r['command']}`" + (f", {r['seconds_total']:.0f} s" if r.get("seconds_total") else "")
+                    + (" (stopped early: the jobs it finished)" if r.get("partial") else "") for r in runs)
+    machine = result.get("machine") or {}
     lines = [
-        f"Mode: **{result['mode']}** on the **{sim}** simulator (`{result['command']}`), seeds {list(cfg['seeds'])}, "
-        f"{result['seconds_total']:.0f} s on {result['machine']['cpus']} CPUs with {result['machine']['jobs']} jobs"
+        f"Mode: **{result.get('mode', 'full')}** on the **{sim}** simulator ({how}), seeds {list(cfg['seeds'])}"
+        + (f", on {machine['cpus']} CPUs with {machine['jobs']} jobs" if machine else "")
         + (f"; {sum(result['cpu_seconds'].values()):.0f} CPU seconds over all jobs" if result.get("cpu_seconds")
            else "")
         + (f"; load average at the end {result['load_average'][0]:.1f}" if result.get("load_average") else "") + ".",
@@ -144,8 +149,9 @@ def readme_section(result: dict) -> str:
         "`make eval-quick` runs every pipeline at CI size into `bench/results/quick/` (also a slow test). "
         "This text: `python -m hitl_bringup.eval --summarize <outcomes.json> --readme -`.",
         "",
-        f"Latest run: **{result['mode']}** mode on the **{sim}** simulator, seeds {list(result['config']['seeds'])}, "
-        f"{result['seconds_total']:.0f} s. Orderings as measured (holds / reversed / tie / incomparable):",
+        f"Latest run: **{result['mode']}** mode on the **{sim}** simulator, seeds {list(result['config']['seeds'])}"
+        + (f", {result['seconds_total']:.0f} s" if result.get("seconds_total") else "")
+        + ". Orderings as measured (holds / reversed / tie / incomparable):",
         "",
     ]
     names = {"T1": "human effort at equal success (diffusion paper, Table I)",
@@ -176,7 +182,7 @@ def readme_section(result: dict) -> str:
         lines += ["", "These numbers come from the kinematic simulator (grasps by rule, no physics): they test the "
                       "pipelines, not the papers' claims. The tables are to be re-measured on MuJoCo "
                       "(`--sim mujoco`) once its tasks are in."]
-    if result["mode"] == "quick":
+    if result.get("mode") == "quick":
         lines += ["", "Quick mode: tiny data and training; at this size most policies fail on their own, so the "
                       "verdicts above carry no weight."]
     return "\n".join(lines) + "\n"
@@ -201,5 +207,5 @@ def print_report(result: dict) -> None:
 
     con = Console(stderr=True)
     con.print(markdown_report(result))
-    con.print(f"{result['mode']} evaluation on {result.get('simulator', 'kinematic')}: "
-              f"{result['seconds_total']:.0f} s")
+    con.print(f"{result['mode']} evaluation on {result.get('simulator', 'kinematic')}"
+              + (f": {result['seconds_total']:.0f} s" if result.get("seconds_total") else ""))
