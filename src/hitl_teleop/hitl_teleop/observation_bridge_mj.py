@@ -2,10 +2,13 @@
 
 The names come from ``hitl_sim.mj.layout`` (data; no mujoco import). What each entry is on a real arm:
 
-- ``x, y, z, yaw, gripper`` per end effector: the simulator's end-effector frame ``T_sim = T_tcp @
-  T(ee_offset)`` plays robosuite's grip site (the point between the finger pads, base frame, z = 0 on
-  the table); ``yaw = wrap(atan2(-X_x, X_y) - SIM_YAW_REF[arm])`` of its x axis X (hitl_sim
-  ArmAdapter.ee_yaw: yaw 0 = the x axis along base y). ``gripper`` is computed from the simulated
+- ``x, y, z, yaw, gripper`` per end effector: ``T_sim = T_tcp @ T(ee_offset)`` is the same frame as in
+  the kinematic layout (origin between the finger pads, x the closing direction, z up when the gripper
+  points down; base frame, z = 0 on the table); robosuite's grip site frame is ``T_sim @ Rx(pi)`` (same
+  origin and x axis, z down). ``yaw = wrap(atan2(-X_x, X_y) - SIM_YAW_REF[arm])`` of its x axis X
+  (hitl_sim ArmAdapter.ee_yaw: yaw 0 = the closing axis along base y), i.e. the kinematic layout's yaw
+  minus pi/2 (minus pi more on YuMi). A parallel gripper's closing direction has two signs: the
+  offset's sign choice must give yaw ~ 0 at the arm's home, as in the simulator (check on the robot). ``gripper`` is computed from the simulated
   finger values below exactly as ArmAdapter.gripper does: ``1 - mean(|q - closed| / |open - closed|)``.
 - ``finger_0, finger_1`` (``left_``/``right_`` prefixed on YuMi): the simulated gripper's two joint
   positions (metres, ``SIM_FINGERS``). Each real finger joint's opening fraction
