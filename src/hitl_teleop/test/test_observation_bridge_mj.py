@@ -106,7 +106,8 @@ def test_declared_layout_equals_the_built_envs(task):
         ad = env.tasks[0].adapter
         assert mj_obs_names(task, env.n_arms) == env.obs_names
         for k in range(env.n_arms):
-            assert [(o, c) for _adr, o, c in ad._fingers[k]] == pytest.approx(list(SIM_FINGERS[arm]))
+            got = [v for _adr, o, c in ad._fingers[k] for v in (o, c)]
+            assert got == pytest.approx([v for pair in SIM_FINGERS[arm] for v in pair]), arm
         assert ad.yaw_ref == SIM_YAW_REF[arm]
 
 
