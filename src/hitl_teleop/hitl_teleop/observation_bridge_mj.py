@@ -8,8 +8,9 @@ The names come from ``hitl_sim.mj.layout`` (data; no mujoco import). What each e
   origin and x axis, z down). ``yaw = wrap(atan2(-X_x, X_y) - SIM_YAW_REF[arm])`` of its x axis X
   (hitl_sim ArmAdapter.ee_yaw: yaw 0 = the closing axis along base y), i.e. the kinematic layout's yaw
   minus pi/2 (minus pi more on YuMi). A parallel gripper's closing direction has two signs: the
-  offset's sign choice must give yaw ~ 0 at the arm's home, as in the simulator (check on the robot). ``gripper`` is computed from the simulated
-  finger values below exactly as ArmAdapter.gripper does: ``1 - mean(|q - closed| / |open - closed|)``.
+  offset's sign choice must give yaw ~ 0 at the arm's home, as in the simulator (check on the robot).
+  ``gripper`` is computed from the simulated finger values below exactly as ArmAdapter.gripper does:
+  ``1 - mean(|q - closed| / |open - closed|)``.
 - ``finger_0, finger_1`` (``left_``/``right_`` prefixed on YuMi): the simulated gripper's two joint
   positions (metres, ``SIM_FINGERS``). Each real finger joint's opening fraction
   ``f = clip((|q_real| - closed) / (open - closed), 0, 1)`` (``finger_range`` = (closed, open) of

@@ -7,8 +7,6 @@ import math
 
 import numpy as np
 import pytest
-from test_observation_bridge import TIGHT
-
 from hitl_sim.mj.layout import SIM_FINGERS, SIM_YAW_REF, mj_obs_names
 from hitl_teleop.adapters.ik import solve_ik
 from hitl_teleop.adapters.kinematics import matrix_to_pose, rpy_to_matrix, transform
@@ -19,6 +17,7 @@ from hitl_teleop.observation_bridge import (
     ObservationBridge,
     config_from_params,
 )
+from test_observation_bridge import TIGHT
 
 TAG = ((0.01, -0.02, 0.03), (0.1, -0.2, 0.5))  # perceived frame -> object body frame
 FLIP = transform(np.zeros(3), rpy_to_matrix(np.array([math.pi, 0.0, 0.0])))  # grip site (z down) -> z up
@@ -70,7 +69,8 @@ def test_lift_vector_equals_the_mujoco_envs_observation(arm):
     ad = task.adapter
     # a tilted, turned object and half-open, uneven fingers
     rot = rpy_to_matrix(np.array([0.3, -0.2, 2.0]))
-    task.obj.set_pose(np.array([*ad.ee_pos(0)[:2] + [0.05, -0.03], 0.04]), rot)
+    xy = ad.ee_pos(0)[:2] + np.array([0.05, -0.03])
+    task.obj.set_pose(np.array([xy[0], xy[1], 0.04]), rot)
     for k in range(ad.n_arms):
         for i, (adr, o, c) in enumerate(ad._fingers[k]):
             frac = 0.6 if (arm == "yumi" or i == 0) else 0.45
@@ -184,3 +184,40 @@ def test_mujoco_layout_configuration_errors_are_one_line(params, match):
     with pytest.raises(BridgeConfigError, match=match) as err:
         ObservationBridge(config_from_params({**base, **params}))
     assert "\n" not in str(err.value)
+
+
+def _shipped(arm: str, task: str) -> dict:
+    from test_observation_bridge import shipped_params
+
+    params = shipped_params(arm, task)
+    params.pop("simulator")  # the default: mujoco
+    return params
+
+
+@pytest.mark.parametrize("arm", ["franka", "widowx", "yumi"])
+@pytest.mark.parametrize("task", ["lift", "cube_stack", "cup_stack"])
+def test_shipped_yamls_build_the_mujoco_layout_by_default(arm, task):
+    b = ObservationBridge(config_from_params(_shipped(arm, task)))
+    assert b.mujoco and b.names == mj_obs_names(task, b.n_arms)
+
+
+def test_shipped_drawer_yaml_refuses_without_measured_openings():
+    with pytest.raises(BridgeConfigError, match=r"\['open_0', 'open_1', 'open_2'\]"):
+        ObservationBridge(config_from_params(_shipped("franka", "drawer")))
+
+
+def test_the_bridge_never_imports_mujoco_or_robosuite():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from hitl_teleop.observation_bridge import ObservationBridge, config_from_params\n"
+        "b = ObservationBridge(config_from_params({'arm': 'yumi', 'task': 'cup_stack', "
+        "'objects': {'a': {'topic': '/a'}, 'b': {'topic': '/b'}}}))\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('mujoco', 'robosuite')))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # this checkout's packages
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env)
+    assert out.stdout.strip() == "[]"
