@@ -69,7 +69,7 @@ class ArmInputs:
 
 # Finger joints and the closing axis of each gripper (documented in docs/arms.md; check on your robot):
 # franka: fr3_finger_joint1/2 are each finger's travel (0 .. 0.04 m), fingers close along the TCP y axis,
-#   TCP z points out of the hand -> offset rpy (pi, 0, pi/2).
+#   TCP z points out of the hand -> offset rpy (pi, 0, -pi/2) (the sign of x: ready reads MuJoCo yaw 0).
 # widowx: left_finger (+0.015 .. +0.037 m) / right_finger (negative) are each finger's travel, fingers
 #   close along ee_gripper_link's y axis, its x axis points out of the gripper -> rpy (-pi/2, 0, pi/2).
 # yumi: gripper_<side>_joint is one finger's travel (0 .. 0.025 m, the other finger mimics it), fingers
@@ -80,7 +80,7 @@ ARM_DEFAULTS: dict[str, ArmInputs] = {
         "/franka_robot_state_broadcaster/current_pose",
         (("fr3_finger_joint1", "fr3_finger_joint2"),),
         1.0,
-        (math.pi, 0.0, math.pi / 2),
+        (math.pi, 0.0, -math.pi / 2),  # x = -TCP y: the ready pose reads MuJoCo yaw 0, as the Panda's home
         finger_range=(0.0, 0.04),
     ),
     "widowx": ArmInputs(

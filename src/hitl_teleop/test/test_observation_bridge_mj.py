@@ -221,3 +221,15 @@ def test_the_bridge_never_imports_mujoco_or_robosuite():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}  # this checkout's packages
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True, env=env)
     assert out.stdout.strip() == "[]"
+
+
+def test_franka_ready_pose_reads_the_panda_homes_yaw():
+    """Franka's ready pose (TCP quaternion (1, 0, 0, 0): z down, fingers along base y) reads MuJoCo yaw 0,
+    as robosuite's Panda at its home (yaw 0.0005 there), not pi (the wrap boundary) with the default offset."""
+    b = ObservationBridge(config_from_params({"arm": "franka", "task": "lift", "objects": {"obj": {"topic": "/p"}}}))
+    assert b.on_ee_pose([0.31, 0.0, 0.49], [1.0, 0.0, 0.0, 0.0], b.base_frame, 1.0, 1.0) == ""
+    assert b.on_joint_state(["fr3_finger_joint1", "fr3_finger_joint2"], [0.04, 0.04], 1.0, 1.0) == ""
+    assert b.on_object_pose("obj", [0.5, 0.0, 0.02], [0, 0, 0, 1], b.base_frame, 1.0, 1.0) == ""
+    out = b.build(1.0)
+    assert out.ok, out.reason
+    assert out.ee[0, 3] == pytest.approx(0.0, abs=1e-12) and out.ee[0, 4] == pytest.approx(0.0)
