@@ -94,12 +94,17 @@ def test_real_graph_has_the_observation_bridge_with_arm_and_task_parameters(arm)
 def test_real_graph_bridge_parameters_build_the_bridge(arm):
     bridge = pytest.importorskip("hitl_teleop.observation_bridge")
     sim = pytest.importorskip("hitl_sim")
-    for task in ("lift", "cube_stack", "threading", "nav"):
+    from hitl_sim.mj.layout import mj_obs_names  # the MuJoCo envs' names (test_observation_bridge_mj.py)
+
+    for task in ("lift", "cube_stack", "cup_stack", "threading", "nav"):
         p = dict({s.name: s for s in build_graph(arm=arm, sim=False, task=task, checkpoint="c.pt")}[
             "observation_bridge"].parameters)
         p.pop("robot_id"), p.pop("variant")
         b = bridge.ObservationBridge(bridge.config_from_params(p))
-        assert b.names == sim.make_env(task, arm, backend="kinematic").obs_names  # see test_observation_bridge
+        if task in ("threading", "nav"):  # no MuJoCo arm task: the kinematic layout (the task YAML says so)
+            assert b.names == sim.make_env(task, arm, backend="kinematic").obs_names  # see test_observation_bridge
+        else:
+            assert b.names == mj_obs_names(task, b.n_arms)
 
 
 @pytest.mark.parametrize("record", [True, False])

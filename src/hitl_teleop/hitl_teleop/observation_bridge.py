@@ -1,6 +1,10 @@
 """Real-arm observation: joint state (+ Franka's measured pose) and perceived object poses -> the task's
 observation vector, in exactly the simulator's order and units (``hitl_sim`` ``env.obs_names``).
 
+Two layouts: ``simulator: mujoco`` (the default: the MuJoCo tasks', on which policies are trained;
+observation_bridge_mj.py says what each entry is on a real arm) and ``simulator: kinematic`` (the
+kinematic simulator's, hitl_sim/tasks; what the rest of this docstring describes).
+
 Pure Python (no rclpy): ``observation_bridge_node`` feeds it messages as plain arrays and publishes what
 :meth:`ObservationBridge.build` returns. See docs/arms.md, "Observations on a real arm".
 
@@ -35,10 +39,13 @@ from typing import Any
 
 import numpy as np
 
+from hitl_teleop import observation_bridge_mj as mj
 from hitl_teleop.adapters.kinematics import Chain, matrix_to_pose, pose_to_matrix, rpy_to_matrix, transform
+from hitl_teleop.bridge_episodes import EpisodeEventOut, Episodes  # noqa: F401  (re-exported for the node)
 from hitl_teleop.tool_frame import ToolFrame, heading
 
 ARMS = ("franka", "widowx", "yumi")
+SIMULATORS = ("mujoco", "kinematic")
 PERCEIVED_ATTRS = {"pos": 3, "xy": 2, "z": 1, "yaw": 1}
 STATIC_ATTRS = {"is": None, "radius": 1, "height": 1, "feature": 3}  # None: any width (one-hot)
 
@@ -57,11 +64,12 @@ class ArmInputs:
     finger_scale: float  # opening width (m) = finger_scale * sum(|finger joint positions|)
     ee_offset_rpy: tuple[float, float, float]  # TCP frame -> simulator end-effector frame
     ee_offset_xyz: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    finger_range: tuple[float, float] = (0.0, 0.04)  # mujoco: |finger joint| closed, open (observation_bridge_mj)
 
 
 # Finger joints and the closing axis of each gripper (documented in docs/arms.md; check on your robot):
 # franka: fr3_finger_joint1/2 are each finger's travel (0 .. 0.04 m), fingers close along the TCP y axis,
-#   TCP z points out of the hand -> offset rpy (pi, 0, pi/2).
+#   TCP z points out of the hand -> offset rpy (pi, 0, -pi/2) (the sign of x: ready reads MuJoCo yaw 0).
 # widowx: left_finger (+0.015 .. +0.037 m) / right_finger (negative) are each finger's travel, fingers
 #   close along ee_gripper_link's y axis, its x axis points out of the gripper -> rpy (-pi/2, 0, pi/2).
 # yumi: gripper_<side>_joint is one finger's travel (0 .. 0.025 m, the other finger mimics it), fingers
@@ -72,12 +80,21 @@ ARM_DEFAULTS: dict[str, ArmInputs] = {
         "/franka_robot_state_broadcaster/current_pose",
         (("fr3_finger_joint1", "fr3_finger_joint2"),),
         1.0,
-        (math.pi, 0.0, math.pi / 2),
+        (math.pi, 0.0, -math.pi / 2),  # x = -TCP y: the ready pose reads MuJoCo yaw 0, as the Panda's home
+        finger_range=(0.0, 0.04),
     ),
     "widowx": ArmInputs(
-        "/wx250s/joint_states", "", (("left_finger", "right_finger"),), 1.0, (-math.pi / 2, 0.0, math.pi / 2)
+        "/wx250s/joint_states",
+        "",
+        (("left_finger", "right_finger"),),
+        1.0,
+        (-math.pi / 2, 0.0, math.pi / 2),
+        finger_range=(0.015, 0.037),  # Interbotix wx250s finger joint limits
     ),
-    "yumi": ArmInputs("/joint_states", "", (("gripper_l_joint",), ("gripper_r_joint",)), 2.0, (math.pi, 0.0, 0.0)),
+    "yumi": ArmInputs(
+        "/joint_states", "", (("gripper_l_joint",), ("gripper_r_joint",)), 2.0, (math.pi, 0.0, 0.0),
+        finger_range=(0.0, 0.025),
+    ),
 }
 
 
@@ -98,11 +115,13 @@ class ObjectConfig:
 class BridgeConfig:
     arm: str
     task: str
+    simulator: str = "mujoco"  # whose observation layout: mujoco | kinematic
     base_frame: str = ""  # '' = the arm profile's
     joint_states_topic: str = ""  # '' = ARM_DEFAULTS
     ee_pose_topic: str | None = None  # None = ARM_DEFAULTS; '' = forward kinematics
     finger_joints: tuple[tuple[str, ...], ...] | None = None
     finger_scale: float | None = None
+    finger_range: tuple[float, float] | None = None  # mujoco: None = ARM_DEFAULTS
     ee_offset_xyz: tuple[float, float, float] | None = None
     ee_offset_rpy: tuple[float, float, float] | None = None
     urdf: str = ""  # yumi: kinematic model override (a URDF, as the YuMi adapter's ``urdf``)
@@ -165,12 +184,16 @@ class ObservationBridge:
 
         if cfg.arm not in ARMS:
             raise BridgeConfigError(f"unknown arm {cfg.arm!r}: expected one of {ARMS}")
+        if cfg.simulator not in SIMULATORS:
+            raise BridgeConfigError(f"unknown simulator {cfg.simulator!r}: expected one of {SIMULATORS}")
         self.cfg = cfg
+        self.mujoco = cfg.simulator == "mujoco"
         self.profile = load_arm_profile(cfg.arm)
-        try:
-            self.task = task_class(cfg.task)(self.profile)
-        except ValueError as exc:
-            raise BridgeConfigError(str(exc)) from None
+        if not self.mujoco:
+            try:
+                self.task = task_class(cfg.task)(self.profile)
+            except ValueError as exc:
+                raise BridgeConfigError(str(exc)) from None
         self.n_arms = self.profile.n_arms
         self.base_frame = cfg.base_frame or self.profile.base_frame
         d = ARM_DEFAULTS[cfg.arm]
@@ -183,6 +206,11 @@ class ObservationBridge:
                 f"({self.n_arms}), got {[list(f) for f in fingers]}"
             )
         self.finger_joints = fingers
+        self.finger_range = tuple(float(v) for v in (d.finger_range if cfg.finger_range is None else cfg.finger_range))
+        if len(self.finger_range) != 2 or not 0 <= self.finger_range[0] < self.finger_range[1]:
+            raise BridgeConfigError(
+                f"finger_range must be (closed, open) with 0 <= closed < open, got {self.finger_range}"
+            )
         self.finger_scale = float(d.finger_scale if cfg.finger_scale is None else cfg.finger_scale)
         if not self.finger_scale > 0:
             raise BridgeConfigError(f"finger_scale must be > 0, got {self.finger_scale}")
@@ -195,13 +223,19 @@ class ObservationBridge:
         self.chains: list[Chain] = self._chains() if not self.ee_pose_topic else []
         if self.ee_pose_topic and self.n_arms != 1:
             raise BridgeConfigError(f"{cfg.arm}: ee_pose_topic works for one end effector only")
-        self.names: list[str] = ee_names(self.n_arms) + self.task.obs_layout.names()
         self._type_index = {o.name: i for i, o in enumerate(OBJECTS)}
-        self._plan = self._resolve_fields()
+        if self.mujoco:
+            self.names = self._mj_names()
+            self._mj_plan = self._resolve_mj()
+            self._plan: list[tuple[str, int, str, str]] = []
+        else:
+            self.names = ee_names(self.n_arms) + self.task.obs_layout.names()
+            self._plan = self._resolve_fields()
         # inputs
         self.joints: dict[str, tuple[float, float]] = {}  # name -> (position, stamp)
         self.ee_pose: _Pose | None = None
         self.object_poses: dict[str, _Pose] = {}
+        self.last_seen: dict[str, np.ndarray] = {}  # mujoco: occludable object -> last fresh position
         self.rejected: Counter[str] = Counter()
 
     # ------------------------------------------------------------------ configuration
@@ -288,6 +322,46 @@ class ObservationBridge:
             raise BridgeConfigError(f"object(s) {unused} configured but task {self.cfg.task!r} observes none of them")
         return plan
 
+    def _mj_names(self) -> list[str]:
+        from hitl_sim.mj.layout import mj_obs_names
+
+        try:
+            return mj_obs_names(self.cfg.task, self.n_arms)
+        except ValueError as exc:
+            raise BridgeConfigError(str(exc)) from None
+
+    def _resolve_mj(self) -> list[tuple[str, str, str]]:
+        """MuJoCo layout: (field, source kind, detail) per task entry; errors name every gap."""
+        objects = self.cfg.objects
+        for name, obj in objects.items():
+            if not obj.topic:
+                raise BridgeConfigError(f"object {name!r} has no topic")
+            if obj.yaw_period < 0 or obj.max_age_s < 0:
+                raise BridgeConfigError(f"object {name!r}: yaw_period and max_age_s must be >= 0")
+        known = self.names[5 * self.n_arms : len(self.names) - 2 * self.n_arms]
+        for key in (*self.cfg.constants, *self.cfg.fields):
+            if key not in known:
+                raise BridgeConfigError(
+                    f"MuJoCo task {self.cfg.task!r} has no configurable observation entry {key!r} (entries: {known})"
+                )
+        for key, values in self.cfg.constants.items():
+            if len(values) != 1 or not math.isfinite(values[0]):
+                raise BridgeConfigError(f"constant {key!r} needs 1 finite value, got {list(values)}")
+        plan, missing = mj.resolve(self.names, self.n_arms, set(objects), self.cfg.constants, self.cfg.fields)
+        if missing:
+            raise BridgeConfigError(
+                f"MuJoCo task {self.cfg.task!r} on a real arm: no source for observation entries {missing}; "
+                "configure them in the task YAML (nodes.observation_bridge: objects / fields / constants; "
+                "see docs/arms.md) or use a task whose observation perception can provide"
+            )
+        self.occludable = sorted({d for _f, k, d in plan if k in mj.SEEN_ATTRS})
+        if any(k == "occluded" for _f, k, _d in plan) and not self.occludable:
+            raise BridgeConfigError("'occluded' needs an object observed as last seen (<object>_seen_x ...)")
+        unused = sorted(set(objects) - {d for _f, k, d in plan if k not in ("constant", "occluded")})
+        if unused:
+            raise BridgeConfigError(f"object(s) {unused} configured but task {self.cfg.task!r} observes none of them")
+        return plan
+
     @property
     def required_joints(self) -> list[str]:
         names = [n for c in self.chains for n in c.joint_names]
@@ -369,7 +443,7 @@ class ObservationBridge:
             pose = self.object_poses.get(name)
             if pose is None:
                 out.append(f"no pose yet for object {name!r} on {obj.topic}")
-            elif abs(age := now - pose.stamp) > max_o:
+            elif abs(age := now - pose.stamp) > max_o and not (self.mujoco and name in self.occludable):
                 out.append(f"object {name!r} pose on {obj.topic} stale ({_age_text(age, max_o)})")
         return out
 
@@ -384,9 +458,14 @@ class ObservationBridge:
         width = np.array([self.finger_scale * sum(abs(self.joints[n][0]) for n in g) for g in self.finger_joints])
         return np.clip(1.0 - width / self.profile.gripper_max_width, 0.0, 1.0)
 
+    def _object_tf(self, name: str) -> np.ndarray:
+        """The object's simulator frame (perceived pose @ offset), base frame."""
+        obj = self.cfg.objects[name]
+        return self.object_poses[name].T @ transform(np.array(obj.offset_xyz), rpy_to_matrix(np.array(obj.offset_rpy)))
+
     def _object_frame(self, name: str) -> tuple[np.ndarray, float]:
         obj = self.cfg.objects[name]
-        T = self.object_poses[name].T @ transform(np.array(obj.offset_xyz), rpy_to_matrix(np.array(obj.offset_rpy)))
+        T = self._object_tf(name)
         yaw = _fold(float(heading(T[:3, :3])), obj.yaw_period or 2 * math.pi)
         return T[:3, 3], yaw
 
@@ -410,6 +489,8 @@ class ObservationBridge:
         if issues:
             return BridgeOutput(False, "not publishing: " + "; ".join(issues))
         tcp_positions, tcp_quaternions = (np.stack(v) for v in zip(*map(matrix_to_pose, self._tcp_poses())))
+        if self.mujoco:
+            return self._build_mj(now, tcp_positions, tcp_quaternions)
         ee = np.column_stack([
             self.tool.sim_positions(tcp_positions, tcp_quaternions),
             self.tool.sim_yaw(tcp_quaternions),
@@ -421,9 +502,50 @@ class ObservationBridge:
             return BridgeOutput(False, self._reject("output non-finite", "not publishing: non-finite observation"))
         return BridgeOutput(True, data=data, ee=ee, tcp_positions=tcp_positions, tcp_quaternions=tcp_quaternions)
 
+    def _build_mj(self, now: float, tcp_positions: np.ndarray, tcp_quaternions: np.ndarray) -> BridgeOutput:
+        from hitl_sim.mj.layout import SIM_FINGERS, SIM_YAW_REF
+
+        sim = SIM_FINGERS[self.cfg.arm]
+        fingers = [mj.sim_fingers([self.joints[n][0] for n in g], self.finger_range, sim) for g in self.finger_joints]
+        positions = self.tool.sim_positions(tcp_positions, tcp_quaternions)
+        ee = []
+        for k, T in enumerate(self._tcp_poses()):
+            R = T[:3, :3] @ self.tool.R
+            ee.append([*positions[k], mj.sim_yaw(R, SIM_YAW_REF[self.cfg.arm]), mj.sim_gripper(fingers[k], sim)])
+        occluded = False
+        for name in self.occludable:
+            obj = self.cfg.objects[name]
+            pose = self.object_poses[name]
+            if abs(now - pose.stamp) <= (obj.max_age_s or self.cfg.object_max_age_s):
+                self.last_seen[name] = self._object_tf(name)[:3, 3]
+            else:
+                occluded = True
+        parts: list[float] = []
+        for _fname, kind, detail in self._mj_plan:
+            if kind == "constant":
+                parts.append(self.cfg.constants[detail][0])
+            elif kind == "occluded":
+                parts.append(float(occluded))
+            elif kind in mj.SEEN_ATTRS:
+                parts.append(float(self.last_seen[detail][mj.SEEN_ATTRS[kind]]))
+            elif kind == "yaw":
+                parts.append(self._object_frame(detail)[1])
+            else:
+                T = self._object_tf(detail)
+                parts.append(float(T[mj.POSE_ATTRS[kind], 3]) if kind in mj.POSE_ATTRS else
+                             float(mj.quat_xyzw(T[:3, :3])[mj.QUAT_ATTRS[kind]]))
+        ee_arr = np.array(ee, float)
+        data = np.concatenate([ee_arr.reshape(-1), parts, np.concatenate(fingers)])
+        if not np.all(np.isfinite(data)):
+            return BridgeOutput(False, self._reject("output non-finite", "not publishing: non-finite observation"))
+        return BridgeOutput(True, data=data, ee=ee_arr, tcp_positions=tcp_positions, tcp_quaternions=tcp_quaternions)
+
 
 # ---------------------------------------------------------------------- configuration from parameters
-_ARM_KEYS = ("joint_states_topic", "ee_pose_topic", "finger_joints", "finger_scale", "ee_offset_xyz", "ee_offset_rpy")
+_ARM_KEYS = (
+    "joint_states_topic", "ee_pose_topic", "finger_joints", "finger_scale", "finger_range", "ee_offset_xyz",
+    "ee_offset_rpy",
+)
 _OBJECT_KEYS = {f for f in ObjectConfig.__dataclass_fields__ if f != "name"}
 
 
@@ -453,7 +575,7 @@ def config_from_params(params: dict[str, Any]) -> BridgeConfig:
     p = dict(nested)
     arm, task = str(p.pop("arm", "")), str(p.pop("task", ""))
     kw: dict[str, Any] = {}
-    for key in ("base_frame", "urdf", "mjcf", "joint_states_topic"):
+    for key in ("simulator", "base_frame", "urdf", "mjcf", "joint_states_topic"):
         if key in p:
             kw[key] = str(p.pop(key))
     if "ee_pose_topic" in p:
@@ -466,6 +588,9 @@ def config_from_params(params: dict[str, Any]) -> BridgeConfig:
     if "finger_joints" in p:
         fj = _finger_joints(p.pop("finger_joints"))
         kw["finger_joints"] = fj if any(fj) else None
+    if "finger_range" in p:
+        value = [float(v) for v in p.pop("finger_range")]
+        kw["finger_range"] = tuple(value) if value else None
     for key in ("ee_offset_xyz", "ee_offset_rpy"):
         if key in p:
             value = list(p.pop(key))
@@ -499,53 +624,3 @@ def config_from_params(params: dict[str, Any]) -> BridgeConfig:
     if not arm or not task:
         raise BridgeConfigError("arm and task are required")
     return BridgeConfig(arm=arm, task=task, **kw)
-
-
-# ---------------------------------------------------------------------- episodes
-@dataclass(frozen=True)
-class EpisodeEventOut:
-    kind: str  # "start" | "end" | "reset"
-    episode: int
-    steps: int
-    note: str = ""
-
-
-class Episodes:
-    """Episode and step counters of a real arm (mirrors sim_arm_node; outcomes are not detected).
-
-    ``step`` counts the observations published in the episode (0 at its start). ``max_steps`` > 0 ends
-    an episode with note "timeout"; the next starts on ``start_episode`` (the scene is reset by a person).
-    """
-
-    def __init__(self, max_steps: int = 0) -> None:
-        self.max_steps = int(max_steps)
-        self.episode = 0
-        self.step = 0
-        self.running = False
-
-    def start(self) -> list[EpisodeEventOut]:
-        events = self.end("ended by start_episode") if self.running else []
-        self.episode += 1
-        self.step = 0
-        self.running = True
-        return [*events, EpisodeEventOut("start", self.episode, 0)]
-
-    def end(self, note: str) -> list[EpisodeEventOut]:
-        if not self.running:
-            return []
-        self.running = False
-        return [EpisodeEventOut("end", self.episode, self.step, note)]
-
-    def reset(self, hard: bool) -> list[EpisodeEventOut]:
-        events = self.end("reset (hard)" if hard else "reset")
-        events.append(EpisodeEventOut("reset", self.episode, self.step, "hard" if hard else "soft"))
-        return events + self.start()
-
-    def published(self) -> list[EpisodeEventOut]:
-        """Call after each published observation: advances the step; may end the episode (timeout)."""
-        if not self.running:
-            return []
-        self.step += 1
-        if self.max_steps > 0 and self.step >= self.max_steps:
-            return self.end("timeout")
-        return []

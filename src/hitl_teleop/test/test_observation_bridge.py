@@ -37,11 +37,12 @@ def shipped_params(arm: str, task: str) -> dict:
     """The node's parameters as hitl_bringup's arm and task YAMLs give them (deploy.yaml adds the rest)."""
     arm_cfg = yaml.safe_load((CONFIG / "arms" / f"{arm}.yaml").read_text())["nodes"]["observation_bridge"]
     task_cfg = yaml.safe_load((CONFIG / "tasks" / f"{task}.yaml").read_text())["nodes"]
-    return {"arm": arm, "task": task, **arm_cfg, **(task_cfg.get("observation_bridge") or {})}
+    return {"arm": arm, "task": task, "simulator": "kinematic", **arm_cfg, **(task_cfg.get("observation_bridge") or {})}
 
 
 def make_bridge(arm: str, task: str = "lift", **kw) -> ObservationBridge:
     objects = kw.pop("objects", {"obj": ObjectConfig("obj", "/perception/object_pose", type="cube")})
+    kw.setdefault("simulator", "kinematic")
     return ObservationBridge(BridgeConfig(arm=arm, task=task, objects=objects, **kw))
 
 
@@ -275,7 +276,7 @@ def test_gripper_holding_a_catalogue_object_matches_the_simulators_grasp_value()
     "task, missing",
     [
         ("drawer", "['front_x', 'cab_y', 'heights', 'opening']"),
-        ("cup_stack", "['occluded']"),
+        ("cup_stack", "['b_seen', 'occluded']"),
         ("push3", "['goals']"),
     ],
 )
@@ -338,14 +339,14 @@ def test_cube_stack_and_threading_vectors_match_the_simulator():
 )
 def test_bad_configuration_fails_at_start_with_one_line(params, match):
     with pytest.raises(BridgeConfigError, match=match) as err:
-        ObservationBridge(config_from_params({"arm": "widowx", "task": "lift", **params}))
+        ObservationBridge(config_from_params({"arm": "widowx", "task": "lift", "simulator": "kinematic", **params}))
     assert "\n" not in str(err.value)
 
 
 def test_dotted_parameter_names_equal_nested_ones():
     """ROS parameter files and launch_ros hand nested YAML to the node as dotted names."""
     nested = config_from_params(shipped_params("yumi", "threading"))
-    flat = {"arm": "yumi", "task": "threading", "constants.hole_r": [0.014],
+    flat = {"arm": "yumi", "task": "threading", "simulator": "kinematic", "constants.hole_r": [0.014],
             "objects.rod.topic": "/perception/rod_pose", "objects.rod.type": "rod",
             "objects.ring.topic": "/perception/ring_pose"}
     arm_cfg = {k: v for k, v in shipped_params("yumi", "threading").items() if k not in ("objects", "constants")}
@@ -354,13 +355,14 @@ def test_dotted_parameter_names_equal_nested_ones():
 
 
 def test_empty_values_mean_the_arms_defaults_and_ee_pose_topic_can_switch_to_fk():
-    cfg = config_from_params({"arm": "widowx", "task": "nav", "joint_states_topic": "", "finger_joints": [""],
-                              "finger_scale": 0.0, "ee_offset_rpy": []})
+    cfg = config_from_params({"arm": "widowx", "task": "nav", "simulator": "kinematic", "joint_states_topic": "",
+                              "finger_joints": [""], "finger_scale": 0.0, "ee_offset_rpy": []})
     b = ObservationBridge(cfg)
     assert b.joint_states_topic == "/wx250s/joint_states" and b.finger_joints == (("left_finger", "right_finger"),)
     assert b.finger_scale == 1.0
     with pytest.raises(BridgeConfigError, match="no kinematic model"):
-        ObservationBridge(config_from_params({"arm": "franka", "task": "nav", "ee_pose_topic": ""}))
+        ObservationBridge(config_from_params({"arm": "franka", "task": "nav", "simulator": "kinematic",
+                                              "ee_pose_topic": ""}))
 
 
 def test_symmetric_objects_fold_their_yaw():

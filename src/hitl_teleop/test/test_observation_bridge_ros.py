@@ -32,6 +32,7 @@ NS = "/obs_bridge_test"
 PARAMS = {
     "arm": "widowx",
     "task": "lift",
+    "simulator": "kinematic",  # the kinematic layout here; the MuJoCo one: test_observation_bridge_mj.py
     "robot_id": "robot_t",
     "rate_hz": 20.0,
     "joint_states_topic": "/wx250s/joint_states",
@@ -143,11 +144,12 @@ def test_joint_state_and_object_pose_in_observation_out(ros_node, tmp_path):
 
 
 def test_a_task_without_perception_sources_fails_at_start_with_one_line(tmp_path, ros_domain):
-    proc = start({**{k: v for k, v in PARAMS.items() if k != "objects"}, "task": "drawer"}, tmp_path)
+    proc = start({**{k: v for k, v in PARAMS.items() if k not in ("objects", "simulator")}, "task": "drawer"},
+                 tmp_path)
     try:
         proc.wait(timeout=60)
     finally:
         _, out = finish(proc)
     assert proc.returncode == 2, out
     line = [x for x in out.splitlines() if x.startswith("observation_bridge_node:")]
-    assert len(line) == 1 and "['front_x', 'cab_y', 'heights', 'opening']" in line[0], out
+    assert len(line) == 1 and "['cab_x', 'cab_y', 'cab_yaw', 'open_0', 'open_1', 'open_2']" in line[0], out

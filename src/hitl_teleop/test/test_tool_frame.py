@@ -79,10 +79,11 @@ def top_down_tcp(arm: str, heading: float) -> np.ndarray:
     return (Rotation.from_euler("z", heading) * Rotation.from_euler("xyz", down)).as_quat()
 
 
-def franka_bridge() -> ObservationBridge:
-    b = ObservationBridge(
-        BridgeConfig(arm="franka", task="lift", objects={"obj": ObjectConfig("obj", "/o", type="cube")})
-    )
+def franka_bridge(simulator: str = "kinematic") -> ObservationBridge:
+    """The bridge in the yaw convention the arbiter commands in (ToolFrame: the kinematic simulator's)."""
+    b = ObservationBridge(BridgeConfig(
+        arm="franka", task="lift", simulator=simulator, objects={"obj": ObjectConfig("obj", "/o", type="cube")}
+    ))
     b.on_joint_state(["fr3_finger_joint1", "fr3_finger_joint2"], [0.04, 0.04], 1.0, 1.0)
     b.on_object_pose("obj", [0.5, 0.1, 0.0], [0, 0, 0, 1], "fr3_link0", 1.0, 1.0)
     return b
@@ -184,3 +185,16 @@ def test_joint_space_arms_reach_the_commanded_yaw(arm):
         np.testing.assert_allclose(S[:3, 3], target[i, :3], atol=1e-3)
         assert abs(math.atan2(S[1, 0], S[0, 0]) - target[i, 3]) < np.deg2rad(1.0)
         assert S[2, 2] > math.cos(np.deg2rad(1.0))  # still top-down
+
+
+@pytest.mark.xfail(strict=True, reason="open: the arbiter turns a policy yaw into a TCP orientation in the kinematic "
+                   "simulator's convention (ToolFrame.tcp_quaternions); the MuJoCo tasks' yaw is pi/2 off "
+                   "(observation_bridge_mj.py), so a MuJoCo policy's yaw command does not read back as commanded")
+def test_franka_mujoco_policy_yaw_reads_back_as_commanded():
+    bridge = franka_bridge("mujoco")
+    p0, q0 = np.array([0.5, 0.05, 0.2]), top_down_tcp("franka", 0.4)
+    ee0 = read_ee(bridge, p0, q0)
+    action = np.r_[ee0[:3], ee0[3] + YAW_STEP, 1.0]
+    cmd = arbiter_command("franka", offsets("franka"), p0[None], q0[None], action)
+    ee1 = read_ee(bridge, np.array(cmd.positions[0]), np.array(cmd.orientations[0]))
+    np.testing.assert_allclose(ee1[:4], action[:4], atol=1e-6)

@@ -21,6 +21,7 @@ Real-arm observation: joint states + perceived object poses -> hitl_msgs/Observa
 parameters:
   arm                   (string, 'franka')  franka | widowx | yumi
   task                  (string, 'lift')    the task whose observation layout to publish
+  simulator             (string, 'mujoco')  whose layout: mujoco (hitl_sim.mj.layout) | kinematic
   robot_id              (string, '')        '' = the namespace (e.g. robot_0) or 'robot'
   rate_hz               (double, 0.0)       0 = the arm profile's control rate
   variant               (string, 'real')    written into episode events
@@ -30,7 +31,8 @@ parameters:
   ee_pose_topic         (string, 'default') measured TCP pose (franka: /franka_robot_state_broadcaster/current_pose);
                                             '' = forward kinematics (widowx, yumi)
   finger_joints         (string[])          one entry per end effector, joint names separated by spaces
-  finger_scale          (double)            opening width = finger_scale * sum(|finger joints|)
+  finger_scale          (double)            kinematic: opening width = finger_scale * sum(|finger joints|)
+  finger_range          (double[2])         mujoco: |finger joint| closed, open (observation_bridge_mj.py)
   ee_offset_xyz, ee_offset_rpy (double[3])  TCP frame -> simulator end-effector frame (URDF rpy)
   base_frame, urdf, mjcf (string, '')       '' = the arm profile's base frame / the bundled model
                                             (urdf: yumi's URDF; mjcf: widowx's MJCF, default the simulator's)
