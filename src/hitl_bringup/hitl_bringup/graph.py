@@ -174,6 +174,10 @@ def build_graph(arm: str = "franka", sim: Any = True, task: str = "lift", policy
             params["every_n"] = gating.score_every
         if name == "arbiter":
             params.update(gating.node_parameters())
+            if not args["sim"]:  # a policy's yaw means what it meant in the layout the bridge builds
+                bridge = {**((arm_cfg.get("nodes") or {}).get("observation_bridge") or {}),
+                          **((task_cfg.get("nodes") or {}).get("observation_bridge") or {})}
+                params["ee_layout"] = str(bridge.get("simulator", "mujoco"))
         remaps = [tuple(r) for r in entry.get("remappings") or []]
         remaps += [tuple(r) for r in (arm_cfg.get("remappings") or {}).get(name) or []]
         specs.append(NodeSpec(package=entry["package"], executable=entry["executable"],

@@ -331,3 +331,12 @@ def test_every_task_yaml_is_a_simulator_task_and_every_arm_a_profile():
     for arm in graph.available("arms"):
         cfg = yaml.safe_load((graph.config_dir() / "arms" / f"{arm}.yaml").read_text())
         assert cfg["base_frame"] == sim.load_arm_profile(arm).base_frame
+
+
+@pytest.mark.parametrize("task, layout", [("lift", "mujoco"), ("threading", "kinematic")])
+def test_real_arbiter_commands_yaw_in_the_layout_the_bridge_builds(task, layout):
+    by = {s.name: s for s in build_graph(arm="franka", sim=False, task=task, checkpoint="c.pt")}
+    assert by["arbiter"].parameters["ee_layout"] == layout
+    assert by["observation_bridge"].parameters.get("simulator", "mujoco") == layout
+    sim = {s.name: s for s in build_graph(arm="franka", sim=True, task=task, checkpoint="c.pt")}
+    assert "ee_layout" not in sim["arbiter"].parameters  # the simulator's own frames: no conversion

@@ -39,15 +39,18 @@ def _unit(quaternions: np.ndarray) -> np.ndarray:
 
 
 class ToolFrame:
-    """``T_sim = T_tcp @ T(offset_xyz, offset_rpy)``; quaternions are x, y, z, w."""
+    """``T_sim = T_tcp @ T(offset_xyz, offset_rpy)``; quaternions are x, y, z, w. ``yaw_zero``: the heading
+    of the simulator frame's x axis at the policy's yaw 0 (``hitl_sim.mj.layout.yaw_zero``: 0 in the
+    kinematic layout, pi/2 (+ the arm's reference) in the MuJoCo tasks')."""
 
     def __init__(self, offset_xyz: Sequence[float] = (0.0, 0.0, 0.0),
-                 offset_rpy: Sequence[float] = (0.0, 0.0, 0.0)) -> None:
+                 offset_rpy: Sequence[float] = (0.0, 0.0, 0.0), yaw_zero: float = 0.0) -> None:
         xyz = np.asarray(offset_xyz, float).reshape(-1)
         rpy = np.asarray(offset_rpy, float).reshape(-1)
         if xyz.size != 3 or rpy.size != 3 or not (np.all(np.isfinite(xyz)) and np.all(np.isfinite(rpy))):
             raise ValueError(f"tool offset needs 3 finite xyz and 3 finite rpy values, got {xyz} / {rpy}")
         self.xyz = xyz
+        self.yaw_zero = float(yaw_zero)
         rot = Rotation.from_euler("xyz", rpy)  # URDF rpy: Rz(yaw) Ry(pitch) Rx(roll)
         self.R, self._q = rot.as_matrix(), rot.as_quat()
         self._q_inv = self._q * np.array([-1.0, -1.0, -1.0, 1.0])
@@ -59,7 +62,8 @@ class ToolFrame:
     def sim_yaw(self, tcp_quaternions: np.ndarray) -> np.ndarray:
         """(n,) simulator yaw of TCP orientations (n, 4), wrapped to (-pi, pi]."""
         x, y, z, w = np.moveaxis(_qmul(_unit(tcp_quaternions), self._q), -1, 0)  # R_tcp @ R_offset
-        return wrap(np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z)))  # heading of its x axis
+        heading_x = np.arctan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))  # heading of its x axis
+        return wrap(heading_x - self.yaw_zero)
 
     def sim_positions(self, tcp_positions: np.ndarray, tcp_quaternions: np.ndarray) -> np.ndarray:
         """(n, 3) simulator points of TCP poses."""
@@ -68,7 +72,7 @@ class ToolFrame:
     # simulator -> real TCP
     def tcp_quaternions(self, yaw: np.ndarray) -> np.ndarray:
         """(n, 4) TCP orientations whose simulator frame is level with heading ``yaw``."""
-        half = np.asarray(yaw, float).reshape(-1) / 2
+        half = (np.asarray(yaw, float).reshape(-1) + self.yaw_zero) / 2
         z_turn = np.stack([np.zeros_like(half), np.zeros_like(half), np.sin(half), np.cos(half)], axis=1)
         return _qmul(z_turn, self._q_inv)  # R_z(yaw) @ R_offset^T
 

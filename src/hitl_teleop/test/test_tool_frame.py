@@ -187,14 +187,25 @@ def test_joint_space_arms_reach_the_commanded_yaw(arm):
         assert S[2, 2] > math.cos(np.deg2rad(1.0))  # still top-down
 
 
-@pytest.mark.xfail(strict=True, reason="open: the arbiter turns a policy yaw into a TCP orientation in the kinematic "
-                   "simulator's convention (ToolFrame.tcp_quaternions); the MuJoCo tasks' yaw is pi/2 off "
-                   "(observation_bridge_mj.py), so a MuJoCo policy's yaw command does not read back as commanded")
 def test_franka_mujoco_policy_yaw_reads_back_as_commanded():
     bridge = franka_bridge("mujoco")
     p0, q0 = np.array([0.5, 0.05, 0.2]), top_down_tcp("franka", 0.4)
     ee0 = read_ee(bridge, p0, q0)
     action = np.r_[ee0[:3], ee0[3] + YAW_STEP, 1.0]
-    cmd = arbiter_command("franka", offsets("franka"), p0[None], q0[None], action)
+    cmd = arbiter_command("franka", {**offsets("franka"), "ee_layout": "mujoco"}, p0[None], q0[None], action)
     ee1 = read_ee(bridge, np.array(cmd.positions[0]), np.array(cmd.orientations[0]))
     np.testing.assert_allclose(ee1[:4], action[:4], atol=1e-6)
+    # in the kinematic convention the target is a quarter turn away: the arbiter turns the hand elsewhere
+    kin = arbiter_command("franka", offsets("franka"), p0[None], q0[None], action)
+    off = read_ee(bridge, np.array(kin.positions[0]), np.array(kin.orientations[0]))[3] - action[3]
+    assert abs(math.remainder(off, 2 * math.pi)) > 0.1
+
+
+@pytest.mark.parametrize("arm", ["franka", "widowx", "yumi"])
+def test_tool_frame_yaw_zero_round_trips_in_the_mujoco_layout(arm):
+    from hitl_sim.mj.layout import yaw_zero
+
+    d = ARM_DEFAULTS[arm]
+    tool = ToolFrame(d.ee_offset_xyz, d.ee_offset_rpy, yaw_zero(arm, "mujoco"))
+    yaw = np.linspace(-3.0, 3.0, 13)
+    np.testing.assert_allclose(tool.sim_yaw(tool.tcp_quaternions(yaw)), yaw, atol=1e-9)

@@ -47,6 +47,18 @@ SIM_FINGERS: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
 SIM_YAW_REF: dict[str, float] = {"franka": 0.0, "widowx": 0.0, "yumi": math.pi}
 
 
+def yaw_zero(arm: str, layout: str) -> float:
+    """The heading of the end effector's x axis (the kinematic simulator's yaw) at yaw 0 of ``layout``:
+    0 for the kinematic layout; on the MuJoCo tasks yaw 0 means fingers closing along base y (pi/2),
+    plus the arm's reference (``SIM_YAW_REF``). The observation bridge reads a real pose with it and
+    the arbiter turns a policy's yaw into a TCP orientation with it (hitl_teleop/tool_frame.py)."""
+    if layout == "kinematic":
+        return 0.0
+    if layout != "mujoco":
+        raise ValueError(f"unknown observation layout {layout!r}; expected mujoco or kinematic")
+    return math.pi / 2 + SIM_YAW_REF[arm]
+
+
 def finger_names(n_arms: int) -> list[str]:
     """The finger-joint columns: finger_0, finger_1 (one arm) or left_/right_ prefixed (two)."""
     return [f"{p}finger_{i}" for p in (["left_", "right_"] if n_arms == 2 else [""]) for i in range(2)]

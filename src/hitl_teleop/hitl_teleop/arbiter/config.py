@@ -30,6 +30,9 @@ class ArbiterConfig:
     # bridge's ee_offset_*). A policy's (x, y, z, yaw) is a simulator pose; commands carry TCP poses.
     ee_offset_xyz: tuple[float, float, float] = (0.0, 0.0, 0.0)
     ee_offset_rpy: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    # Real arms: the observation layout the policy was trained on (the bridge's ``simulator``); its yaw 0
+    # is a different TCP heading in the MuJoCo tasks than in the kinematic simulator (tool_frame.py)
+    ee_layout: str = "kinematic"
 
     @property
     def robot_gating(self) -> bool:

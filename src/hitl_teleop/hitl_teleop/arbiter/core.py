@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from hitl_sim.arms import ArmProfile
+from hitl_sim.mj.layout import yaw_zero
 
 from hitl_teleop.arbiter.actions import split_action
 from hitl_teleop.arbiter.commands import Commander, Tally
@@ -63,7 +64,7 @@ class Arbiter:
         self.config = config
         self.profile = profile
         self.n_arms = profile.n_arms
-        self.tool = ToolFrame(config.ee_offset_xyz, config.ee_offset_rpy)
+        self.tool = ToolFrame(config.ee_offset_xyz, config.ee_offset_rpy, yaw_zero(profile.name, config.ee_layout))
         self.tally = Tally()
         self.commander = Commander(profile, config.rate_hz or profile.control_rate_hz, self.tool, self.tally)
         self.safety = self.commander.safety

@@ -66,6 +66,8 @@ parameters:
   frame_id              (string, '')        frame of arm_command (default: the profile's base frame)
   ee_offset_xyz, ee_offset_rpy (double[3], 0) real arms: simulator end-effector frame on the TCP,
                                             T_sim = T_tcp @ T(xyz, rpy), as the observation bridge's
+  ee_layout             (string, 'kinematic') real arms: the bridge's observation layout (mujoco | kinematic):
+                                            where the policy's yaw 0 points (set by the graph from the bridge)
   conflict_check_s      (double, 0.5)       how often to look for other publishers of arm_command/control_state
 topics: sub observation, action_chunk, uncertainty, teleop, episode_event;
         pub arm_command, control_state, help_request
@@ -102,6 +104,7 @@ class ArbiterNode(Node):
             rate_hz=rate,
             ee_offset_xyz=tuple(p("ee_offset_xyz", [0.0, 0.0, 0.0]).value),
             ee_offset_rpy=tuple(p("ee_offset_rpy", [0.0, 0.0, 0.0]).value),
+            ee_layout=str(p("ee_layout", "kinematic").value),
         )
         watchdog_hz = float(p("watchdog_hz", 50.0).value)
         conflict_check_s = float(p("conflict_check_s", 0.5).value)
