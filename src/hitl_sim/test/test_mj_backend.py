@@ -140,11 +140,11 @@ def test_an_env_used_as_a_context_manager_is_closed_at_the_end(monkeypatch):
 
 
 def test_collect_demos_on_metaworld_with_its_4d_actions():
-    """Metaworld's Sawyer acts with x, y, z, gripper (no yaw): demos are clipped per action column."""
+    """Metaworld's Sawyer acts with the stack's x, y, z, yaw, gripper (yaw held at 0)."""
     pytest.importorskip("metaworld")
     ds = hitl_sim.collect_demos("button_press", "sawyer", n_episodes=2, seed=0, num_envs=2, progress=False,
                                 backend="mujoco")
-    assert ds.n_episodes == 2 and ds.action.shape[1] == 4 and ds.success.all()
+    assert ds.n_episodes == 2 and ds.action.shape[1] == 5 and ds.success.all() and not ds.action[:, 3].any()
     noisy = hitl_sim.collect_demos("button_press", "sawyer", n_episodes=2, seed=0, num_envs=2, progress=False,
                                    backend="mujoco", dart_noise=0.01)
-    assert noisy.action.shape[1] == 4
+    assert noisy.action.shape[1] == 5

@@ -51,8 +51,8 @@ def test_metaworld_expert_succeeds_through_absolute_targets(task):
         _seen, info = run_expert(env, expert)
         wins += int(info["success"][0])
     assert wins == 5
-    assert env.act_dim == 4 and env.action_names == ["x", "y", "z", "gripper"]
-    assert env.obs_dim == 14 and env.obs_names[:4] == ["x", "y", "z", "gripper"]
+    assert env.act_dim == 5 and env.action_names == ["x", "y", "z", "yaw", "gripper"]
+    assert env.obs_dim == 15 and env.obs_names[:5] == ["x", "y", "z", "yaw", "gripper"]
     env.close()
 
 
@@ -91,9 +91,10 @@ def test_metaworld_determinism_and_reseeding():
 def test_metaworld_observation_is_what_a_camera_sees():
     env = mj_env("peg_insert", seed=1)
     obs, state = env.observe()[0], env.get_state()[0]
-    np.testing.assert_allclose(obs[4:7], state[4:7], atol=1e-6)  # peg position
-    np.testing.assert_allclose(obs[11:14], state[36:39], atol=1e-6)  # the hole
-    assert obs[3] == pytest.approx(1 - state[3], abs=1e-6)  # gripper 0 open .. 1 closed
+    np.testing.assert_allclose(obs[5:8], state[4:7], atol=1e-6)  # peg position
+    np.testing.assert_allclose(obs[12:15], state[36:39], atol=1e-6)  # the hole
+    assert obs[3] == 0.0  # yaw: the Sawyer's hand never turns
+    assert obs[4] == pytest.approx(1 - state[3], abs=1e-6)  # gripper 0 open .. 1 closed
     assert len(env.state_names) == 42 and env.state_names[-3:] == ["mocap_x", "mocap_y", "mocap_z"]
 
 
@@ -135,7 +136,7 @@ def test_metaworld_scene_items_from_geoms():
     assert len(items) >= 3
     for it in items:
         assert it.shape in ("box", "cylinder", "sphere") and np.all(np.isfinite(it.pos)) and min(it.size) >= 0
-    handle = env.observe()[0, 4:7]
+    handle = env.observe()[0, 5:8]
     assert min(np.linalg.norm(np.array(it.pos) - handle) for it in items) < 0.15
 
 

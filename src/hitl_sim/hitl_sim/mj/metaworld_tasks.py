@@ -2,14 +2,15 @@
 
 Robot: Metaworld's Sawyer, always (Metaworld ships no other arm); the tasks accept only the arm
 profile ``sawyer`` (hitl_sim/config/arms/sawyer.yaml), so no result is ever reported under a
-Franka/YuMi/WidowX name. The hand keeps a fixed orientation, so actions are 4-D:
+Franka/YuMi/WidowX name. The hand keeps a fixed orientation, so yaw is held at 0:
 
-- **Action** ``[x, y, z, gripper]``: absolute hand target (m, world = base frame) and gripper
+- **Action** ``[x, y, z, yaw, gripper]`` (the stack's end-effector action; yaw ignored, reported 0):
+  absolute hand target (m, world = base frame) and gripper
   (0 open .. 1 closed). Metaworld moves a mocap body that the hand follows, by ``delta * 1 cm`` per
   step with ``delta`` clipped to [-1, 1] per axis; ``apply`` sends ``delta = (target - mocap) / 1 cm``
   (so a target is tracked at up to 1 cm per axis per step and a target at the hand stops it) and the
   grab effort ``2 * gripper - 1``. Metaworld then clips the mocap to its box.
-- **Observation** (14): x, y, z (hand), gripper (``1 - `` Metaworld's normalized finger distance,
+- **Observation** (15): x, y, z (hand), yaw (0), gripper (``1 - `` Metaworld's normalized finger distance,
   0 open .. 1 closed), obj_pos (3) and obj_quat (4) as Metaworld reports them (drawer: the handle
   position and the drawer's quaternion w-first; peg: the peg's grasp point and its quaternion
   x-first; button: the button's face and its quaternion w-first), goal (3: the drawer's open handle
@@ -43,9 +44,8 @@ from hitl_sim.mj.base import MjExpert, MjTask
 from hitl_sim.mj.geom_scene import geom_items
 
 MW_OBS = 39
-OBS_NAMES = ["x", "y", "z", "gripper"] + [f"obj_pos_{i}" for i in range(3)] + [f"obj_quat_{i}" for i in range(4)] + [
-    f"goal_{i}" for i in range(3)
-]
+OBS_NAMES = (["x", "y", "z", "yaw", "gripper"] + [f"obj_pos_{i}" for i in range(3)]
+             + [f"obj_quat_{i}" for i in range(4)] + [f"goal_{i}" for i in range(3)])
 STATE_NAMES = (
     ["mw_hand_x", "mw_hand_y", "mw_hand_z", "mw_finger_dist"]
     + [f"mw_obj_{i}" for i in range(14)]
@@ -83,7 +83,9 @@ class MetaworldTask(MjTask):
         self.scale = float(self.env.action_scale)
         self.dt = float(self.env.dt)
         self.max_steps = self.episode_steps
-        self.action_names = ["x", "y", "z", "gripper"]
+        # the stack's end-effector action (x, y, z, yaw, gripper); the Sawyer's hand does not turn in
+        # Metaworld, so yaw is held at 0 (a target's yaw is ignored) and the arbiter's filters apply as usual
+        self.action_names = ["x", "y", "z", "yaw", "gripper"]
         self.obs_names = list(OBS_NAMES)
         self.state_names = list(STATE_NAMES)
         self._mw_obs = np.zeros(MW_OBS)
@@ -104,7 +106,7 @@ class MetaworldTask(MjTask):
     def apply(self, action: np.ndarray) -> None:
         mocap = self.env.data.mocap_pos[0]
         delta = np.clip((np.asarray(action[:3], float) - mocap) / self.scale, -1.0, 1.0)
-        effort = 2.0 * float(np.clip(action[3], 0.0, 1.0)) - 1.0
+        effort = 2.0 * float(np.clip(action[4], 0.0, 1.0)) - 1.0
         obs, _r, _term, _trunc, info = self.env.step(np.append(delta, effort).astype(np.float32))
         self._mw_obs = np.asarray(obs, float)
         self._success = bool(info["success"] > 0)
@@ -116,7 +118,7 @@ class MetaworldTask(MjTask):
     # ------------------------------------------------------------------- views
     def current_action(self) -> np.ndarray:
         o = self._mw_obs
-        return np.array([o[0], o[1], o[2], 1.0 - o[3]])
+        return np.array([o[0], o[1], o[2], 0.0, 1.0 - o[3]])
 
     def observe(self) -> np.ndarray:
         o = self._mw_obs
@@ -166,13 +168,13 @@ class MetaworldExpert(MjExpert):
         state = np.atleast_2d(np.asarray(state, float))
         if state.shape[1] != len(STATE_NAMES):
             raise ValueError(f"state has {state.shape[1]} columns; expected {len(STATE_NAMES)}")
-        out = np.zeros((len(state), 4))
+        out = np.zeros((len(state), 5))  # x, y, z, yaw (held at 0), gripper
         with warnings.catch_warnings():  # "Constant(s) may be too high": Metaworld clips, so do we
             warnings.simplefilter("ignore")
             for i, row in enumerate(state):
                 delta = np.clip(self.policy.get_action(self.policy_view(row[:MW_OBS])), -1.0, 1.0)
                 out[i, :3] = row[MW_OBS : MW_OBS + 3] + delta[:3] * self.scale
-                out[i, 3] = (delta[3] + 1.0) / 2.0
+                out[i, 4] = (delta[3] + 1.0) / 2.0
         if self.noise > 0:  # hand noise on the position target (m)
             out[:, :3] += self.rng.normal(0.0, self.noise, (len(out), 3))
         return out
