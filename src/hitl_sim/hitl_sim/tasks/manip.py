@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from hitl_sim.core import EE_DIM, SceneItem
+from hitl_sim.core import SceneItem
 from hitl_sim.tasks.base import (
     CAND,
     CUBE,
@@ -22,6 +22,7 @@ from hitl_sim.tasks.base import (
     Obj,
     Task,
     grasp_physics,
+    hold_targets,
     init_obj,
     obj_fields,
     obj_item,
@@ -31,13 +32,6 @@ from hitl_sim.tasks.base import (
 )
 
 LIFT_HEIGHT = 0.08
-
-
-def _hold(ee: np.ndarray, grip: float | np.ndarray) -> np.ndarray:
-    out = np.zeros((len(ee), EE_DIM))
-    out[:, :4] = ee[:, :4]
-    out[:, 4] = grip
-    return out
 
 
 def hash_normal(key: np.ndarray, t: np.ndarray, k: int) -> np.ndarray:
@@ -108,7 +102,7 @@ class Lift(Task):
         e = ee[:, 0]
         out = pick_targets(e[:, :3], e[:, 3], e[:, 4], o, cube_only=bool(opts.get("cube_only", False)))
         held = o.grasped >= 0
-        up = _hold(e[held], 1.0)
+        up = hold_targets(e[held], 1.0)
         up[:, 2] = GRASP_Z[o.t[held]] + LIFT_HEIGHT + 0.06
         out[held] = up
         return out
@@ -174,13 +168,13 @@ class PlaceTask(Task):
             b = L.view(ts, "b_pos")[held]
             place = np.concatenate([b[:, :2], np.full((len(b), 1), cls.place_z())], 1)
             eh = e[held]
-            tgt = _hold(eh, 1.0)
+            tgt = hold_targets(eh, 1.0)
             tgt[:, :3] = safe_move(eh[:, :3], place, place[:, 2] + cls.place_clearance, tol=cls.place_tol)
             there = np.linalg.norm(eh[:, :3] - place, axis=1) < 0.003
             tgt[there, 4] = 0.0
             out[held] = tgt
         done = L.view(ts, cls.placed_field) > 0.5
-        out[done] = _hold(e[done], 0.0)
+        out[done] = hold_targets(e[done], 0.0)
         return out
 
 
@@ -463,7 +457,7 @@ class Threading(Task):
             above = np.concatenate([ring[:, :2] - rod_off, (top + 0.03 - rel_z)[:, None]], 1)
             bottom = eh[:, 2] + rel_z
             off = np.linalg.norm(o.pos[held, :2] - ring[:, :2], axis=1)
-            tgt = _hold(eh, 1.0)
+            tgt = hold_targets(eh, 1.0)
             tgt[:, :3] = safe_move(eh[:, :3], above, above[:, 2], tol=0.001)
             stuck = (bottom < top) & (off > 0.5 * clear)
             tgt[stuck, :2] = eh[stuck, :2]
@@ -473,5 +467,5 @@ class Threading(Task):
             tgt[go, 2] = np.maximum(cls.RING_Z - 0.045 - rel_z[go], eh[go, 2] - 0.01)
             out[held] = tgt
         done = L.view(ts, "threaded") > 0.5
-        out[done] = _hold(e[done], 1.0)
+        out[done] = hold_targets(e[done], 1.0)
         return out
