@@ -165,11 +165,7 @@ class VecEnv(ClosesOnExit):
         return self.observe()
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        a = np.asarray(actions, float)
-        if a.shape != (self.num_envs, self.act_dim):
-            raise ValueError(f"actions must have shape ({self.num_envs}, {self.act_dim}), got {a.shape}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError("actions contain NaN or inf")
+        a = check_actions(actions, self.num_envs, self.act_dim)
         live = ~self.done
         saved = (self.ee_pos.copy(), self.ee_yaw.copy(), self.gripper.copy(), self.ts.copy())
         self.ee_prev[:] = self.ee_pos
@@ -185,13 +181,7 @@ class VecEnv(ClosesOnExit):
         self.success[live] = success[live]
         self.failed[live] = failed[live] & ~success[live]
         self.done[live] = self.success[live] | self.failed[live] | (self.t[live] >= self.max_steps)
-        info = {
-            "success": self.success.copy(),
-            "failed": self.failed.copy(),
-            "done": self.done.copy(),
-            "timeout": self.done & ~self.success & ~self.failed,
-            "t": self.t.copy(),
-        }
+        info = episode_info(self.success, self.failed, self.done, self.t)
         return self.observe(), info
 
     def _move_arm(self, a: np.ndarray) -> None:
@@ -235,9 +225,29 @@ def split_state(state: np.ndarray, task_dim: int) -> tuple[np.ndarray, np.ndarra
     return state[:, :task_dim], state[:, task_dim:].reshape(len(state), -1, EE_DIM)
 
 
-def reset_targets(ids, seeds, rngs: list[np.random.Generator]) -> np.ndarray:
-    """The robot ids a reset applies to (all by default), checked; ``seeds`` reseeds their generators."""
-    n = len(rngs)
+def check_actions(actions, num_envs: int, act_dim: int) -> np.ndarray:
+    """``actions`` as a finite (num_envs, act_dim) float array, or a ValueError that says what is wrong."""
+    a = np.asarray(actions, float)
+    if a.shape != (num_envs, act_dim):
+        raise ValueError(f"actions must have shape ({num_envs}, {act_dim}), got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("actions contain NaN or inf")
+    return a
+
+
+def episode_info(success: np.ndarray, failed: np.ndarray, done: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+    """The ``info`` dict of a VecEnv step: copies of the per-robot outcome flags, timeouts and step counts."""
+    return {
+        "success": success.copy(),
+        "failed": failed.copy(),
+        "done": done.copy(),
+        "timeout": done & ~success & ~failed,
+        "t": t.copy(),
+    }
+
+
+def check_reset_ids(ids, seeds, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The robot ids a reset of ``n`` robots applies to (all by default) and their seeds, checked."""
     ids = np.arange(n) if ids is None else np.atleast_1d(np.asarray(ids, np.int64))
     if seeds is not None:
         seeds = np.atleast_1d(np.asarray(seeds, np.int64))
@@ -246,6 +256,12 @@ def reset_targets(ids, seeds, rngs: list[np.random.Generator]) -> np.ndarray:
     for i in ids:
         if not 0 <= i < n:
             raise ValueError(f"robot id {i} out of range 0..{n - 1}")
+    return ids, seeds
+
+
+def reset_targets(ids, seeds, rngs: list[np.random.Generator]) -> np.ndarray:
+    """The robot ids a reset applies to (all by default), checked; ``seeds`` reseeds their generators."""
+    ids, seeds = check_reset_ids(ids, seeds, len(rngs))
     if seeds is not None:
         for i, s in zip(ids, seeds):
             rngs[i] = np.random.default_rng(int(s))

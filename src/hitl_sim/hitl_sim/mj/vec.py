@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from hitl_sim.arms import ArmProfile
-from hitl_sim.core import ClosesOnExit, SceneItem, reset_targets
+from hitl_sim.core import ClosesOnExit, SceneItem, check_actions, episode_info, reset_targets
 from hitl_sim.mj.base import MjTask
 
 
@@ -73,11 +73,7 @@ class MjVecEnv(ClosesOnExit):
         return self.observe()
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        a = np.asarray(actions, float)
-        if a.shape != (self.num_envs, self.act_dim):
-            raise ValueError(f"actions must have shape ({self.num_envs}, {self.act_dim}), got {a.shape}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError("actions contain NaN or inf")
+        a = check_actions(actions, self.num_envs, self.act_dim)
         for i in np.flatnonzero(~self.done):
             task = self.tasks[i]
             task.apply(a[i])
@@ -86,13 +82,7 @@ class MjVecEnv(ClosesOnExit):
             self.success[i] = success
             self.failed[i] = failed and not success
             self.done[i] = success or self.failed[i] or self.t[i] >= self.max_steps
-        info = {
-            "success": self.success.copy(),
-            "failed": self.failed.copy(),
-            "done": self.done.copy(),
-            "timeout": self.done & ~self.success & ~self.failed,
-            "t": self.t.copy(),
-        }
+        info = episode_info(self.success, self.failed, self.done, self.t)
         return self.observe(), info
 
     def current_action(self) -> np.ndarray:
