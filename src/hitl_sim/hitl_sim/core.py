@@ -99,7 +99,36 @@ class ClosesOnExit:
         self.close()
 
 
-class VecEnv(ClosesOnExit):
+class EpisodeBook:
+    """Per-robot episode bookkeeping of every VecEnv (VecEnv here, hitl_sim/mj/vec.py, hitl_sim/mj/pool.py):
+    step count, outcome flags and episode number."""
+
+    FIELDS = ("t", "success", "failed", "done", "episode")
+
+    def _init_book(self, n: int) -> None:
+        self.t = np.zeros(n, np.int64)
+        self.success = np.zeros(n, bool)
+        self.failed = np.zeros(n, bool)
+        self.done = np.zeros(n, bool)
+        self.episode = np.zeros(n, np.int64)
+
+    def _start_episode(self, i: int) -> None:
+        self.episode[i] += 1
+        self.t[i] = 0
+        self.success[i] = self.failed[i] = self.done[i] = False
+
+    def _step_info(self) -> dict[str, np.ndarray]:
+        """The ``info`` dict of a step: copies of the outcome flags and step counts, and the timeouts."""
+        return {
+            "success": self.success.copy(),
+            "failed": self.failed.copy(),
+            "done": self.done.copy(),
+            "timeout": self.done & ~self.success & ~self.failed,
+            "t": self.t.copy(),
+        }
+
+
+class VecEnv(EpisodeBook, ClosesOnExit):
     """N robots of one arm profile on one task. See the package docs for the API contract."""
 
     backend = "kinematic"
@@ -136,11 +165,7 @@ class VecEnv(ClosesOnExit):
         self.ee_prev = np.zeros((n, self.n_arms, 3))
         self.grip_prev = np.zeros((n, self.n_arms))
         self.ts = np.zeros((n, task.state_layout.dim))
-        self.t = np.zeros(n, np.int64)
-        self.success = np.zeros(n, bool)
-        self.failed = np.zeros(n, bool)
-        self.done = np.zeros(n, bool)
-        self.episode = np.zeros(n, np.int64)
+        self._init_book(n)
         self._rngs = [np.random.default_rng(np.random.SeedSequence([seed, i])) for i in range(n)]
         self.reset()
         self.episode[:] = 0
@@ -157,9 +182,7 @@ class VecEnv(ClosesOnExit):
             self.ts[i] = self.task.sample(rng, self.variant)
             ee = self.task.initial_ee(self.ts[i], self.arm)
             self.ee_pos[i], self.ee_yaw[i], self.gripper[i] = ee[:, :3], ee[:, 3], ee[:, 4]
-            self.episode[i] += 1
-            self.t[i] = 0
-            self.success[i] = self.failed[i] = self.done[i] = False
+            self._start_episode(i)
         self.ee_prev[ids] = self.ee_pos[ids]
         self.grip_prev[ids] = self.gripper[ids]
         return self.observe()
@@ -181,7 +204,7 @@ class VecEnv(ClosesOnExit):
         self.success[live] = success[live]
         self.failed[live] = failed[live] & ~success[live]
         self.done[live] = self.success[live] | self.failed[live] | (self.t[live] >= self.max_steps)
-        info = episode_info(self.success, self.failed, self.done, self.t)
+        info = self._step_info()
         return self.observe(), info
 
     def _move_arm(self, a: np.ndarray) -> None:
@@ -233,17 +256,6 @@ def check_actions(actions, num_envs: int, act_dim: int) -> np.ndarray:
     if not np.all(np.isfinite(a)):
         raise ValueError("actions contain NaN or inf")
     return a
-
-
-def episode_info(success: np.ndarray, failed: np.ndarray, done: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-    """The ``info`` dict of a VecEnv step: copies of the per-robot outcome flags, timeouts and step counts."""
-    return {
-        "success": success.copy(),
-        "failed": failed.copy(),
-        "done": done.copy(),
-        "timeout": done & ~success & ~failed,
-        "t": t.copy(),
-    }
 
 
 def check_reset_ids(ids, seeds, n: int) -> tuple[np.ndarray, np.ndarray | None]:

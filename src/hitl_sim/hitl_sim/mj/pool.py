@@ -19,11 +19,11 @@ from functools import partial
 import numpy as np
 
 from hitl_sim.arms import ArmProfile
-from hitl_sim.core import ClosesOnExit, SceneItem, check_actions, check_reset_ids
+from hitl_sim.core import ClosesOnExit, EpisodeBook, SceneItem, check_actions, check_reset_ids
 from hitl_sim.mj.base import MjTask
 from hitl_sim.mj.vec import MjVecEnv
 
-_BOOK = ("t", "success", "failed", "done", "episode")
+_BOOK = EpisodeBook.FIELDS
 
 
 def build_task(task_cls: type[MjTask], arm: ArmProfile, variant: str) -> MjTask:
@@ -68,7 +68,7 @@ def _worker(conn, factory, arm: ArmProfile, n: int, seed: int, first: int) -> No
             conn.send(("error", traceback.format_exc()))
 
 
-class MjPoolVecEnv(ClosesOnExit):
+class MjPoolVecEnv(EpisodeBook, ClosesOnExit):
     """N robots of one arm on one MuJoCo task, stepped in ``workers`` processes."""
 
     backend = "mujoco"
@@ -97,12 +97,7 @@ class MjPoolVecEnv(ClosesOnExit):
             setattr(self, k, v)
         self.act_dim, self.obs_dim, self.state_dim = (len(x) for x in (self.action_names, self.obs_names,
                                                                         self.state_names))
-        n = num_envs
-        self.t = np.zeros(n, np.int64)
-        self.success = np.zeros(n, bool)
-        self.failed = np.zeros(n, bool)
-        self.done = np.zeros(n, bool)
-        self.episode = np.zeros(n, np.int64)
+        self._init_book(num_envs)
 
     # ------------------------------------------------------------------ plumbing
     def _recv(self, conn):
