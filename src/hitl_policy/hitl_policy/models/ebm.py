@@ -276,12 +276,6 @@ class EBMPolicy(NetCheckpointMixin, BootstrapMembersMixin, nn.Module):
             loss = loss + cfg["grad_penalty_weight"] * torch.relu(linf - cfg["grad_margin"]).pow(2).sum(-1)
         return loss
 
-    def training_loss(self, obs_hist: torch.Tensor, act_chunk: torch.Tensor) -> torch.Tensor:
-        """Per-sample loss (B,), raw inputs, averaged over the bootstrapped models (same batch)."""
-        obs_n, act_n = self._normalized_batch(obs_hist, act_chunk)
-        m = self.n_models
-        return self._member_losses(obs_n.expand(m, -1, -1), act_n.expand(m, -1, -1)).mean(0)
-
     def _bootstrap_members(self) -> int:
         return self.n_models
 

@@ -103,10 +103,5 @@ class EnsemblePolicy(NetCheckpointMixin, BootstrapMembersMixin, nn.Module):
         return lp - log_det
 
     # ----------------------------------------------------------------------- training
-    def training_loss(self, obs_hist: torch.Tensor, act_chunk: torch.Tensor) -> torch.Tensor:
-        """Per-sample loss (B,), raw inputs, averaged over members (same batch for all)."""
-        obs_n, act_n = self._normalized_batch(obs_hist, act_chunk)
-        return self._member_losses(obs_n, act_n[None]).mean(0)
-
     def _bootstrap_members(self) -> int:
         return self.n_members

@@ -233,6 +233,12 @@ class BootstrapMembersMixin:
             raise ValueError(f"{len(obs_n)} observation histories but {len(act_n)} action chunks")
         return obs_n, act_n
 
+    def training_loss(self, obs_hist: torch.Tensor, act_chunk: torch.Tensor) -> torch.Tensor:
+        """Per-sample loss (B,), raw inputs, averaged over the members (the same batch for all)."""
+        obs_n, act_n = self._normalized_batch(obs_hist, act_chunk)
+        m = self._bootstrap_members()
+        return self._member_losses(obs_n.expand(m, -1, -1), act_n.expand(m, -1, -1)).mean(0)
+
     def fit_normalizers(self, dataset: EpisodeDataset) -> None:
         self.obs_normalizer = Normalizer.fit(dataset.obs)
         self.act_normalizer = Normalizer.fit(dataset.action)
