@@ -16,6 +16,7 @@ from hitl_bringup.fleet_table import render, status_rows
 def watch(stop: threading.Event, dead: Callable[[], Any] | None = None, rate_hz: float = 2.0) -> None:
     """Subscribe /fleet/status and redraw the table until ``stop`` is set (Ctrl-C sets it in the runner)."""
     import rclpy
+    from hitl_core.ros.runtime import InputErrors
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
     from rich.live import Live
@@ -25,7 +26,10 @@ def watch(stop: threading.Event, dead: Callable[[], Any] | None = None, rate_hz:
     rclpy.init(signal_handler_options=SignalHandlerOptions.NO)  # Ctrl-C stays the runner's (it sets stop)
     node = rclpy.create_node("fleet_table")
     latest: list = []
-    node.create_subscription(FleetStatus, "/fleet/status", lambda m: latest.__setitem__(slice(None), [m]), 10)
+    # screened like every node's input (NaN/inf, stamps...): counted and logged, the table keeps the last good one
+    errors = InputErrors(node.get_logger(), clock=lambda: node.get_clock().now().nanoseconds * 1e-9)
+    keep = errors.wrap("/fleet/status", lambda m: latest.__setitem__(slice(None), [m]), screen=True)
+    node.create_subscription(FleetStatus, "/fleet/status", keep, 10)
     ex = SingleThreadedExecutor()
     ex.add_node(node)
     try:

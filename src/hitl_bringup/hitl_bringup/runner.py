@@ -249,6 +249,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="print the command lines and parameters, start nothing")
     parser.add_argument("--log-dir", default=None, help="also write each node's output to <dir>/<node>.log")
     ns = parser.parse_args(argv)
+    # handled from here on, before the graph is built (seconds on a loaded machine): a SIGINT then, in a
+    # process started with SIGINT ignored (a non-interactive shell's background job), was lost
+    stopping = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        stopping.set()
+
+    if not ns.dry_run:
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
     try:
         specs = MODES[ns.mode](**parse_assignments(ns.arguments))
         runner = GraphRunner(specs, log_dir=ns.log_dir)
@@ -261,14 +271,8 @@ def main(argv: list[str] | None = None) -> int:
             print(" ".join(commands[runner.node_key(spec)]))
             print("    " + yaml.safe_dump(spec.parameters, default_flow_style=True, sort_keys=True).strip())
         return 0
-
-    stopping = threading.Event()
-
-    def on_signal(signum, frame) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    if stopping.is_set():  # stopped before anything started
+        return 0
     fleet = any(s.name == "fleet_allocator" for s in specs)
     if fleet:  # node output to files; the terminal shows the live fleet table (fleet_table.py)
         runner.echo = False
@@ -304,13 +308,21 @@ def run_graph(runner: GraphRunner, stopping: threading.Event, timeout: float | N
     for name, rc in ended.items():
         if rc == 0:
             runner._say(f"[runner] {name} finished (exit 0): stopping the graph")
-    runner.stop()
+    running = set(runner.procs) - set(runner.dead())
+    codes = runner.stop()
     failed = {n: rc for n, rc in ended.items() if rc != 0}
     for name, rc in failed.items():
         last = "\n    ".join(runner.tails.get(name, ["(no output)"]))
         print(f"hitl_run: required node {name} exited with code {rc}; its last lines:\n    {last}",
               file=sys.stderr, flush=True)
-    if failed:
+    # a node that did not end cleanly when stopped (a crash or a traceback in its teardown, or killed
+    # after the grace period) is a failure too: it may have cut its output short
+    unclean = {n: codes[n] for n in sorted(running) if codes.get(n) != 0}
+    for name, rc in unclean.items():
+        last = "\n    ".join(runner.tails.get(name, ["(no output)"]))
+        print(f"hitl_run: node {name} did not stop cleanly (exit code {rc}); its last lines:\n    {last}",
+              file=sys.stderr, flush=True)
+    if failed or unclean:
         return 1
     return 0
 

@@ -135,6 +135,10 @@ def test_handover_to_operator_and_back_and_bag_labels(checkpoint, tmp_path, ros_
     live_keys = [key(m) for m in live]
     common = [key(m) for m in bag_states if live_keys[0] <= key(m) <= live_keys[-1]]
     assert len(common) > 20 and set(common) <= set(live_keys)
+    bag_keys = sorted(key(m) for m in bag_states)
+    recorded = set(bag_keys)
+    lost = [k for k in live_keys if bag_keys[0] <= k <= bag_keys[-1] and k not in recorded]
+    assert not lost, f"{len(lost)} control states received live are missing from the bag: {lost[:5]}"
 
     # per-step labels of the bag vs the live stream: the arbiter's last decision on that observation
     # (episode, step), the previous step's when it made none on it
@@ -145,15 +149,30 @@ def test_handover_to_operator_and_back_and_bag_labels(checkpoint, tmp_path, ros_
     decided: dict[tuple[int, int], int] = {}
     for m in live:
         decided[(int(m.episode), int(m.step))] = SOURCE_PAUSED if m.holding else to_label[m.source]
+    # Only the steps the live stream saw whole: the bag goes on while the graph stops (the arbiter's later
+    # decisions, e.g. holds once the policy node has exited, are in the bag only), so the live stream's last
+    # step and those after it are not compared (they were, and a loaded machine stops slowly: 2/85 wrong)
+    last_live = (int(live[-1].episode), int(live[-1].step))
     truth: list[int | None] = []
     last: dict[int, int] = {}
     for e, st in obs_keys:
         if (e, st) in decided:
             last[e] = decided[(e, st)]
-        truth.append(last.get(e))
+        truth.append(last.get(e) if (e, st) < last_live else None)
     checked = [(k, t, int(lab)) for k, t, lab in zip(obs_keys, truth, ds.source) if t is not None]
     wrong = [(k, t, lab) for k, t, lab in checked if t != lab]
-    assert len(checked) > 20 and len(checked) >= len(obs_keys) - 2 * len(set(e for e, _ in obs_keys))
+    # the old comparison carried the live stream's last decision past its end: how often that differs there
+    carried: dict[int, int] = {}
+    after = []
+    for k, lab in zip(obs_keys, ds.source):
+        carried[k[0]] = decided.get(k, carried.get(k[0], -1))
+        if k >= last_live:
+            after.append(carried[k[0]] != int(lab))
+    print(f"labels: {len(checked) - len(wrong)}/{len(checked)} agree with the live stream; {len(after)} steps "
+          f"recorded from its last step {last_live} on, not compared ({sum(after)} differ from its last "
+          f"decision); join {ds.meta['label_join']}")
+    within = [k for k in obs_keys if k < last_live]
+    assert len(checked) > 20 and len(checked) >= len(within) - 2 * len(set(e for e, _ in obs_keys))
     def seq(states, k):
         return [(m.source, m.reason, m.holding, m.header.stamp.sec % 100, m.header.stamp.nanosec // 10**6)
                 for m in states if (int(m.episode), int(m.step)) == k]

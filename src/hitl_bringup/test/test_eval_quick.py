@@ -353,3 +353,4 @@ def test_a_worker_killed_mid_job_loses_only_its_job(tmp_path, monkeypatch):
     assert len(done) + len(result["errors"]) == len(jobs)
     partial = json.loads((tmp_path / "rows.partial.json").read_text())
     assert {r["method"] for r in partial["rows"]["T4"]} == done
+    assert partial["partial"] and partial["config"]["sim"] == "kinematic"  # `--summarize` reads it

@@ -5,16 +5,22 @@ Each node runs as its own process; the test asks the graph which topics (and typ
 subscribes to and publishes to every one of them messages built from the type alone: empty, every
 float NaN, inf or 1e300, arrays of wrong lengths (0, 1, 7, 100) full of NaN, empty and unknown
 strings, extreme integers, stamps far in the past and future, and an older stamp after a newer one
-(out of order). Every node must stay up and answer SIGINT with a clean exit (no traceback); what
-raised inside a callback is counted and reported by the shared runtime ("... message rejected ...
-N rejected so far"); the simulated arm holds instead of executing a non-finite command.
+(out of order). Every node must stay up and answer SIGINT with a clean exit (no traceback), and every
+node must have counted and reported what it rejected, per topic and kind (the shared runtime's
+screening and callback guard, src/hitl_core/hitl_core/ros/runtime.py: "... message rejected ...
+N rejected so far" while running, "N input messages rejected: {...}" at shutdown); the nodes screened
+by the runtime name each kind sent (non-finite, stamps in the future and the past, out of order); the
+simulated arm holds instead of executing a rejected command. The recorder (raw subscriptions) keeps
+every message as it came and closes its bag.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib
 import math
 import re
+import socket
 import sys
 import time
 
@@ -43,7 +49,13 @@ NODES = {  # name: (module, parameters)
     "spacemouse": ("hitl_teleop.nodes.spacemouse_node", ["arm:=franka", "source:=spacenav"]),
     "trakstar": ("hitl_teleop.nodes.trakstar_node", ["arm:=franka"]),
     "fleet_allocator": ("hitl_teleop.nodes.fleet_allocator_node", ["robot_ids:=[fuzz]"]),
+    "console": ("hitl_teleop.nodes.console_node", ["port:={port}", "token:=fuzz-console-token"]),
+    "recorder": ("hitl_bringup.recorder_node", ["output:={folder}/bag", "append_timestamp:=false"]),
 }
+# screened by the runtime before their callbacks (the others screen their inputs themselves and hold)
+RUNTIME_SCREENED = ("policy", "uncertainty", "sim_operator", "markers", "joy_teleop", "spacemouse", "trakstar",
+                    "fleet_allocator", "console")
+KINDS = ("non-finite value", "stamp in the future", "stamp in the past", "out of order")
 SKIP_TOPICS = {"/parameter_events", "/rosout"}
 NAN, INF = float("nan"), float("inf")
 
@@ -109,13 +121,16 @@ def nodes(tmp_path_factory, ros_graph):
     folder = tmp_path_factory.mktemp("fuzz")
     ckpt = tiny_checkpoint("franka", folder)
     real = {s.name: s for s in build_graph(arm="franka", sim=False, task="lift", checkpoint=ckpt, record=False)}
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     procs = {}
     for name, (module, params) in NODES.items():
         cmd = [sys.executable, "-m", module, "--ros-args", "-r", f"__node:={name}", "-r", f"__ns:={NS}"]
         if name == "observation_bridge":
             cmd += ["--params-file", str(write_params_file(real[name], folder))]
         for p in params:
-            cmd += ["-p", p.format(ckpt=ckpt)]
+            cmd += ["-p", p.format(ckpt=ckpt, port=port, folder=folder)]
         procs[name] = ros_graph.spawn(cmd)
     yield procs
     for p in procs.values():
@@ -149,10 +164,9 @@ def test_every_subscriber_survives_fuzzed_input_and_reports_it(nodes, ros_node):
             if topic not in pubs:
                 pubs[topic] = node.create_publisher(_message_class(tname), topic, 100)
     time.sleep(1.0)
-    now = int(time.time())
     sent = 0
     for _topic, pub in sorted(pubs.items()):
-        for msg in fuzz_messages(pub.msg_type, now):
+        for msg in fuzz_messages(pub.msg_type, int(time.time())):  # "now" per topic: sending takes a while
             pub.publish(msg)
             sent += 1
             ex.spin_once(timeout_sec=0.005)
@@ -172,9 +186,17 @@ def test_every_subscriber_survives_fuzzed_input_and_reports_it(nodes, ros_node):
         rc, logs[n] = finish(p, 200000)
         assert rc == 0, f"{n} did not stop cleanly ({rc}):\n{logs[n][-3000:]}"
         assert "Traceback" not in logs[n], f"{n}:\n{logs[n][-3000:]}"
-    rejected = r"arm_command rejected \(.*\): holding; (.*; )?\d+ rejected so far"
+    rejected = r"arm_command message rejected \(.*: holding, the episode goes on\); \d+ rejected so far"
     assert re.search(rejected, logs["sim_arm"]), logs["sim_arm"]
-    reported = {n for n, text in logs.items() if "rejected so far" in text}
-    print(f"nodes that counted and reported rejected input: {sorted(reported)}; sent {sent} messages "
-          f"to {len(pubs)} topics")
-    assert len(reported) >= 3, {n: t[-1500:] for n, t in logs.items()}
+    summaries = {}
+    for n, text in logs.items():
+        found = re.search(r"(\d+) input messages rejected: (\{.*\})", text)
+        summaries[n] = (int(found.group(1)), ast.literal_eval(found.group(2))) if found else (0, {})
+    print(f"sent {sent} messages to {len(pubs)} topics; rejected per node: "
+          + ", ".join(f"{n} {summaries[n][0]}" for n in NODES))
+    silent = [n for n in NODES if n != "recorder" and not (summaries[n][0] and "rejected so far" in logs[n])]
+    assert not silent, {n: logs[n][-1500:] for n in silent}
+    for n in RUNTIME_SCREENED:
+        kinds = {key.split(": ", 1)[1] for key in summaries[n][1]}
+        assert set(KINDS) <= kinds, (n, summaries[n], logs[n][-4000:])
+    assert "recorder_node: closed" in logs["recorder"] and summaries["recorder"][0] == 0, logs["recorder"][-1500:]

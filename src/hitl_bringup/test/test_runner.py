@@ -123,6 +123,20 @@ def test_the_arm_driver_finishing_its_episodes_ends_the_graph_with_exit_0(tmp_pa
     assert capsys.readouterr().err == ""
 
 
+def test_a_node_that_does_not_stop_cleanly_fails_the_run_and_is_named(tmp_path, capsys):
+    import threading
+
+    from hitl_bringup.runner import run_graph
+
+    (tmp_path / "exiting_node.py").write_text(EXITING.replace("sys.exit(0))", "sys.exit(int('crash' in params)))"))
+    specs = [_exiting("sim_arm", code=0), _exiting("policy"), _exiting("recorder"),
+             NodeSpec("pkg", "uncertainty", "exiting_node", "uncertainty", "", {"run": 1, "crash": 1}, [])]
+    runner = GraphRunner(specs, workdir=tmp_path, env={"PYTHONPATH": str(tmp_path)}, out=io.StringIO())
+    assert run_graph(runner, threading.Event(), timeout=60) == 1
+    err = capsys.readouterr().err
+    assert "node uncertainty did not stop cleanly (exit code 1)" in err and "policy" not in err, err
+
+
 @pytest.mark.slow
 @pytest.mark.ros
 def test_hitl_run_with_a_corrupt_checkpoint_ends_with_exit_1_and_the_reason(tmp_path, ros_domain):

@@ -270,3 +270,50 @@ def test_a_signal_while_the_node_still_loads_ends_it_at_once_without_traceback()
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0 and "Traceback" not in err, err
     assert time.monotonic() - t0 < 5
+
+
+def test_screening_rejects_non_finite_huge_and_badly_stamped_messages_and_counts_each_kind():
+    from geometry_msgs.msg import PoseStamped
+    from sensor_msgs.msg import Joy
+
+    lines, used = [], []
+
+    class Logger:
+        def warning(self, line, **kwargs):
+            lines.append(line)
+
+    now = 1_700_000_000.0
+    errors = runtime.InputErrors(Logger(), clock=lambda: now)
+    on_pose = errors.wrap("/r/pose", used.append, screen=True)
+
+    def pose(x: float, t: float) -> PoseStamped:
+        m = PoseStamped()
+        m.pose.position.x = x
+        m.header.stamp.sec, m.header.stamp.nanosec = int(t), int((t % 1) * 1e9)
+        return m
+
+    for m in (pose(float("nan"), now), pose(float("inf"), now), pose(1e300, now), pose(0.1, now + 10**6),
+              pose(0.1, 1.0), pose(0.2, now), pose(0.3, now - 0.5), pose(0.4, now + 0.1)):
+        on_pose(m)
+    assert [m.pose.position.x for m in used] == [0.2, 0.4]  # what reached the node's logic
+    assert errors.counts == {"/r/pose: non-finite value": 2, "/r/pose: huge value": 1,
+                             "/r/pose: stamp in the future": 1, "/r/pose: stamp in the past": 1,
+                             "/r/pose: out of order": 1}
+    assert "pose.position.x" in lines[0] and "6 rejected so far" in lines[-1]
+
+    def unknown(msg):  # a node's own check: an unknown value, counted under its text
+        raise runtime.RejectedInput(f"unknown button count: {len(msg.buttons)}")
+
+    errors.wrap("/r/joy", unknown, screen=True)(Joy(axes=[0.0, float("nan")]))
+    errors.wrap("/r/joy", unknown, screen=True)(Joy(buttons=[1] * 100))
+    assert errors.counts["/r/joy: non-finite value"] == 1 and errors.counts["/r/joy: unknown button count"] == 1
+    from sensor_msgs.msg import JoyFeedback
+
+    errors.wrap("/r/feedback", used.append, screen=True)(JoyFeedback(type=7))  # TYPE_LED/RUMBLE/BUZZER only
+    assert errors.counts["/r/feedback: unknown value"] == 1
+    assert errors.summary().startswith("9 input messages rejected")
+    # latched topics: an old last sample is fine; unscreened (own_input_screening) callbacks see everything
+    old = pose(0.5, now - 3600)
+    errors.wrap("/r/latched", used.append, screen=True, check_age=False)(old)
+    errors.wrap("/r/own", used.append)(pose(float("nan"), now))
+    assert used[-2] is old and used[-1].pose.position.x != used[-1].pose.position.x

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from contextlib import contextmanager
 from types import SimpleNamespace
 
@@ -32,9 +33,14 @@ def checkpoint(tmp_path_factory):
     return str(p.save(tmp_path_factory.mktemp("ckpt") / "tiny.pt"))
 
 
+# stamps 1 s apart from a few seconds ago (set when the nodes are up): the nodes reject stamps far in
+# the past or in the future (hitl_core/ros/runtime.py)
+STAMP0 = [0]
+
+
 def _obs(i: int, episode: int = 1) -> Observation:
     m = Observation()
-    m.header.stamp.sec = 100 + i
+    m.header.stamp.sec = STAMP0[0] + i
     m.header.frame_id = "fr3_link0"
     m.robot_id, m.task, m.episode, m.step = "robot_0", "lift", episode, i
     m.names = ["x", "y", "z"]
@@ -67,6 +73,7 @@ def policy_pair(tmp_path, domain: int, ns: str, policy_params: dict, uncertainty
             pair.obs.get_subscription_count() >= 2 and pair.events.get_subscription_count() >= 2
             and node.count_publishers(f"{ns}/action_chunk") >= 1), 60) and not runner.dead(), (
             f"nodes did not come up: {runner.dead()} {_logs(tmp_path)}")
+        STAMP0[0] = int(time.time()) - 7
         yield pair
     finally:
         graph.close()
@@ -89,7 +96,7 @@ def test_policy_node_answers_every_observation_with_the_rest_of_its_plan(checkpo
         pair.obs.publish(wrong)
         pair.graph.spin_for(0.5)
         assert pair.graph.spin_until(lambda: len(scores) >= 1, 30), _logs(tmp_path)
-    assert [c.observation_stamp.sec for c in chunks] == [100 + i for i in range(6)]
+    assert [c.observation_stamp.sec for c in chunks] == [STAMP0[0] + i for i in range(6)]
     assert [c.horizon for c in chunks] == [4, 3, 4, 3, 4, 3]
     assert [c.n_execute for c in chunks] == [2, 1, 2, 1, 2, 1]
     assert all(c.action_dim == 5 and list(c.dim_names) == ["x", "y", "z", "yaw", "gripper"] for c in chunks)
@@ -99,7 +106,7 @@ def test_policy_node_answers_every_observation_with_the_rest_of_its_plan(checkpo
     assert chunks[0].dt == 0.0 and chunks[-1].dt == pytest.approx(1.0)  # measured from the 1 s stamps
     u = scores[0]
     assert u.threshold == 0.0 and u.help_requested == (u.score > 0.0) and u.robot_id
-    assert u.header.stamp.sec >= 100
+    assert u.header.stamp.sec >= STAMP0[0]
     assert "expects 3" in _logs(tmp_path)
     assert pair.codes == {"policy": 0, "uncertainty": 0}, _logs(tmp_path)
 
@@ -124,11 +131,11 @@ def test_ebm_checkpoint_drives_the_policy_and_jeffreys_uncertainty_nodes(ros_dom
         # the monitor scores the newest observation only: one score at least for the three
         assert pair.graph.spin_until(lambda: len(pair.scores) >= 1, 30), _logs(tmp_path)
     chunks, scores = pair.chunks, pair.scores
-    assert [c.observation_stamp.sec for c in chunks] == [100, 101, 102]
+    assert [c.observation_stamp.sec for c in chunks] == [STAMP0[0] + i for i in range(3)]
     assert all(c.policy == "ebm" and c.horizon == 1 and c.n_execute == 1 and c.action_dim == 5 for c in chunks)
     assert all(np.isfinite(c.actions).all() for c in chunks)
     assert all(np.isfinite(u.score) and not u.help_requested and u.threshold == 1e9 for u in scores)
-    assert scores[0].header.stamp.sec >= 100
+    assert scores[0].header.stamp.sec >= STAMP0[0]
     assert "inference {'inference_counter_examples': 8, 'langevin_iterations': 2}" in _logs(tmp_path)
     assert pair.codes == {"policy": 0, "uncertainty": 0}, _logs(tmp_path)
 

@@ -99,7 +99,8 @@ def test_mujoco_node_over_dds(mj_node, ros_graph):
     for bad in (bad_nan, bad_inf, bad_shape):
         pub.publish(bad)
         spin_until(lambda: False, timeout=0.3)
-    assert spin_until(lambda: "NaN or inf" in log() and "targets" in log(), timeout=10), log()[-3000:]
+    assert spin_until(lambda: "non-finite value: targets[0].position.x" in log() and "non-finite value: gripper"
+                      in log() and "targets" in log(), timeout=10), log()[-3000:]
     assert obs[-1].episode == ep and obs[-1].step > step0  # same episode, still stepping
     now = rc.observation_msg_to_arrays(obs[-1])["ee"][0]
     assert np.all(np.isfinite(now)) and np.linalg.norm(now[:3] - held[:3]) < 0.02

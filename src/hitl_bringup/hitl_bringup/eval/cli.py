@@ -104,9 +104,13 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
             failed.add(name)
         if "T3_meta" in res:
             extra["T3_meta"].append(res["T3_meta"])
-        # what finished so far, in case this process dies before outcomes.json is written
+        # what finished so far, in case this run is stopped before outcomes.json is written:
+        # `hitl_eval --summarize <out>/rows.partial.json` makes the tables from it
         partial = out / "rows.partial.json"
-        partial.with_suffix(".tmp").write_text(json.dumps({"rows": rows, **extra}, default=float))
+        partial.with_suffix(".tmp").write_text(json.dumps(
+            {"simulator": cfg.sim, "mode": "quick" if cfg.quick else "full", "partial": True,
+             "command": command, "tables": list(tables), "config": asdict(cfg), "rows": rows, **extra},
+            default=float))
         partial.with_suffix(".tmp").replace(partial)
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

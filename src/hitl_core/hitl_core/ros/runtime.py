@@ -9,19 +9,26 @@ Shutdown (tests: src/hitl_core/test/test_runtime.py):
   shell's background job) still stops on SIGINT.
 - The parent's death (launcher or runner SIGKILLed) delivers SIGTERM (Linux PR_SET_PDEATHSIG): no
   node outlives its launcher, so the arbiter and the arm driver stop commanding within ~0.1 s.
-- Bad input never ends a node: an exception raised by a subscription callback (a message with wrong
-  array lengths, NaN, unknown values...) is caught, counted per topic and kind, and logged (the first
-  of each kind always, then at most every 2 s with the counts); the node goes on with the next message.
+- Bad input never ends a node and never reaches its logic unnoticed: every message is screened first
+  (``screen_message``: NaN/inf or a huge number in any field, a header stamp far in the future or the
+  past, or older than the last one on that topic from that sender), and an exception raised by a
+  subscription callback (wrong array lengths, unknown values: ``RejectedInput`` or any other) is caught.
+  Each rejection is counted per topic and kind and logged (the first of each kind always, then at most
+  every 2 s with the counts); the counts are ``node.input_errors`` (for a node's status) and one line
+  on stderr at shutdown. A node that screens a topic itself (the arbiter, the arm drivers: they hold)
+  names it in ``own_input_screening``; raw subscriptions (the recorder) are not screened.
 - A node may end the graph's run itself: setting ``node.exit_code`` (e.g. 0 after the last episode)
   ends the spin loop and becomes the process's exit code.
 """
 
 from __future__ import annotations
 
+import array
 import contextlib
 import ctypes
 import faulthandler
 import functools
+import math
 import os
 import signal
 import sys
@@ -36,6 +43,12 @@ SPIN_PERIOD_S = 0.05  # the spin loop checks for a stop request at least this of
 # collection of torch & co. took 3-5 s on a loaded machine, past ros2 launch's 5 s SIGINT grace)
 IN_PROCESS = False
 _PR_SET_PDEATHSIG = 1
+MAX_FUTURE_S = 1.0  # a header stamp further ahead of the node's clock is rejected (it defeats staleness checks)
+MAX_AGE_S = 60.0  # ... or further behind (not on latched topics, whose last sample may be old)
+MAX_ABS = 1e9  # a larger number in any float field is rejected (metres, radians, scores, axes: all far below)
+# fields where NaN is legitimate: ros2_control's joint_state_broadcaster fills missing interfaces with NaN
+UNCHECKED = {"JointState": ("velocity", "effort")}
+SENDER_FIELDS = ("robot_id", "operator_id", "device", "arm_index")  # stamps are ordered per topic and sender
 
 
 def parse_mapping_param(text: str, name: str) -> dict:
@@ -127,38 +140,185 @@ def _arm_shutdown_watchdog() -> bool:
     return True
 
 
+class RejectedInput(ValueError):  # noqa: N818 (not an error of the node: of its input)
+    """Raised by a subscription callback for a message it will not use (an unknown enum value, a wrong
+    length...): counted and reported under its text (the kind is the text up to its first colon)."""
+
+
+_FIELDS: dict[type, tuple[str, ...] | None] = {}  # message class -> the fields to check (None: not a message)
+_SCALARS = (bool, int, str, bytes, bytearray)
+
+
+def _fields_of(kind: type) -> tuple[str, ...] | None:
+    if kind not in _FIELDS:
+        get = getattr(kind, "get_fields_and_field_types", None)
+        skip = UNCHECKED.get(kind.__name__, ())
+        _FIELDS[kind] = None if get is None else tuple(n for n in get() if n not in skip)
+    return _FIELDS[kind]
+
+
+def _array_problem(arr: Any) -> tuple[str, str] | None:
+    import numpy as np
+
+    finite = np.isfinite(arr)
+    if not finite.all():
+        k = int(np.argmin(finite))
+        return f"[{k}]", f"non-finite value: {{}} = {arr[k]}"
+    k = int(np.argmax(np.abs(arr)))
+    return (f"[{k}]", f"huge value: {{}} = {arr[k]:.3g}") if abs(arr[k]) > MAX_ABS else None
+
+
+def _bad_number(value: Any, depth: int = 0) -> tuple[str, str] | None:
+    """(where, what with {} for where) of the first NaN/inf or huge (> MAX_ABS) float, recursively."""
+    kind = type(value)
+    if kind is float:
+        if not math.isfinite(value):
+            return "", f"non-finite value: {{}} = {value}"
+        return ("", f"huge value: {{}} = {value:.3g}") if abs(value) > MAX_ABS else None
+    if kind in _SCALARS or value is None:
+        return None
+    if kind is array.array:
+        if value.typecode not in ("f", "d") or not value:
+            return None
+        import numpy as np
+
+        return _array_problem(np.frombuffer(value, dtype=np.float32 if value.typecode == "f" else np.float64))
+    if getattr(value, "dtype", None) is not None:  # numpy: fixed-size arrays
+        return _array_problem(value) if value.dtype.kind == "f" and value.size else None
+    if depth > 8:
+        return None
+    if kind is list or kind is tuple:
+        for k, item in enumerate(value):
+            found = _bad_number(item, depth + 1)
+            if found:
+                return f"[{k}]{found[0]}", found[1]
+        return None
+    for name in _fields_of(kind) or ():
+        found = _bad_number(getattr(value, name), depth + 1)
+        if found:
+            return f".{name}{found[0]}", found[1]
+    return None
+
+
+def _number_problem(msg: Any) -> str | None:
+    """The first NaN/inf or huge number in a message, named by its field path; None if none."""
+    found = _bad_number(msg)
+    return found[1].format(found[0].lstrip(".")) if found else None
+
+
+_ENUMS: dict[type, dict[str, set[int]]] = {}
+
+
+def _enum_problem(msg: Any) -> str | None:
+    """A field whose message type defines constants ``<FIELD>_*`` (``event``: EVENT_START...,
+    ``source``: SOURCE_POLICY...) holding none of them; None if none."""
+    cls = type(msg)
+    if cls not in _ENUMS:
+        fields = getattr(msg, "get_fields_and_field_types", dict)()
+        names = set(dir(cls)) | set(dir(type(cls)))  # rclpy: the constants are properties of the metaclass
+        consts = [(n, getattr(cls, n)) for n in names if n.isupper() and isinstance(getattr(cls, n, None), int)]
+        _ENUMS[cls] = {f: {v for n, v in consts if n.startswith(f.upper() + "_")} for f, kind in fields.items()
+                       if kind.lstrip("u").startswith("int")}
+        _ENUMS[cls] = {f: vals for f, vals in _ENUMS[cls].items() if vals}
+    for field_name, values in _ENUMS[cls].items():
+        value = getattr(msg, field_name)
+        if value not in values:
+            return f"unknown value: {field_name} = {value}"
+    return None
+
+
+def screen_message(msg: Any, now_s: float, last_stamps: dict[str, float], topic: str,
+                   check_age: bool = True) -> str | None:
+    """Why ``msg`` must not reach the node's logic, or None: a NaN/inf or huge number in any field, an
+    enumerated field with none of its type's values, a header stamp (0 = none: not checked) more than
+    MAX_FUTURE_S ahead of ``now_s`` or (``check_age``) MAX_AGE_S behind it, or older than the last one
+    accepted from the same sender on ``topic``."""
+    why = _number_problem(msg) or _enum_problem(msg)
+    if why:
+        return why
+    stamp = getattr(getattr(msg, "header", None), "stamp", None)
+    if stamp is None:
+        return None
+    t = int(stamp.sec) + int(stamp.nanosec) * 1e-9
+    if t == 0.0:
+        return None
+    if t - now_s > MAX_FUTURE_S:
+        return f"stamp in the future: {t - now_s:+.3f} s from now"
+    if check_age and now_s - t > MAX_AGE_S:
+        return f"stamp in the past: {t - now_s:+.3f} s from now"
+    key = "/".join([topic] + [str(getattr(msg, f)) for f in SENDER_FIELDS if hasattr(msg, f)])
+    previous = last_stamps.get(key)
+    if previous is not None and t < previous:
+        return f"out of order: stamp {previous - t:.3f} s older than the previous one"
+    last_stamps[key] = t
+    return None
+
+
 class InputErrors:
-    """Counts of the exceptions subscription callbacks raised, per "topic: kind"."""
+    """Rejected input per "topic: kind": messages screen_message refused and exceptions callbacks raised."""
 
-    def __init__(self, logger: Any) -> None:
+    def __init__(self, logger: Any, clock: Callable[[], float] | None = None) -> None:
+        import time
+
         self.logger = logger
+        self.clock = clock or time.time
         self.counts: dict[str, int] = {}
+        self.last_stamps: dict[str, float] = {}
 
-    def wrap(self, topic: str, callback: Callable[..., Any]) -> Callable[..., Any]:
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def summary(self) -> str:
+        """One line: the total and the counts per topic and kind ('' when nothing was rejected)."""
+        return f"{self.total()} input messages rejected: {self.counts}" if self.counts else ""
+
+    def reject(self, topic: str, why: str) -> None:
+        """Count one rejected message and log it (the first of its kind always, then throttled)."""
+        key = f"{topic}: {why.split(':')[0]}"
+        first = key not in self.counts
+        self.counts[key] = self.counts.get(key, 0) + 1
+        line = f"{topic} message rejected ({why}); {self.total()} rejected so far: {self.counts}"
+        if first:
+            self.logger.warning(line)
+        else:
+            self.logger.warning(line, throttle_duration_sec=2.0)
+
+    def screen(self, topic: str, msg: Any, check_age: bool = True) -> str | None:
+        """screen_message with this node's clock and stamps: for a callback that screens its own topic
+        (``own_input_screening``) and holds on a rejection; it counts it with ``reject``."""
+        return screen_message(msg, self.clock(), self.last_stamps, topic, check_age)
+
+    def wrap(self, topic: str, callback: Callable[..., Any], screen: bool = False,
+             check_age: bool = True) -> Callable[..., Any]:
         @functools.wraps(callback)  # the same signature: rclpy passes MessageInfo by the arity
         def guarded(*args: Any) -> Any:
+            if screen and args and not isinstance(args[0], (bytes, bytearray)):
+                why = screen_message(args[0], self.clock(), self.last_stamps, topic, check_age)
+                if why:
+                    self.reject(topic, why)
+                    return None
             try:
                 return callback(*args)
+            except RejectedInput as exc:
+                self.reject(topic, str(exc))
             except Exception as exc:  # any bad message: counted and reported, never fatal
-                key = f"{topic}: {type(exc).__name__}"
-                first = key not in self.counts
-                self.counts[key] = self.counts.get(key, 0) + 1
-                line = (f"{topic} message rejected ({type(exc).__name__}: {exc}); "
-                        f"{sum(self.counts.values())} rejected so far: {self.counts}")
-                if first:
-                    self.logger.warning(line)
-                else:
-                    self.logger.warning(line, throttle_duration_sec=2.0)
-                return None
+                self.reject(topic, f"{type(exc).__name__}: {exc}")
+            return None
 
         guarded.hitl_guarded = True  # type: ignore[attr-defined]
         return guarded
 
     def guard(self, node: Any) -> None:
-        """Wrap the callbacks of the node's subscriptions not wrapped yet."""
+        """Wrap the callbacks of the node's subscriptions not wrapped yet (screened unless the node
+        names the topic in ``own_input_screening``; latched topics without the age check)."""
+        from rclpy.qos import DurabilityPolicy
+
+        own = {node.resolve_topic_name(t) for t in getattr(node, "own_input_screening", ())}
         for sub in getattr(node, "subscriptions", ()):
             if not getattr(sub.callback, "hitl_guarded", False):
-                sub.callback = self.wrap(sub.topic_name, sub.callback)
+                latched = getattr(sub.qos_profile, "durability", None) == DurabilityPolicy.TRANSIENT_LOCAL
+                sub.callback = self.wrap(sub.topic_name, sub.callback, screen=sub.topic_name not in own,
+                                         check_age=not latched)
 
 
 def run_until_stopped(node: Any, stop: StopRequest) -> None:
@@ -168,14 +328,15 @@ def run_until_stopped(node: Any, stop: StopRequest) -> None:
 
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    errors = InputErrors(node.get_logger())
-    n_subs = -1
+    errors = InputErrors(node.get_logger(), clock=lambda: node.get_clock().now().nanoseconds * 1e-9)
+    node.input_errors = errors  # a node may report the counts on its status
+    seen: list[int] = []
     try:
         while stop.signal is None and rclpy.ok() and getattr(node, "exit_code", None) is None:
-            subs = list(node.subscriptions)
-            if len(subs) != n_subs:  # new subscriptions (the recorder adds some)
+            subs = [id(s) for s in node.subscriptions]
+            if subs != seen:  # new subscriptions (the recorder adds some, a fleet operator replaces its own)
                 errors.guard(node)
-                n_subs = len(subs)
+                seen = subs
             executor.spin_once(timeout_sec=SPIN_PERIOD_S)
     finally:
         executor.shutdown(timeout_sec=0.5)
@@ -214,6 +375,9 @@ def spin(make_node: Callable[[], Any], argv: list[str], name: str,
             code = 2
         # else: raised while the context shut down: a clean exit (finally still cleans up)
     finally:
+        rejected = getattr(node, "input_errors", None)
+        if isinstance(rejected, InputErrors) and rejected.counts:
+            print(f"{name}: {rejected.summary()}", file=sys.stderr, flush=True)
         if node is not None and hasattr(node, "close"):
             node.close()  # our own cleanup (the recorder finishes its bag here): never cut short
         # The middleware teardown can deadlock (seen in a test process: Fast DDS destroying the

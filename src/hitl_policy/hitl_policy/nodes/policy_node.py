@@ -67,7 +67,6 @@ class PolicyNode(Node):
         self.names = checkpoint_action_names(ckpt, p.act_dim)
         self.sched = ChunkScheduler(p.n_obs, p.n_action, p.horizon)
         self.episode: int | None = None
-        self.bad_dim_warned = False
         self.pub = self.create_publisher(ActionChunk, "action_chunk", 10)
         self.create_subscription(Observation, "observation", self.on_obs, 10)
         self.create_subscription(EpisodeEvent, "episode_event", self.on_event, 10)
@@ -82,13 +81,8 @@ class PolicyNode(Node):
 
     def on_obs(self, msg: Observation) -> None:
         obs = np.asarray(msg.data, np.float32)
-        if obs.size != self.policy.obs_dim:
-            if not self.bad_dim_warned:
-                self.get_logger().error(
-                    f"observation has {obs.size} entries, the policy expects "
-                    f"{self.policy.obs_dim}: ignored")
-                self.bad_dim_warned = True
-            return
+        if obs.size != self.policy.obs_dim:  # counted and logged by the shared runtime (hitl_core/ros/runtime.py)
+            raise ValueError(f"observation has {obs.size} entries, the policy expects {self.policy.obs_dim}")
         if self.episode != int(msg.episode):  # missed START event: still start fresh
             self.sched.reset()
             self.episode = int(msg.episode)

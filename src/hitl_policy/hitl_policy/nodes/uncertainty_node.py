@@ -136,8 +136,8 @@ class UncertaintyNode(Node):
 
     def on_obs(self, msg: Observation) -> None:
         obs = np.asarray(msg.data, np.float32)
-        if obs.size != self.policy.obs_dim:
-            return  # the policy node reports the mismatch
+        if obs.size != self.policy.obs_dim:  # counted and logged by the shared runtime (hitl_core/ros/runtime.py)
+            raise ValueError(f"observation has {obs.size} entries, the policy expects {self.policy.obs_dim}")
         if self.episode != int(msg.episode):
             self.history.reset()
             self.episode = int(msg.episode)

@@ -201,10 +201,18 @@ def make_node():
             self._event(EpisodeEvent.EVENT_END, note, bool(self.env.success[0]), bool(self.env.failed[0]))
 
         # --------------------------------------------------------------- callbacks
+        # screened here, not by the runtime before the callback: a rejected command holds the arm
+        own_input_screening = ("arm_command",)
+
         def _on_command(self, msg) -> None:
             if not self.running:
                 return
+            errors = getattr(self, "input_errors", None)  # the shared runtime's counts (hitl_core/ros/runtime.py)
+            topic = self.resolve_topic_name("arm_command")
             try:
+                why = errors.screen(topic, msg) if errors is not None else None
+                if why:
+                    raise ValueError(why)
                 command = (
                     None
                     if msg.hold
@@ -216,6 +224,9 @@ def make_node():
             except ValueError as exc:
                 self.command = None  # a command that cannot be executed: hold where the arm is
                 self.rejected_commands += 1
+                if errors is not None:  # counted per kind, logged throttled, summed up at shutdown
+                    errors.reject(topic, f"{exc}: holding, the episode goes on")
+                    return
                 # each distinct reason is logged (at most once per 2 s): one throttle for all would hide
                 # a wrong-shape command behind a NaN one
                 now = time.monotonic()

@@ -74,6 +74,9 @@ services: set_control_mode (server), reset_episode (client, hard=true on a reset
 
 
 class ArbiterNode(Node):
+    # screened by accept() (hitl_teleop.input_guard), not by the runtime: a rejected input makes the arbiter hold
+    own_input_screening = ("observation", "action_chunk", "uncertainty", "teleop", "episode_event")
+
     """arbiter_node's ROS side: inputs -> Arbiter, ticks and watchdog -> arm_command/control_state."""
 
     def __init__(self) -> None:
@@ -146,7 +149,10 @@ class ArbiterNode(Node):
             except (ValueError, TypeError, IndexError, OverflowError) as exc:
                 why = f"{type(exc).__name__}: {exc}"
         line, first = self.guard.reject(topic, why)
-        if first:
+        errors = getattr(self, "input_errors", None)  # the shared runtime's counts (hitl_core/ros/runtime.py)
+        if errors is not None:
+            errors.reject(self.resolve_topic_name(topic), why)  # logged there, summed up at shutdown
+        elif first:
             self.get_logger().warning(line)
         else:
             self.get_logger().warning(line, throttle_duration_sec=2.0)

@@ -62,6 +62,8 @@ def main(args: list[str] | None = None) -> int:
     from hitl_teleop.adapters.factory import build_adapter
 
     class ArmAdapterNode(Node):
+        own_input_screening = ("arm_command",)  # screened in on_command: a rejected command holds the arm
+
         def __init__(self) -> None:
             super().__init__("arm_adapter")
             p = self.declare_parameter
@@ -132,11 +134,18 @@ def main(args: list[str] | None = None) -> int:
             self.adapter.set_joint_state(list(msg.name), list(msg.position))
 
         def on_command(self, msg: ArmCommand) -> None:
+            errors = getattr(self, "input_errors", None)  # the shared runtime's counts (hitl_core/ros/runtime.py)
+            topic = self.resolve_topic_name("arm_command")
             try:
+                why = errors.screen(topic, msg) if errors is not None else None
+                if why:
+                    raise ValueError(why)
                 out = self.adapter.step(ArmCommandData.from_msg(msg))
-            except ValueError as exc:
+            except ValueError as exc:  # holds: nothing sent, the status says why
                 out = None
                 reason = f"bad command: {exc}"
+                if errors is not None:
+                    errors.reject(topic, f"{exc}: holding")
             else:
                 reason = out.reason if out.held else ""
             if reason != self.last_reason:

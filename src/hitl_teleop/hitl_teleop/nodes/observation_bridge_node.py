@@ -115,6 +115,8 @@ def main(args: list[str] | None = None) -> int:
                 self.create_subscription(
                     PoseStamped, obj.topic, lambda msg, name=name: self.on_object(name, msg), sensor
                 )
+            # screened by the bridge itself (JointState may carry NaN efforts legitimately): not by the runtime
+            self.own_input_screening = tuple(sub.topic_name for sub in self.subscriptions)
             self.create_service(StartEpisode, "start_episode", self.srv_start)
             self.create_service(ResetEpisode, "reset_episode", self.srv_reset)
             self.status = ""
@@ -136,9 +138,14 @@ def main(args: list[str] | None = None) -> int:
             return self.get_clock().now().nanoseconds * 1e-9
 
         # --------------------------------------------------------------- inputs
-        def _rejected(self, reason: str) -> None:
-            """Log a rejected input: at once, then at most every 5 s per reason (with the running count)."""
+        def _rejected(self, reason: str, topic: str) -> None:
+            """Log a rejected input: at once, then at most every 5 s per reason (with the running count);
+            counted by the shared runtime too (hitl_core/ros/runtime.py: summed up at shutdown)."""
             if not reason:
+                return
+            errors = getattr(self, "input_errors", None)
+            if errors is not None:
+                errors.reject(self.resolve_topic_name(topic), reason)
                 return
             t = time.monotonic()
             if t - self.logged.get(reason, -1e9) >= 5.0:
@@ -149,7 +156,7 @@ def main(args: list[str] | None = None) -> int:
         def on_joints(self, msg: JointState) -> None:
             self._rejected(
                 self.bridge.on_joint_state(list(msg.name), list(msg.position), stamp_to_sec(msg.header.stamp),
-                                        self.now())
+                                        self.now()), self.bridge.joint_states_topic
             )
 
         def _pose_args(self, msg: PoseStamped) -> tuple:
@@ -157,10 +164,10 @@ def main(args: list[str] | None = None) -> int:
                     stamp_to_sec(msg.header.stamp), self.now())
 
         def on_ee_pose(self, msg: PoseStamped) -> None:
-            self._rejected(self.bridge.on_ee_pose(*self._pose_args(msg)))
+            self._rejected(self.bridge.on_ee_pose(*self._pose_args(msg)), self.bridge.ee_pose_topic)
 
         def on_object(self, name: str, msg: PoseStamped) -> None:
-            self._rejected(self.bridge.on_object_pose(name, *self._pose_args(msg)))
+            self._rejected(self.bridge.on_object_pose(name, *self._pose_args(msg)), self.bridge.cfg.objects[name].topic)
 
         # --------------------------------------------------------------- output
         def report(self, status: str) -> None:

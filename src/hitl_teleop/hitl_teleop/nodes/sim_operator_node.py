@@ -136,8 +136,12 @@ class SimOperatorNode(Node):
             return
         try:
             out = self.operator.step(rc.control_view(self.control), np.asarray(msg.data, float), self.obs)
-        except ValueError as exc:
-            self.get_logger().error(f"expert failed on this state: {exc}", throttle_duration_sec=2.0)
+        except ValueError as exc:  # a malformed state: counted by the shared runtime (hitl_core/ros/runtime.py)
+            errors = getattr(self, "input_errors", None)
+            if errors is not None:
+                errors.reject(self.handles[2].topic_name, f"expert failed on this state: {exc}")
+            else:
+                self.get_logger().error(f"expert failed on this state: {exc}", throttle_duration_sec=2.0)
             out = OperatorOutput(False, False, None, "idle")
         self.publish(out)
 
