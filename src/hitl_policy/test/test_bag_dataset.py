@@ -119,10 +119,16 @@ def test_two_episodes_with_a_takeover(tmp_path):
     np.testing.assert_allclose(again.robot_action, ds.robot_action)
 
 
-def test_killed_bag_reads_up_to_the_break(tmp_path):
-    bag = write_bag(tmp_path / "bag")
+def killed_bag(path):
+    """A bag written by ``write_bag`` whose file ends two thirds of the way in (the recorder was killed)."""
+    bag = write_bag(path)
     data = (bag / "bag_0.mcap").read_bytes()
     (bag / "bag_0.mcap").write_bytes(data[: len(data) * 2 // 3])
+    return bag
+
+
+def test_killed_bag_reads_up_to_the_break(tmp_path):
+    bag = killed_bag(tmp_path / "bag")
     ds = bags_to_dataset(bag)
     assert 0 < ds.n_steps < 16
     assert ds.meta["incomplete_episodes"] == ([2] if ds.n_episodes == 2 else [1])

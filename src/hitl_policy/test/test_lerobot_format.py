@@ -15,7 +15,7 @@ from hitl_bringup.bag_cli import main as bag_cli
 from hitl_core.bag_dataset import bags_to_dataset
 from hitl_core.data import SOURCE_HUMAN
 from hitl_policy.lerobot_format import QUANTILES, load_episodes, read_lerobot
-from test_bag_dataset import PLAN, write_bag
+from test_bag_dataset import PLAN, killed_bag, write_bag
 
 pa = pytest.importorskip("pyarrow")
 pq = pytest.importorskip("pyarrow.parquet")
@@ -152,9 +152,7 @@ def test_hitl_finetune_reads_lerobot_directories(tmp_path):
 
 
 def test_killed_bag_exports_what_it_holds(tmp_path):
-    bag = write_bag(tmp_path / "bag")
-    data = (bag / "bag_0.mcap").read_bytes()
-    (bag / "bag_0.mcap").write_bytes(data[: len(data) * 2 // 3])
+    bag = killed_bag(tmp_path / "bag")
     killed = bags_to_dataset(bag)
     assert 0 < killed.n_steps < 16
     assert export([bag], tmp_path / "unrepaired") == 0

@@ -99,7 +99,36 @@ class ClosesOnExit:
         self.close()
 
 
-class VecEnv(ClosesOnExit):
+class EpisodeBook:
+    """Per-robot episode bookkeeping of every VecEnv (VecEnv here, hitl_sim/mj/vec.py, hitl_sim/mj/pool.py):
+    step count, outcome flags and episode number."""
+
+    FIELDS = ("t", "success", "failed", "done", "episode")
+
+    def _init_book(self, n: int) -> None:
+        self.t = np.zeros(n, np.int64)
+        self.success = np.zeros(n, bool)
+        self.failed = np.zeros(n, bool)
+        self.done = np.zeros(n, bool)
+        self.episode = np.zeros(n, np.int64)
+
+    def _start_episode(self, i: int) -> None:
+        self.episode[i] += 1
+        self.t[i] = 0
+        self.success[i] = self.failed[i] = self.done[i] = False
+
+    def _step_info(self) -> dict[str, np.ndarray]:
+        """The ``info`` dict of a step: copies of the outcome flags and step counts, and the timeouts."""
+        return {
+            "success": self.success.copy(),
+            "failed": self.failed.copy(),
+            "done": self.done.copy(),
+            "timeout": self.done & ~self.success & ~self.failed,
+            "t": self.t.copy(),
+        }
+
+
+class VecEnv(EpisodeBook, ClosesOnExit):
     """N robots of one arm profile on one task. See the package docs for the API contract."""
 
     backend = "kinematic"
@@ -136,11 +165,7 @@ class VecEnv(ClosesOnExit):
         self.ee_prev = np.zeros((n, self.n_arms, 3))
         self.grip_prev = np.zeros((n, self.n_arms))
         self.ts = np.zeros((n, task.state_layout.dim))
-        self.t = np.zeros(n, np.int64)
-        self.success = np.zeros(n, bool)
-        self.failed = np.zeros(n, bool)
-        self.done = np.zeros(n, bool)
-        self.episode = np.zeros(n, np.int64)
+        self._init_book(n)
         self._rngs = [np.random.default_rng(np.random.SeedSequence([seed, i])) for i in range(n)]
         self.reset()
         self.episode[:] = 0
@@ -157,19 +182,13 @@ class VecEnv(ClosesOnExit):
             self.ts[i] = self.task.sample(rng, self.variant)
             ee = self.task.initial_ee(self.ts[i], self.arm)
             self.ee_pos[i], self.ee_yaw[i], self.gripper[i] = ee[:, :3], ee[:, 3], ee[:, 4]
-            self.episode[i] += 1
-            self.t[i] = 0
-            self.success[i] = self.failed[i] = self.done[i] = False
+            self._start_episode(i)
         self.ee_prev[ids] = self.ee_pos[ids]
         self.grip_prev[ids] = self.gripper[ids]
         return self.observe()
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        a = np.asarray(actions, float)
-        if a.shape != (self.num_envs, self.act_dim):
-            raise ValueError(f"actions must have shape ({self.num_envs}, {self.act_dim}), got {a.shape}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError("actions contain NaN or inf")
+        a = check_actions(actions, self.num_envs, self.act_dim)
         live = ~self.done
         saved = (self.ee_pos.copy(), self.ee_yaw.copy(), self.gripper.copy(), self.ts.copy())
         self.ee_prev[:] = self.ee_pos
@@ -185,13 +204,7 @@ class VecEnv(ClosesOnExit):
         self.success[live] = success[live]
         self.failed[live] = failed[live] & ~success[live]
         self.done[live] = self.success[live] | self.failed[live] | (self.t[live] >= self.max_steps)
-        info = {
-            "success": self.success.copy(),
-            "failed": self.failed.copy(),
-            "done": self.done.copy(),
-            "timeout": self.done & ~self.success & ~self.failed,
-            "t": self.t.copy(),
-        }
+        info = self._step_info()
         return self.observe(), info
 
     def _move_arm(self, a: np.ndarray) -> None:
@@ -235,9 +248,18 @@ def split_state(state: np.ndarray, task_dim: int) -> tuple[np.ndarray, np.ndarra
     return state[:, :task_dim], state[:, task_dim:].reshape(len(state), -1, EE_DIM)
 
 
-def reset_targets(ids, seeds, rngs: list[np.random.Generator]) -> np.ndarray:
-    """The robot ids a reset applies to (all by default), checked; ``seeds`` reseeds their generators."""
-    n = len(rngs)
+def check_actions(actions, num_envs: int, act_dim: int) -> np.ndarray:
+    """``actions`` as a finite (num_envs, act_dim) float array, or a ValueError that says what is wrong."""
+    a = np.asarray(actions, float)
+    if a.shape != (num_envs, act_dim):
+        raise ValueError(f"actions must have shape ({num_envs}, {act_dim}), got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("actions contain NaN or inf")
+    return a
+
+
+def check_reset_ids(ids, seeds, n: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The robot ids a reset of ``n`` robots applies to (all by default) and their seeds, checked."""
     ids = np.arange(n) if ids is None else np.atleast_1d(np.asarray(ids, np.int64))
     if seeds is not None:
         seeds = np.atleast_1d(np.asarray(seeds, np.int64))
@@ -246,6 +268,12 @@ def reset_targets(ids, seeds, rngs: list[np.random.Generator]) -> np.ndarray:
     for i in ids:
         if not 0 <= i < n:
             raise ValueError(f"robot id {i} out of range 0..{n - 1}")
+    return ids, seeds
+
+
+def reset_targets(ids, seeds, rngs: list[np.random.Generator]) -> np.ndarray:
+    """The robot ids a reset applies to (all by default), checked; ``seeds`` reseeds their generators."""
+    ids, seeds = check_reset_ids(ids, seeds, len(rngs))
     if seeds is not None:
         for i, s in zip(ids, seeds):
             rngs[i] = np.random.default_rng(int(s))

@@ -210,6 +210,16 @@ def drop_after_grasp(expert, lift_to: float, ticks: int = 4):
     return inject, forced
 
 
+def assert_recovers_from_a_drop(env, expert, seed: int, lift_to: float) -> None:
+    """From seed ``seed``, the gripper is forced open once the object is ``lift_to`` up; the expert still
+    succeeds. Closes ``env``."""
+    env.reset(ids=[0], seeds=[seed])
+    inject, forced = drop_after_grasp(expert, lift_to=lift_to)
+    ok, _t = run_expert(env, expert, inject=inject)
+    env.close()
+    assert forced["from"] is not None and ok
+
+
 @pytest.mark.parametrize("task", ["square", "cube_stack"])
 def test_pick_place_tasks_keep_the_contract(task):
     env = make_vec(task, "train", seed=2)
@@ -235,11 +245,7 @@ def test_square_expert_succeeds_and_recovers_from_a_drop():
         env.reset(ids=[0], seeds=[200 + ep])
         wins += run_expert(env, expert)[0]
     assert wins == 3
-    env.reset(ids=[0], seeds=[300])
-    inject, forced = drop_after_grasp(expert, lift_to=0.05)
-    ok, _t = run_expert(env, expert, inject=inject)
-    env.close()
-    assert forced["from"] is not None and ok
+    assert_recovers_from_a_drop(env, expert, seed=300, lift_to=0.05)
 
 
 @pytest.mark.slow
@@ -262,12 +268,7 @@ def test_cube_stack_styles_grasp_different_face_pairs_and_recover():
         yaws.append(grasp_yaw)
     diff = abs((yaws[0] - yaws[1] + np.pi / 2) % np.pi - np.pi / 2)
     assert abs(diff - np.pi / 2) < 0.15  # the two styles hold the cube by different face pairs
-    expert = expert_class("cube_stack")()
-    env.reset(ids=[0], seeds=[43])
-    inject, forced = drop_after_grasp(expert, lift_to=0.04)
-    ok, _t = run_expert(env, expert, inject=inject)
-    env.close()
-    assert forced["from"] is not None and ok
+    assert_recovers_from_a_drop(env, expert_class("cube_stack")(), seed=43, lift_to=0.04)
 
 
 @pytest.mark.slow

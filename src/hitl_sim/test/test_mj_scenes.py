@@ -34,6 +34,17 @@ def run_expert(env: MjVecEnv, expert, steps: int | None = None) -> tuple[list[np
     return seen, info
 
 
+def assert_expert_replays_identically(env: MjVecEnv, task: str, seed: int, steps: int) -> None:
+    """Two expert runs from the same seed see the same observations."""
+    ex = expert_class(task)()
+    out = []
+    for _ in range(2):
+        env.reset(seeds=[seed])
+        seen, _ = run_expert(env, ex, steps=steps)
+        out.append(np.stack(seen))
+    np.testing.assert_array_equal(out[0], out[1])
+
+
 def test_registry_lists_the_scene_tasks():
     for name in (*METAWORLD, "drawer", "cup_stack"):
         assert name in MJ_TASKS
@@ -168,14 +179,7 @@ def test_drawer_intent_is_not_observed(drawer_env):
 
 @pytest.mark.slow
 def test_drawer_determinism(drawer_env):
-    env = drawer_env
-    ex = expert_class("drawer")()
-    out = []
-    for _ in range(2):
-        env.reset(seeds=[7])
-        seen, _ = run_expert(env, ex, steps=25)
-        out.append(np.stack(seen))
-    np.testing.assert_array_equal(out[0], out[1])
+    assert_expert_replays_identically(drawer_env, "drawer", seed=7, steps=25)
 
 
 @pytest.mark.slow
@@ -279,14 +283,7 @@ def test_cup_stack_occlusion_keeps_the_last_seen_value(cup_env):
 
 @pytest.mark.slow
 def test_cup_stack_determinism(cup_env):
-    env = cup_env
-    ex = expert_class("cup_stack")()
-    out = []
-    for _ in range(2):
-        env.reset(seeds=[8])
-        seen, _ = run_expert(env, ex, steps=30)
-        out.append(np.stack(seen))
-    np.testing.assert_array_equal(out[0], out[1])
+    assert_expert_replays_identically(cup_env, "cup_stack", seed=8, steps=30)
 
 
 @pytest.mark.slow

@@ -57,26 +57,15 @@ def test_conversions_round_trip():
     assert arr["names"] == ["a", "b"] and np.allclose(arr["ee"], a.reshape(2, 5)) and arr["step"] == 4
 
 
+def sim_node_cmd(namespace: str, **params: str) -> list[str]:
+    """The command line of a sim_arm_node in ``namespace`` with ROS parameters ``params`` (name:=value)."""
+    args = [x for name, value in params.items() for x in ("-p", f"{name}:={value}")]
+    return [sys.executable, "-m", "hitl_sim.nodes.sim_arm_node", "--ros-args", *args, "-r", f"__ns:={namespace}"]
+
+
 @pytest.fixture(scope="module")
 def sim_node(ros_graph):
-    cmd = [
-        sys.executable,
-        "-m",
-        "hitl_sim.nodes.sim_arm_node",
-        "--ros-args",
-        "-p",
-        "task:=lift",
-        "-p",
-        "backend:=kinematic",
-        "-p",
-        "arm:=franka",
-        "-p",
-        "rate_hz:=20.0",
-        "-p",
-        "max_episode_steps:=400",
-        "-r",
-        f"__ns:={NS}",
-    ]
+    cmd = sim_node_cmd(NS, task="lift", backend="kinematic", arm="franka", rate_hz="20.0", max_episode_steps="400")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ros_graph.env)
     yield proc
     proc.send_signal(signal.SIGINT)
@@ -144,24 +133,7 @@ def test_node_publishes_moves_and_resets(sim_node, ros_graph):
 
 def test_node_stops_after_its_episodes_and_says_so():
     ns = NS + "_done"
-    cmd = [
-        sys.executable,
-        "-m",
-        "hitl_sim.nodes.sim_arm_node",
-        "--ros-args",
-        "-p",
-        "task:=nav",
-        "-p",
-        "backend:=kinematic",
-        "-p",
-        "rate_hz:=50.0",
-        "-p",
-        "max_episode_steps:=5",
-        "-p",
-        "episodes:=2",
-        "-r",
-        f"__ns:={ns}",
-    ]
+    cmd = sim_node_cmd(ns, task="nav", backend="kinematic", rate_hz="50.0", max_episode_steps="5", episodes="2")
     graph = RosGraph("sim_arm_node_done_test", ns)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=graph.env)
     try:

@@ -3,7 +3,7 @@ simulator's MJCF + mink (the default) and with the bundled URDF + damped least s
 
 import numpy as np
 import pytest
-from adapter_helpers import command
+from adapter_helpers import assert_jacobian_matches_finite_differences, command
 from hitl_teleop.adapters.base import Float64Out, JointTrajectoryOut
 from hitl_teleop.adapters.factory import build_adapter
 from hitl_teleop.adapters.kinematics import pose_error, pose_to_matrix
@@ -130,13 +130,4 @@ def test_mink_ik_round_trips_and_refuses_what_is_out_of_reach():
 def test_mjcf_jacobian_matches_finite_differences():
     chain = yumi_mj_chains()[1]
     q = np.random.default_rng(5).uniform(chain.lower, chain.upper) * 0.7
-    T, J = chain.fk_and_jacobian(q)
-    eps = 1e-6
-    for i in range(chain.dof):
-        dq = np.zeros(chain.dof)
-        dq[i] = eps
-        T2 = chain.fk(q + dq)
-        np.testing.assert_allclose((T2[:3, 3] - T[:3, 3]) / eps, J[:3, i], atol=1e-4)
-        dR = T2[:3, :3] @ T[:3, :3].T
-        w = np.array([dR[2, 1] - dR[1, 2], dR[0, 2] - dR[2, 0], dR[1, 0] - dR[0, 1]]) / (2 * eps)
-        np.testing.assert_allclose(w, J[3:, i], atol=1e-4)
+    assert_jacobian_matches_finite_differences(chain, q, atol=1e-4)

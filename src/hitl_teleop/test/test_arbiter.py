@@ -421,21 +421,22 @@ def test_two_arm_profile_commands_each_arm():
     assert out.state.reason == Reason.INVALID_COMMAND
 
 
-def test_threshold_from_uncertainty_message_when_not_configured():
+def _tick_with_message_threshold(score: float, threshold: float):
+    """One tick of an arbiter without a configured threshold, given one uncertainty message."""
     arb = Arbiter(ArbiterConfig(threshold=None), FRANKA)
     arb.on_observation(ObservationIn(0.0, FRANKA.home))
     arb.on_action_chunk(ActionChunkIn(0.0, np.tile(np.r_[HOME, 0.0], (4, 1))))
-    arb.on_uncertainty(UncertaintyIn(0.0, 0.6, threshold=0.5))
-    out = arb.tick(0.05)
+    arb.on_uncertainty(UncertaintyIn(0.0, score, threshold=threshold))
+    return arb.tick(0.05)
+
+
+def test_threshold_from_uncertainty_message_when_not_configured():
+    out = _tick_with_message_threshold(0.6, 0.5)
     assert out.state.threshold == 0.5 and out.state.source == Source.PAUSED
 
 
 def test_zero_threshold_in_the_uncertainty_message_is_a_threshold_not_unset():
-    arb = Arbiter(ArbiterConfig(threshold=None), FRANKA)
-    arb.on_observation(ObservationIn(0.0, FRANKA.home))
-    arb.on_action_chunk(ActionChunkIn(0.0, np.tile(np.r_[HOME, 0.0], (4, 1))))
-    arb.on_uncertainty(UncertaintyIn(0.0, 0.01, threshold=0.0))
-    out = arb.tick(0.05)
+    out = _tick_with_message_threshold(0.01, 0.0)
     assert out.state.threshold == 0.0 and out.state.source == Source.PAUSED
 
 

@@ -123,14 +123,19 @@ def graph(ros_graph):
             stop(p, name)
 
 
-@pytest.fixture(scope="module")
-def browser():
+def headless_chromium(window_size: str):
+    """A headless Chromium WebDriver with a ``window_size`` ("width,height") window."""
     opts = webdriver.ChromeOptions()
     opts.binary_location = CHROMIUM
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1000,1000"):
+                f"--window-size={window_size}"):
         opts.add_argument(arg)
-    driver = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    return webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    driver = headless_chromium("1000,1000")
     driver.implicitly_wait(0)
     yield driver
     driver.quit()

@@ -17,10 +17,9 @@ with ros_imports():
 
     from hitl_msgs.msg import ControlState, HelpRequest, Observation, TeleopCommand, Uncertainty
 
-from selenium import webdriver
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from test_console_browser import CHROMEDRIVER, CHROMIUM, DOCS, free_port, page_text, poll  # skips without ROS/browser
+from test_console_browser import DOCS, free_port, headless_chromium, page_text, poll  # skips without ROS/browser
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 ROBOTS = {"robot_0": 0.9, "robot_1": 0.8, "robot_2": 0.7}   # help priorities: two operators, three robots
@@ -91,12 +90,7 @@ def test_fleet_operator_drives_only_the_assigned_robot(ros_graph):
                           "-p", "arm:=franka"]),
     }
     fleet = Fleet(ros_graph)
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1000,1900"):
-        opts.add_argument(arg)
-    browser = webdriver.Chrome(options=opts, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
+    browser = headless_chromium("1000,1900")
     try:
         assert poll(lambda: "console on http" in output(procs["console"]), 60, 0.1), output(procs["console"])
         url = f"http://127.0.0.1:{port}/?token=token-of-alice"

@@ -37,6 +37,21 @@ class GoalExpert:
         return np.concatenate([state[:, :3], np.zeros((len(state), 1)), np.ones((len(state), 1))], axis=1)
 
 
+def operator_teleop(t: float, operator_id: str, o_out, take_over: bool = False) -> TeleopIn:
+    """The TeleopIn an operator's step output becomes (absolute targets; empty when it sends no action)."""
+    parts = split_action(o_out.action, 1) if o_out.action is not None else None
+    return TeleopIn(
+        t,
+        operator_id,
+        engaged=o_out.engaged,
+        take_over=take_over,
+        mode=MODE_ABSOLUTE,
+        position=parts.positions[0] if parts else None,
+        orientation=yaw_to_quat(parts.yaw)[0] if parts else None,
+        gripper=float(parts.gripper[0]) if parts else 0.0,
+    )
+
+
 def make_state(ee, goal=GOAL):
     return np.r_[goal, ee, 0.0, 0.0]
 
@@ -152,19 +167,7 @@ def test_closed_loop_with_arbiter_robot_gated():
         view = ControlView(arb.source, out.state.help_requested if out else False, 1)
         o_out = o.step(view, make_state(ee))
         if o_out.action is not None or not o_out.engaged:
-            parts = split_action(o_out.action, 1) if o_out.action is not None else None
-            arb.on_teleop(
-                TeleopIn(
-                    t,
-                    "sim_7",
-                    engaged=o_out.engaged,
-                    take_over=o_out.take_over,
-                    mode=MODE_ABSOLUTE,
-                    position=parts.positions[0] if parts else None,
-                    orientation=yaw_to_quat(parts.yaw)[0] if parts else None,
-                    gripper=float(parts.gripper[0]) if parts else 0.0,
-                )
-            )
+            arb.on_teleop(operator_teleop(t, "sim_7", o_out, take_over=o_out.take_over))
         out = arb.tick(t)
         log.append((out.state.source, out.state.reason, o_out.engaged))
         if not out.command.hold:
@@ -205,18 +208,7 @@ def test_real_expert_rescues_a_stuck_policy_in_hitl_sim():
         arb.on_uncertainty(UncertaintyIn(t, 3.0))
         view = ControlView(arb.source, out.state.help_requested if out else False, int(env.episode[0]))
         o = oper.step(view, env.get_state()[0], obs[0])
-        parts = split_action(o.action, 1) if o.action is not None else None
-        arb.on_teleop(
-            TeleopIn(
-                t,
-                "sim_0",
-                engaged=o.engaged,
-                mode=MODE_ABSOLUTE,
-                position=parts.positions[0] if parts else None,
-                orientation=yaw_to_quat(parts.yaw)[0] if parts else None,
-                gripper=float(parts.gripper[0]) if parts else 0.0,
-            )
-        )
+        arb.on_teleop(operator_teleop(t, "sim_0", o))
         out = arb.tick(t)
         c = out.command
         action = current if c.hold else join_action(c.positions, ToolFrame().sim_yaw(c.orientations), c.gripper, 5)

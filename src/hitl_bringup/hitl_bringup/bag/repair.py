@@ -111,27 +111,26 @@ def rewrite_file(path: Path, keep_broken: bool = True, options: WriterOptions | 
     channel_ids: dict[int, int] = {}
     with open(tmp, "wb") as out:
         w = open_mcap(out, options)
+
+        def copy_channel(ch, schema) -> None:
+            """Register ``ch`` (and its schema, once) in the new file under new ids."""
+            sid = 0
+            if schema is not None:
+                if schema.id not in schema_ids:
+                    schema_ids[schema.id] = w.register_schema(schema.name, schema.encoding, schema.data)
+                sid = schema_ids[schema.id]
+            channel_ids[ch.id] = w.register_channel(ch.topic, ch.message_encoding, sid, dict(ch.metadata))
+
         for ch, schema, msg in messages:
             if ch.id not in channel_ids:
-                sid = 0
-                if schema is not None:
-                    if schema.id not in schema_ids:
-                        schema_ids[schema.id] = w.register_schema(schema.name, schema.encoding, schema.data)
-                    sid = schema_ids[schema.id]
-                channel_ids[ch.id] = w.register_channel(ch.topic, ch.message_encoding, sid, dict(ch.metadata))
+                copy_channel(ch, schema)
             w.add_message(channel_ids[ch.id], log_time=msg.log_time, data=msg.data,
                           publish_time=msg.publish_time, sequence=msg.sequence)
             rep.counts[ch.topic] = rep.counts.get(ch.topic, 0) + 1
         # channels that were announced but got no complete message stay known (metadata lists them)
         for ch in scan.channels.values():
             if ch.id not in channel_ids:
-                schema = scan.schemas.get(ch.schema_id)
-                sid = 0
-                if schema is not None:
-                    if schema.id not in schema_ids:
-                        schema_ids[schema.id] = w.register_schema(schema.name, schema.encoding, schema.data)
-                    sid = schema_ids[schema.id]
-                channel_ids[ch.id] = w.register_channel(ch.topic, ch.message_encoding, sid, dict(ch.metadata))
+                copy_channel(ch, scan.schemas.get(ch.schema_id))
         w.finish()
         out.flush()
         os.fsync(out.fileno())

@@ -114,3 +114,11 @@ def mean_std(vals) -> dict:
     if not len(a):
         return {"mean": None, "std": None, "n": 0}
     return {"mean": float(a.mean()), "std": float(a.std(ddof=1)) if len(a) > 1 else 0.0, "n": len(a)}
+
+
+def summarize_by(rows: list[dict], group: str, keys: tuple[str, ...], groups) -> list[dict]:
+    """One row per value of ``group`` (in the order of ``groups``): each metric in ``keys`` as
+    ``mean_std`` over the seeds, and its value per seed."""
+    return [{group: g, **{k: mean_std([r[k] for r in rows if r[group] == g]) for k in keys},
+             "per_seed": {k: {str(r["seed"]): r[k] for r in rows if r[group] == g} for k in keys}}
+            for g in groups]

@@ -30,6 +30,12 @@ def _t1_paper(task: str, gate: str) -> str:
     return "-" if steps is None else f"{steps:g} / {length}"
 
 
+def _table(title: str, columns: list[str], rows: list[str], intro: str = "") -> list[str]:
+    """A markdown section: ``### title``, an optional paragraph, the header row, its rule, ``rows``, a blank line."""
+    head = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return [f"### {title}", "", *([intro, ""] if intro else []), *head, *rows, ""]
+
+
 def markdown_report(result: dict) -> str:
     """The tables of one run (mean ± sample std over seeds; the paper's value beside ours)."""
     s, cfg = result["summary"], result["config"]
@@ -49,75 +55,72 @@ def markdown_report(result: dict) -> str:
         "",
     ]
     if s.get("T1"):
-        lines += ["### T1 human effort per episode at flag rate "
-                  f"{cfg.get('target_rate', 0.15):.2f} (paper: human steps / episode length)", "",
-                  "| task | gate | human steps | episode length | assisted success | help requests | autonomous "
-                  "| paper |",
-                  "|---|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['task']} | {r['gate']} | {_fmt(r['human_steps'], 1)} | {_fmt(r['episode_length'], 1)} | "
-                  f"{_fmt(r['assisted_success'])} | {_fmt(r['help_requests'], 1)} | {_fmt(r['autonomous_success'])} | "
-                  f"{_t1_paper(r['task'], r['gate'])} |" for r in s["T1"]]
-        lines.append("")
+        lines += _table(
+            f"T1 human effort per episode at flag rate {cfg.get('target_rate', 0.15):.2f} (paper: human steps / "
+            "episode length)",
+            ["task", "gate", "human steps", "episode length", "assisted success", "help requests", "autonomous",
+             "paper"],
+            [f"| {r['task']} | {r['gate']} | {_fmt(r['human_steps'], 1)} | {_fmt(r['episode_length'], 1)} | "
+             f"{_fmt(r['assisted_success'])} | {_fmt(r['help_requests'], 1)} | {_fmt(r['autonomous_success'])} | "
+             f"{_t1_paper(r['task'], r['gate'])} |" for r in s["T1"]])
     if s.get("T1_equal"):
-        lines += ["### T1 at equal assisted success (human steps per episode at the highest success every gate "
-                  "reaches)", "",
-                  "| task | common success | gate | human steps there | paper | best success | operating points: flag "
-                  "rate (success, human steps) |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {r['task']} | {r['success_level']:.2f} | {r['gate']} | {_fmt(r['human_steps'], 1)}"
-                  f"{_reach_note(r['human_steps']['n'], seeds)} | {_t1_paper(r['task'], r['gate'])} | "
-                  f"{r['max_success']:.2f} | " + ", ".join(
-                      f"{p['flag_rate']:.2f} ({p['assisted_success']['mean']:.2f}, {p['human_steps']['mean']:.1f})"
-                      for p in r["curve"]) + " |" for r in s["T1_equal"]]
-        lines.append("")
+        lines += _table(
+            "T1 at equal assisted success (human steps per episode at the highest success every gate reaches)",
+            ["task", "common success", "gate", "human steps there", "paper", "best success",
+             "operating points: flag rate (success, human steps)"],
+            [f"| {r['task']} | {r['success_level']:.2f} | {r['gate']} | {_fmt(r['human_steps'], 1)}"
+             f"{_reach_note(r['human_steps']['n'], seeds)} | {_t1_paper(r['task'], r['gate'])} | "
+             f"{r['max_success']:.2f} | " + ", ".join(
+                 f"{p['flag_rate']:.2f} ({p['assisted_success']['mean']:.2f}, {p['human_steps']['mean']:.1f})"
+                 for p in r["curve"]) + " |" for r in s["T1_equal"]])
     if s.get("AUROC"):
-        lines += ["### AUROC of each gate's score for \"the policy fails within the next chunk\"", "",
-                  "Autonomous rollouts of the base policy on the evaluation variant; positives: the last chunk "
-                  "(policy horizon) of an unsuccessful episode. 0.5 = chance.", "",
-                  "| task | gate | AUROC (fails within a chunk) | AUROC (episode fails) | positives / negatives | "
-                  "autonomous success |", "|---|---|---|---|---|---|"]
-        lines += [f"| {r['task']} | {r['gate']} | {_fmt(r['auroc_chunk'])} | {_fmt(r['auroc_episode'])} | "
-                  f"{_fmt(r['positives'], 0)} / {_fmt(r['negatives'], 0)} | {_fmt(r['autonomous_success'])} |"
-                  for r in s["AUROC"]]
-        lines.append("")
+        lines += _table(
+            "AUROC of each gate's score for \"the policy fails within the next chunk\"",
+            ["task", "gate", "AUROC (fails within a chunk)", "AUROC (episode fails)", "positives / negatives",
+             "autonomous success"],
+            [f"| {r['task']} | {r['gate']} | {_fmt(r['auroc_chunk'])} | {_fmt(r['auroc_episode'])} | "
+             f"{_fmt(r['positives'], 0)} / {_fmt(r['negatives'], 0)} | {_fmt(r['autonomous_success'])} |"
+             for r in s["AUROC"]],
+            intro="Autonomous rollouts of the base policy on the evaluation variant; positives: the last chunk "
+                  "(policy horizon) of an unsuccessful episode. 0.5 = chance.")
         for n in s.get("AUROC_vs_T1", []):
             rho = "-" if n["spearman"] is None else f"{n['spearman']:+.2f}"
             lines.append(f"- {n['task']}: by AUROC {' > '.join(n['by_auroc'])}; by human steps at equal success "
                          f"{' < '.join(n['by_effort'])} (rank correlation {rho})")
         lines.append("")
     if s.get("T2"):
-        lines += ["### T2 targeted data: lift-unseen autonomous success after 50/50 fine-tuning", "",
-                  "| N human steps | base | uncertainty-selected steps | full demonstrations "
-                  "| paper (base -> targeted, full) |", "|---|---|---|---|---|"]
-        lines += [f"| {r['budget']} (used {_fmt(r['human_steps'], 0)}) | {_fmt(r['base_success'])} | "
-                  f"{_fmt(r['uncertainty_success'])} | {_fmt(r['full_demos_success'])} | 0.16 -> 0.63, 0.44 |"
-                  for r in s["T2"]]
-        lines.append("")
+        lines += _table(
+            "T2 targeted data: lift-unseen autonomous success after 50/50 fine-tuning",
+            ["N human steps", "base", "uncertainty-selected steps", "full demonstrations",
+             "paper (base -> targeted, full)"],
+            [f"| {r['budget']} (used {_fmt(r['human_steps'], 0)}) | {_fmt(r['base_success'])} | "
+             f"{_fmt(r['uncertainty_success'])} | {_fmt(r['full_demos_success'])} | 0.16 -> 0.63, 0.44 |"
+             for r in s["T2"]])
     if s.get("T3"):
-        lines += [f"### T3 {cfg['t3_task']}: autonomous success per round", "",
-                  "| method | round | success | human samples (total) | paper (threading, round 3) |",
-                  "|---|---|---|---|---|"]
         from hitl_bringup.eval.t3 import PAPER_T3
 
         last = cfg.get("t3_rounds", 3)
-        lines += [f"| {r['method']} | {r['round']} | {_fmt(r['success'])} | {_fmt(r['human_samples_total'], 0)} | "
-                  f"{_paper(PAPER_T3.get(r['method'])) if r['round'] == last else ''} |" for r in s["T3"]]
-        lines.append("")
+        lines += _table(
+            f"T3 {cfg['t3_task']}: autonomous success per round",
+            ["method", "round", "success", "human samples (total)", "paper (threading, round 3)"],
+            [f"| {r['method']} | {r['round']} | {_fmt(r['success'])} | {_fmt(r['human_samples_total'], 0)} | "
+             f"{_paper(PAPER_T3.get(r['method'])) if r['round'] == last else ''} |" for r in s["T3"]])
     if s.get("T4"):
-        lines += [f"### T4: {cfg['t4_episodes']} intervention episodes from a weak policy (paper: MILE best)", "",
-                  "| task | method | success | weak policy | intervention ratio |", "|---|---|---|---|---|"]
-        lines += [f"| {r['task']} | {r['method']} | {_fmt(r['success'])} | {_fmt(r['weak_success'])} | "
-                  f"{_fmt(r['intervention_ratio'])} |" for r in s["T4"]]
-        lines.append("")
+        lines += _table(
+            f"T4: {cfg['t4_episodes']} intervention episodes from a weak policy (paper: MILE best)",
+            ["task", "method", "success", "weak policy", "intervention ratio"],
+            [f"| {r['task']} | {r['method']} | {_fmt(r['success'])} | {_fmt(r['weak_success'])} | "
+             f"{_fmt(r['intervention_ratio'])} |" for r in s["T4"]])
     if s.get("T5"):
         from hitl_bringup.eval.t5 import PAPER_T5
 
-        lines += ["### T5 sampling radius of the paper's estimator, lift-unseen", "",
-                  "| radius | human steps / episode | assisted success | success after fine-tuning | paper (steps, "
-                  "success) |", "|---|---|---|---|---|"]
-        lines += [f"| {r['radius']:g} | {_fmt(r['human_steps'], 1)} | {_fmt(r['assisted_success'])} | "
-                  f"{_fmt(r['success'])} | {PAPER_T5.get(r['radius'], {}).get('human_steps', '-')}, "
-                  f"{PAPER_T5.get(r['radius'], {}).get('success', '-')} |" for r in s["T5"]]
-        lines.append("")
+        lines += _table(
+            "T5 sampling radius of the paper's estimator, lift-unseen",
+            ["radius", "human steps / episode", "assisted success", "success after fine-tuning",
+             "paper (steps, success)"],
+            [f"| {r['radius']:g} | {_fmt(r['human_steps'], 1)} | {_fmt(r['assisted_success'])} | "
+             f"{_fmt(r['success'])} | {PAPER_T5.get(r['radius'], {}).get('human_steps', '-')}, "
+             f"{PAPER_T5.get(r['radius'], {}).get('success', '-')} |" for r in s["T5"]])
     if s.get("orderings"):
         lines += ["### The papers' orderings on these numbers", ""]
         lines += [f"- {c['claim']}: **{c['verdict']}** ({c['a']:.3f} vs {c['b']:.3f})" for c in s["orderings"]]

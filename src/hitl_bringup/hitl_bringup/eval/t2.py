@@ -22,9 +22,9 @@ from hitl_bringup.eval.common import (
     load_base,
     make_env,
     make_expert,
-    mean_std,
     operator,
     setup_worker,
+    summarize_by,
 )
 from hitl_bringup.eval.config import EvalConfig
 
@@ -84,9 +84,7 @@ def job_t2(seed: int, cfg: EvalConfig, cache: str) -> dict:
 
 def summarize(rows: list[dict]) -> list[dict]:
     keys = ("human_steps", "base_success", "uncertainty_success", "full_demos_success")
-    return [{"budget": b, **{k: mean_std([r[k] for r in rows if r["budget"] == b]) for k in keys},
-             "per_seed": {k: {str(r["seed"]): r[k] for r in rows if r["budget"] == b} for k in keys}}
-            for b in dict.fromkeys(r["budget"] for r in rows)]
+    return summarize_by(rows, "budget", keys, dict.fromkeys(r["budget"] for r in rows))
 
 
 def orderings(table: list[dict], check) -> None:

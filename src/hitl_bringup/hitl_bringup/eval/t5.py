@@ -21,9 +21,9 @@ from hitl_bringup.eval.common import (
     load_base,
     make_env,
     make_expert,
-    mean_std,
     operator,
     setup_worker,
+    summarize_by,
 )
 from hitl_bringup.eval.config import EvalConfig
 
@@ -72,9 +72,7 @@ def job_t5(seed: int, cfg: EvalConfig, cache: str) -> dict:
 
 def summarize(rows: list[dict]) -> list[dict]:
     keys = ("human_steps", "assisted_success", "success")
-    return [{"radius": r, **{k: mean_std([x[k] for x in rows if x["radius"] == r]) for k in keys},
-             "per_seed": {k: {str(x["seed"]): x[k] for x in rows if x["radius"] == r} for k in keys}}
-            for r in sorted({x["radius"] for x in rows})]
+    return summarize_by(rows, "radius", keys, sorted({x["radius"] for x in rows}))
 
 
 def orderings(table: list[dict], check) -> None:

@@ -16,25 +16,19 @@ iterations.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
-from hitl_core.data import EpisodeDataset
 from torch import nn
 
-from hitl_policy.learning.train_loop import optimize
 from hitl_policy.models.mlp import (
+    BootstrapMembersMixin,
     NetCheckpointMixin,
     StackedMLP,
-    as_float_tensor,
-    bootstrap_probabilities,
     check_chunk,
-    check_obs_hist,
-    training_windows,
+    merge_config,
 )
-from hitl_policy.normalizer import Normalizer
 
 DEFAULT_CONFIG: dict = {
     "n_obs": 1, "horizon": 1, "n_action": 1,
@@ -119,20 +113,16 @@ def langevin(energy_fn: EnergyFn, y: torch.Tensor, lo: torch.Tensor, hi: torch.T
     return y.detach()
 
 
-class EBMPolicy(NetCheckpointMixin, nn.Module):
+class EBMPolicy(NetCheckpointMixin, BootstrapMembersMixin, nn.Module):
     """Bootstrapped implicit policies over raw arrays; normalization lives inside."""
 
     kind = "ebm"
     label = "EBM"
+    fit_desc = "ebm"
 
     def __init__(self, obs_dim: int, act_dim: int, config: dict | None = None) -> None:
         super().__init__()
-        config = dict(config or {})
-        unknown = set(config) - set(DEFAULT_CONFIG)
-        if unknown:
-            raise ValueError(f"unknown EBM config keys {sorted(unknown)}; known: {sorted(DEFAULT_CONFIG)}")
-        cfg = {**DEFAULT_CONFIG, **config}
-        cfg["hidden"] = [int(h) for h in cfg["hidden"]]
+        cfg = merge_config(self.label, DEFAULT_CONFIG, config)
         if cfg["counter_examples"] not in ("langevin", "uniform"):
             raise ValueError(f"counter_examples must be 'langevin' or 'uniform', got "
                              f"{cfg['counter_examples']!r}")
@@ -144,34 +134,14 @@ class EBMPolicy(NetCheckpointMixin, nn.Module):
                              f"{cfg['n_action']}, {cfg['horizon']}")
         if not 0 <= cfg["policy_model"] < cfg["n_models"]:
             raise ValueError(f"policy_model {cfg['policy_model']} not in [0, {cfg['n_models']})")
-        self.config = cfg
-        self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
-        self.n_obs, self.horizon, self.n_action = int(cfg["n_obs"]), int(cfg["horizon"]), int(cfg["n_action"])
+        self._init_members(obs_dim, act_dim, cfg)
         self.n_models = int(cfg["n_models"])
-        self.obs_in = self.n_obs * self.obs_dim
-        self.chunk_dim = self.horizon * self.act_dim
         self.net = StackedMLP(self.n_models, self.obs_in + self.chunk_dim, 1, cfg["hidden"],
                               cfg["activation"])
-        self.obs_normalizer = Normalizer.identity(self.obs_dim)
-        self.act_normalizer = Normalizer.identity(self.act_dim)
-        self.normalizers_fitted = False
-        self.train_steps = 0
-        self._optimizer: torch.optim.Optimizer | None = None
         self._scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
 
     # ----------------------------------------------------------------- creation / files
     # ------------------------------------------------------------------- normalization
-    def _norm_obs(self, obs_hist) -> torch.Tensor:
-        """raw (B, n_obs, obs_dim) -> normalized flat (B, obs_in)."""
-        t = check_obs_hist(obs_hist, self.n_obs, self.obs_dim)
-        return self.obs_normalizer.normalize(t).reshape(len(t), self.obs_in)
-
-    def _norm_act(self, act: torch.Tensor) -> torch.Tensor:
-        """raw (..., chunk_dim) -> normalized (..., chunk_dim)."""
-        shape = act.shape
-        chunks = act.reshape(*shape[:-1], self.horizon, self.act_dim)
-        return self.act_normalizer.normalize(chunks).reshape(shape)
-
     def _unnorm_act(self, act: torch.Tensor) -> torch.Tensor:
         """normalized (..., chunk_dim) -> raw (..., horizon, act_dim)."""
         return self.act_normalizer.unnormalize(act.reshape(*act.shape[:-1], self.horizon, self.act_dim))
@@ -306,14 +276,8 @@ class EBMPolicy(NetCheckpointMixin, nn.Module):
             loss = loss + cfg["grad_penalty_weight"] * torch.relu(linf - cfg["grad_margin"]).pow(2).sum(-1)
         return loss
 
-    def training_loss(self, obs_hist: torch.Tensor, act_chunk: torch.Tensor) -> torch.Tensor:
-        """Per-sample loss (B,), raw inputs, averaged over the bootstrapped models (same batch)."""
-        obs_n = self._norm_obs(obs_hist)
-        act_n = self._norm_act(check_chunk(act_chunk, self.horizon, self.act_dim))
-        if len(act_n) != len(obs_n):
-            raise ValueError(f"{len(obs_n)} observation histories but {len(act_n)} action chunks")
-        m = self.n_models
-        return self._member_losses(obs_n.expand(m, -1, -1), act_n.expand(m, -1, -1)).mean(0)
+    def _bootstrap_members(self) -> int:
+        return self.n_models
 
     def _ensure_optimizer(self) -> torch.optim.Optimizer:
         if self._optimizer is None:
@@ -324,44 +288,6 @@ class EBMPolicy(NetCheckpointMixin, nn.Module):
                                                               cfg["lr_decay"])
         return self._optimizer
 
-    def fit_normalizers(self, dataset: EpisodeDataset) -> None:
-        self.obs_normalizer = Normalizer.fit(dataset.obs)
-        self.act_normalizer = Normalizer.fit(dataset.action)
-        self.normalizers_fitted = True
-
-    def fit(self, dataset: EpisodeDataset, steps: int, batch_size: int = 256, progress: bool = True,
-            sample_weights: np.ndarray | None = None) -> dict:
-        """Train every model on its own bootstrap resample of the windows; normalizers are fitted on
-        the first call only (fine-tuning keeps them). sample_weights (N,): per-window sampling weights."""
-        if dataset.obs_dim != self.obs_dim or dataset.act_dim != self.act_dim:
-            raise ValueError(f"dataset is obs {dataset.obs_dim} / act {dataset.act_dim}, policy is "
-                             f"obs {self.obs_dim} / act {self.act_dim}")
-        if dataset.n_steps == 0 or steps < 0 or batch_size < 1:
-            raise ValueError(f"need a non-empty dataset, steps >= 0, batch_size >= 1 (got {dataset.n_steps}, "
-                             f"{steps}, {batch_size})")
-        if not self.normalizers_fitted:
-            self.fit_normalizers(dataset)
-        obs_w, act_w = training_windows(dataset, self.n_obs, self.horizon)
-        obs_t = self._norm_obs(obs_w)
-        act_t = self._norm_act(as_float_tensor(act_w).reshape(len(act_w), self.chunk_dim))
-        rng = np.random.default_rng(int(self.config["seed"]) + self.train_steps)
-        probs = bootstrap_probabilities(len(obs_t), self.n_models, sample_weights,
-                                        bool(self.config["bootstrap"]), rng)
-        gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        opt = self._ensure_optimizer()
-        t0 = time.perf_counter()
-
-        def step_loss(step: int) -> torch.Tensor:
-            idx = torch.multinomial(probs, batch_size, replacement=True, generator=gen)  # (m, batch)
-            return self._member_losses(obs_t[idx], act_t[idx]).mean(1).sum()  # members are independent
-
-        def after_step() -> None:
-            self._scheduler.step()
-            self.train_steps += 1
-
-        losses = optimize(step_loss, opt, steps, modules=[self], after_step=after_step, members=self.n_models,
-                          progress=progress, desc="ebm")
-        tail = losses[-max(1, len(losses) // 10):] if losses else [float("nan")]
-        return {"steps": steps, "total_steps": self.train_steps, "loss": float(np.mean(tail)),
-                "first_loss": losses[0] if losses else float("nan"), "seconds": time.perf_counter() - t0,
-                "n_windows": len(obs_t)}
+    def _after_train_step(self) -> None:
+        self._scheduler.step()
+        self.train_steps += 1

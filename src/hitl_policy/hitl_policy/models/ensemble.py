@@ -9,24 +9,18 @@ the members' means (aleatoric std is not part of it, as in IFL).
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import torch
-from hitl_core.data import EpisodeDataset
 from torch import nn
 
-from hitl_policy.learning.train_loop import optimize
 from hitl_policy.models.mlp import (
+    BootstrapMembersMixin,
     NetCheckpointMixin,
     StackedMLP,
-    as_float_tensor,
-    bootstrap_probabilities,
     check_chunk,
-    check_obs_hist,
-    training_windows,
+    merge_config,
 )
-from hitl_policy.normalizer import Normalizer
 
 DEFAULT_CONFIG: dict = {
     "n_obs": 1, "horizon": 1, "n_action": 1,
@@ -36,51 +30,28 @@ DEFAULT_CONFIG: dict = {
 }
 
 
-class EnsemblePolicy(NetCheckpointMixin, nn.Module):
+class EnsemblePolicy(NetCheckpointMixin, BootstrapMembersMixin, nn.Module):
     """M explicit BC members in one stacked MLP; raw arrays in and out, normalization inside."""
 
     kind = "ensemble"
     label = "ensemble"
+    fit_desc = "ensemble"
 
     def __init__(self, obs_dim: int, act_dim: int, config: dict | None = None) -> None:
         super().__init__()
-        config = dict(config or {})
-        unknown = set(config) - set(DEFAULT_CONFIG)
-        if unknown:
-            raise ValueError(f"unknown ensemble config keys {sorted(unknown)}; "
-                             f"known: {sorted(DEFAULT_CONFIG)}")
-        cfg = {**DEFAULT_CONFIG, **config}
-        cfg["hidden"] = [int(h) for h in cfg["hidden"]]
+        cfg = merge_config(self.label, DEFAULT_CONFIG, config)
         if cfg["head"] not in ("gaussian", "deterministic"):
             raise ValueError(f"head must be 'gaussian' or 'deterministic', got {cfg['head']!r}")
         if not 1 <= cfg["n_action"] <= cfg["horizon"] or cfg["n_obs"] < 1 or cfg["n_members"] < 1:
             raise ValueError("need n_obs >= 1, n_members >= 1 and 1 <= n_action <= horizon")
-        self.config = cfg
-        self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
-        self.n_obs, self.horizon, self.n_action = int(cfg["n_obs"]), int(cfg["horizon"]), int(cfg["n_action"])
+        self._init_members(obs_dim, act_dim, cfg)
         self.n_members = int(cfg["n_members"])
         self.gaussian = cfg["head"] == "gaussian"
-        self.obs_in = self.n_obs * self.obs_dim
-        self.chunk_dim = self.horizon * self.act_dim
         out = 2 * self.chunk_dim if self.gaussian else self.chunk_dim
         self.net = StackedMLP(self.n_members, self.obs_in, out, cfg["hidden"], cfg["activation"])
-        self.obs_normalizer = Normalizer.identity(self.obs_dim)
-        self.act_normalizer = Normalizer.identity(self.act_dim)
-        self.normalizers_fitted = False
-        self.train_steps = 0
-        self._optimizer: torch.optim.Optimizer | None = None
 
     # ----------------------------------------------------------------- creation / files
     # ------------------------------------------------------------------------ forward
-    def _norm_obs(self, obs_hist) -> torch.Tensor:
-        t = check_obs_hist(obs_hist, self.n_obs, self.obs_dim)
-        return self.obs_normalizer.normalize(t).reshape(len(t), self.obs_in)
-
-    def _norm_act(self, act: torch.Tensor) -> torch.Tensor:
-        shape = act.shape
-        chunks = act.reshape(*shape[:-1], self.horizon, self.act_dim)
-        return self.act_normalizer.normalize(chunks).reshape(shape)
-
     def _heads(self, obs_n: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """obs (B, obs_in) or (M, B, obs_in) normalized -> mean (M, B, D), log_std (M, B, D) or None."""
         x = obs_n.expand(self.n_members, -1, -1) if obs_n.dim() == 2 else obs_n
@@ -90,7 +61,7 @@ class EnsemblePolicy(NetCheckpointMixin, nn.Module):
         mean, log_std = out.split(self.chunk_dim, -1)
         return mean, log_std.clamp(self.config["min_log_std"], self.config["max_log_std"])
 
-    def _losses(self, obs_n: torch.Tensor, act_n: torch.Tensor) -> torch.Tensor:
+    def _member_losses(self, obs_n: torch.Tensor, act_n: torch.Tensor) -> torch.Tensor:
         """Per member and sample (M, B): Gaussian NLL or MSE, mean over chunk dims (normalized units)."""
         mean, log_std = self._heads(obs_n)
         if log_std is None:
@@ -132,53 +103,5 @@ class EnsemblePolicy(NetCheckpointMixin, nn.Module):
         return lp - log_det
 
     # ----------------------------------------------------------------------- training
-    def training_loss(self, obs_hist: torch.Tensor, act_chunk: torch.Tensor) -> torch.Tensor:
-        """Per-sample loss (B,), raw inputs, averaged over members (same batch for all)."""
-        obs_n = self._norm_obs(obs_hist)
-        act_n = self._norm_act(check_chunk(act_chunk, self.horizon, self.act_dim))
-        if len(act_n) != len(obs_n):
-            raise ValueError(f"{len(obs_n)} observation histories but {len(act_n)} action chunks")
-        return self._losses(obs_n, act_n[None]).mean(0)
-
-    def fit_normalizers(self, dataset: EpisodeDataset) -> None:
-        self.obs_normalizer = Normalizer.fit(dataset.obs)
-        self.act_normalizer = Normalizer.fit(dataset.action)
-        self.normalizers_fitted = True
-
-    def fit(self, dataset: EpisodeDataset, steps: int, batch_size: int = 256, progress: bool = True,
-            sample_weights: np.ndarray | None = None) -> dict:
-        """Train every member on its own bootstrap resample; normalizers fitted on the first call only.
-        sample_weights (N,): per-window sampling weights."""
-        if dataset.obs_dim != self.obs_dim or dataset.act_dim != self.act_dim:
-            raise ValueError(f"dataset is obs {dataset.obs_dim} / act {dataset.act_dim}, policy is "
-                             f"obs {self.obs_dim} / act {self.act_dim}")
-        if dataset.n_steps == 0 or steps < 0 or batch_size < 1:
-            raise ValueError(f"need a non-empty dataset, steps >= 0, batch_size >= 1 (got {dataset.n_steps}, "
-                             f"{steps}, {batch_size})")
-        if not self.normalizers_fitted:
-            self.fit_normalizers(dataset)
-        obs_w, act_w = training_windows(dataset, self.n_obs, self.horizon)
-        obs_t = self._norm_obs(obs_w)
-        act_t = self._norm_act(as_float_tensor(act_w).reshape(len(act_w), self.chunk_dim))
-        rng = np.random.default_rng(int(self.config["seed"]) + self.train_steps)
-        probs = bootstrap_probabilities(len(obs_t), self.n_members, sample_weights,
-                                        bool(self.config["bootstrap"]), rng)
-        gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
-        if self._optimizer is None:
-            self._optimizer = torch.optim.Adam(self.parameters(), lr=self.config["lr"],
-                                               weight_decay=self.config["weight_decay"])
-        t0 = time.perf_counter()
-
-        def step_loss(step: int) -> torch.Tensor:
-            idx = torch.multinomial(probs, batch_size, replacement=True, generator=gen)  # (M, batch)
-            return self._losses(obs_t[idx], act_t[idx]).mean(1).sum()  # members are independent
-
-        def after_step() -> None:
-            self.train_steps += 1
-
-        losses = optimize(step_loss, self._optimizer, steps, modules=[self], after_step=after_step,
-                          members=self.n_members, progress=progress, desc="ensemble")
-        tail = losses[-max(1, len(losses) // 10):] if losses else [float("nan")]
-        return {"steps": steps, "total_steps": self.train_steps, "loss": float(np.mean(tail)),
-                "first_loss": losses[0] if losses else float("nan"), "seconds": time.perf_counter() - t0,
-                "n_windows": len(obs_t)}
+    def _bootstrap_members(self) -> int:
+        return self.n_members

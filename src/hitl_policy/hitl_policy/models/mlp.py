@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from hitl_core.data import EpisodeDataset
 from torch import nn
 
 from hitl_policy.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from hitl_policy.learning.train_loop import optimize
 from hitl_policy.normalizer import Normalizer
 
 ACTIVATIONS = {"relu": nn.functional.relu, "silu": nn.functional.silu, "mish": nn.functional.mish,
@@ -163,3 +165,114 @@ class NetCheckpointMixin:
         policy.train_steps = int(extra.get("train_steps", 0))
         policy.normalizers_fitted = bool(extra.get("normalizers_fitted", True))
         return policy
+
+
+def merge_config(label: str, defaults: dict, config: dict | None) -> dict:
+    """``config`` over ``defaults``; a key the defaults lack is an error; hidden sizes as ints."""
+    config = dict(config or {})
+    unknown = set(config) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown {label} config keys {sorted(unknown)}; known: {sorted(defaults)}")
+    cfg = {**defaults, **config}
+    cfg["hidden"] = [int(h) for h in cfg["hidden"]]
+    return cfg
+
+
+class BootstrapMembersMixin:
+    """Shapes, normalization and ``fit`` of a policy made of M members that each train on their own
+    bootstrap resample of the windows (the EBM's models, the ensemble's members).
+
+    The class calls ``_init_members`` in its constructor and supplies ``_member_losses(obs (M, B, obs_in),
+    act (M, B, D)) -> (M, B)`` in normalized units, ``_bootstrap_members()`` (M) and ``fit_desc``
+    (progress label); it may override ``_ensure_optimizer`` and ``_after_train_step``.
+    """
+
+    fit_desc: str
+
+    def _init_members(self, obs_dim: int, act_dim: int, cfg: dict) -> None:
+        """Shapes from the merged config, identity normalizers, no training yet."""
+        self.config = cfg
+        self.obs_dim, self.act_dim = int(obs_dim), int(act_dim)
+        self.n_obs, self.horizon, self.n_action = int(cfg["n_obs"]), int(cfg["horizon"]), int(cfg["n_action"])
+        self.obs_in = self.n_obs * self.obs_dim
+        self.chunk_dim = self.horizon * self.act_dim
+        self.obs_normalizer = Normalizer.identity(self.obs_dim)
+        self.act_normalizer = Normalizer.identity(self.act_dim)
+        self.normalizers_fitted = False
+        self.train_steps = 0
+        self._optimizer: torch.optim.Optimizer | None = None
+
+    def _norm_obs(self, obs_hist) -> torch.Tensor:
+        """raw (B, n_obs, obs_dim) -> normalized flat (B, obs_in)."""
+        t = check_obs_hist(obs_hist, self.n_obs, self.obs_dim)
+        return self.obs_normalizer.normalize(t).reshape(len(t), self.obs_in)
+
+    def _norm_act(self, act: torch.Tensor) -> torch.Tensor:
+        """raw (..., chunk_dim) -> normalized (..., chunk_dim)."""
+        shape = act.shape
+        chunks = act.reshape(*shape[:-1], self.horizon, self.act_dim)
+        return self.act_normalizer.normalize(chunks).reshape(shape)
+
+    def _bootstrap_members(self) -> int:
+        raise NotImplementedError
+
+    def _ensure_optimizer(self) -> torch.optim.Optimizer:
+        if self._optimizer is None:
+            self._optimizer = torch.optim.Adam(self.parameters(), lr=self.config["lr"],
+                                               weight_decay=self.config["weight_decay"])
+        return self._optimizer
+
+    def _after_train_step(self) -> None:
+        self.train_steps += 1
+
+    def _normalized_batch(self, obs_hist, act_chunk) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw (B, n_obs, obs_dim) histories and (B, horizon, act_dim) chunks -> normalized (B, obs_in), (B, D)."""
+        obs_n = self._norm_obs(obs_hist)
+        act_n = self._norm_act(check_chunk(act_chunk, self.horizon, self.act_dim))
+        if len(act_n) != len(obs_n):
+            raise ValueError(f"{len(obs_n)} observation histories but {len(act_n)} action chunks")
+        return obs_n, act_n
+
+    def training_loss(self, obs_hist: torch.Tensor, act_chunk: torch.Tensor) -> torch.Tensor:
+        """Per-sample loss (B,), raw inputs, averaged over the members (the same batch for all)."""
+        obs_n, act_n = self._normalized_batch(obs_hist, act_chunk)
+        m = self._bootstrap_members()
+        return self._member_losses(obs_n.expand(m, -1, -1), act_n.expand(m, -1, -1)).mean(0)
+
+    def fit_normalizers(self, dataset: EpisodeDataset) -> None:
+        self.obs_normalizer = Normalizer.fit(dataset.obs)
+        self.act_normalizer = Normalizer.fit(dataset.action)
+        self.normalizers_fitted = True
+
+    def fit(self, dataset: EpisodeDataset, steps: int, batch_size: int = 256, progress: bool = True,
+            sample_weights: np.ndarray | None = None) -> dict:
+        """Train every member on its own bootstrap resample of the windows; normalizers are fitted on
+        the first call only (fine-tuning keeps them). sample_weights (N,): per-window sampling weights."""
+        if dataset.obs_dim != self.obs_dim or dataset.act_dim != self.act_dim:
+            raise ValueError(f"dataset is obs {dataset.obs_dim} / act {dataset.act_dim}, policy is "
+                             f"obs {self.obs_dim} / act {self.act_dim}")
+        if dataset.n_steps == 0 or steps < 0 or batch_size < 1:
+            raise ValueError(f"need a non-empty dataset, steps >= 0, batch_size >= 1 (got {dataset.n_steps}, "
+                             f"{steps}, {batch_size})")
+        if not self.normalizers_fitted:
+            self.fit_normalizers(dataset)
+        obs_w, act_w = training_windows(dataset, self.n_obs, self.horizon)
+        obs_t = self._norm_obs(obs_w)
+        act_t = self._norm_act(as_float_tensor(act_w).reshape(len(act_w), self.chunk_dim))
+        members = self._bootstrap_members()
+        rng = np.random.default_rng(int(self.config["seed"]) + self.train_steps)
+        probs = bootstrap_probabilities(len(obs_t), members, sample_weights, bool(self.config["bootstrap"]), rng)
+        gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        opt = self._ensure_optimizer()
+        t0 = time.perf_counter()
+
+        def step_loss(step: int) -> torch.Tensor:
+            idx = torch.multinomial(probs, batch_size, replacement=True, generator=gen)  # (M, batch)
+            return self._member_losses(obs_t[idx], act_t[idx]).mean(1).sum()  # members are independent
+
+        losses = optimize(step_loss, opt, steps, modules=[self], after_step=self._after_train_step, members=members,
+                          progress=progress, desc=self.fit_desc)
+        tail = losses[-max(1, len(losses) // 10):] if losses else [float("nan")]
+        return {"steps": steps, "total_steps": self.train_steps, "loss": float(np.mean(tail)),
+                "first_loss": losses[0] if losses else float("nan"), "seconds": time.perf_counter() - t0,
+                "n_windows": len(obs_t)}

@@ -18,6 +18,8 @@ variant whose defaults were chosen by measurement (docs/uncertainty.md).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import torch
 
@@ -238,47 +240,17 @@ class PaperDenoisingVectorEstimator(DenoisingVectorEstimator):
     accepted (for ablations) but the defaults are the paper's."""
 
     name = "denoising_vector_paper"
+    # where the paper departs from DenoisingVectorEstimator's defaults (radius 0.05, 64 points,
+    # K <= 4, alpha 0.1 are already the same)
+    PAPER_RECIPE: ClassVar[dict] = {
+        "k": 0,
+        "action_index": 0,
+        "vector": "eps",
+        "normalized_units": False,
+        "source": "denoise",
+        "ood_weight": 0.0,
+        "ood_margin": 0.0,
+    }
 
-    def __init__(
-        self,
-        policy,
-        radius: float = 0.05,
-        n_points: int = 64,
-        k: int = 0,
-        action_index: int = 0,
-        vector: str = "eps",
-        normalize_vectors: bool = False,
-        normalized_units: bool = False,
-        source: str = "denoise",
-        n_draws: int = 1,
-        max_modes: int = 4,
-        alpha: float = 0.1,
-        covariance_type: str = "full",
-        gmm_backend: str = "torch",
-        gmm_max_iter: int = 30,
-        ood_weight: float = 0.0,
-        ood_margin: float = 0.0,
-        seed: int = 0,
-        threads: int = 0,
-    ) -> None:
-        super().__init__(
-            policy,
-            radius=radius,
-            n_points=n_points,
-            k=k,
-            action_index=action_index,
-            vector=vector,
-            normalize_vectors=normalize_vectors,
-            normalized_units=normalized_units,
-            source=source,
-            n_draws=n_draws,
-            max_modes=max_modes,
-            alpha=alpha,
-            covariance_type=covariance_type,
-            gmm_backend=gmm_backend,
-            gmm_max_iter=gmm_max_iter,
-            ood_weight=ood_weight,
-            ood_margin=ood_margin,
-            seed=seed,
-            threads=threads,
-        )
+    def __init__(self, policy, **overrides) -> None:
+        super().__init__(policy, **{**self.PAPER_RECIPE, **overrides})

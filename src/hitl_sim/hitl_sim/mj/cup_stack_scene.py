@@ -27,16 +27,14 @@ import hitl_sim.mj.robosuite_tasks  # noqa: F401  (first: picks the GL backend b
 
 # isort: split
 import numpy as np
-from robosuite.environments.manipulation.lift import Lift as SuiteLift
-from robosuite.models.arenas import TableArena
 from robosuite.models.objects import MujocoXMLObject
-from robosuite.models.tasks import ManipulationTask
 
 from hitl_sim.core import SceneItem
 from hitl_sim.mj.base import MjExpert
 from hitl_sim.mj.robosuite_tasks.common import ObjectHandle, RobosuiteTask, state_ee_names
 from hitl_sim.mj.robosuite_tasks.pick import hand_noise, hold, pick_step
 from hitl_sim.mj.scene_objects import BIG_CUP, SMALL_CUP, cup_xml
+from hitl_sim.mj.table_scene import TableSceneEnv
 
 GRASP_BELOW_RIM = 0.02  # the grip point sits this far below A's rim
 DROP_CLEARANCE = 0.015  # A's bottom this far above B's rim when released
@@ -53,28 +51,13 @@ A_POS, A_QUAT, A_GRASP, HELD, B_POS, B_SEEN, OCC, TILTS = (
 EE = 20
 
 
-class CupsSuiteEnv(SuiteLift):
+class CupsSuiteEnv(TableSceneEnv):
     """robosuite's table + arm with the two cups."""
 
-    def _load_model(self) -> None:
-        from robosuite.environments.manipulation.manipulation_env import ManipulationEnv
-
-        ManipulationEnv._load_model(self)
-        robot = self.robots[0].robot_model
-        robot.set_base_xpos(robot.base_xpos_offset["table"](self.table_full_size[0]))
-        arena = TableArena(table_full_size=self.table_full_size, table_friction=self.table_friction,
-                           table_offset=self.table_offset)
-        arena.set_origin([0, 0, 0])
+    def scene_objects(self) -> list[MujocoXMLObject]:
         self.cup_a = MujocoXMLObject(cup_xml("cup_a", SMALL_CUP, "0.3 0.75 0.35 1"), name="cup_a")
         self.cup_b = MujocoXMLObject(cup_xml("cup_b", BIG_CUP, "0.3 0.4 0.9 1", density=900.0), name="cup_b")
-        self.cube = self.cup_a  # robosuite Lift's own references use .cube
-        self.model = ManipulationTask(mujoco_arena=arena, mujoco_robots=[r.robot_model for r in self.robots],
-                                      mujoco_objects=[self.cup_a, self.cup_b])
-
-    def _reset_internal(self) -> None:  # the task places the cups from its own generator
-        from robosuite.environments.manipulation.manipulation_env import ManipulationEnv
-
-        ManipulationEnv._reset_internal(self)
+        return [self.cup_a, self.cup_b]
 
 
 def tilt(rot: np.ndarray) -> float:

@@ -22,10 +22,7 @@ import hitl_sim.mj.robosuite_tasks  # noqa: F401  (first: picks the GL backend b
 
 # isort: split
 import numpy as np
-from robosuite.environments.manipulation.lift import Lift as SuiteLift
-from robosuite.models.arenas import TableArena
 from robosuite.models.objects import MujocoXMLObject
-from robosuite.models.tasks import ManipulationTask
 
 from hitl_sim.core import SceneItem
 from hitl_sim.mj.base import MjExpert
@@ -33,6 +30,7 @@ from hitl_sim.mj.robosuite_tasks.arm_control import rot_z
 from hitl_sim.mj.robosuite_tasks.common import RobosuiteTask, geom_items, state_ee_names
 from hitl_sim.mj.robosuite_tasks.pick import hand_noise, hold, pick_step
 from hitl_sim.mj.scene_objects import CABINET, cabinet_xml
+from hitl_sim.mj.table_scene import TableSceneEnv
 
 OPEN_SUCCESS = 0.12
 WRONG_OPEN = 0.05
@@ -40,28 +38,13 @@ EXPERT_OPEN = 0.15  # the expert pulls to this (past the success line)
 CLOSED = 0.008  # a drawer counts as closed below this
 
 
-class CabinetSuiteEnv(SuiteLift):
+class CabinetSuiteEnv(TableSceneEnv):
     """robosuite's table + arm with the three-drawer cabinet (no free objects)."""
 
-    def _load_model(self) -> None:
-        from robosuite.environments.manipulation.manipulation_env import ManipulationEnv
-
-        ManipulationEnv._load_model(self)
-        robot = self.robots[0].robot_model
-        robot.set_base_xpos(robot.base_xpos_offset["table"](self.table_full_size[0]))
-        arena = TableArena(table_full_size=self.table_full_size, table_friction=self.table_friction,
-                           table_offset=self.table_offset)
-        arena.set_origin([0, 0, 0])
+    def scene_objects(self) -> list[MujocoXMLObject]:
         self.cabinet = MujocoXMLObject(cabinet_xml(), name="cabinet", joints=None, obj_type="all",
                                        duplicate_collision_geoms=True)
-        self.cube = self.cabinet  # robosuite Lift's own references use .cube
-        self.model = ManipulationTask(mujoco_arena=arena, mujoco_robots=[r.robot_model for r in self.robots],
-                                      mujoco_objects=[self.cabinet])
-
-    def _reset_internal(self) -> None:  # the task places the cabinet from its own generator
-        from robosuite.environments.manipulation.manipulation_env import ManipulationEnv
-
-        ManipulationEnv._reset_internal(self)
+        return [self.cabinet]
 
 
 class DrawerTask(RobosuiteTask):

@@ -19,11 +19,11 @@ from functools import partial
 import numpy as np
 
 from hitl_sim.arms import ArmProfile
-from hitl_sim.core import ClosesOnExit, SceneItem
+from hitl_sim.core import ClosesOnExit, EpisodeBook, SceneItem, check_actions, check_reset_ids
 from hitl_sim.mj.base import MjTask
 from hitl_sim.mj.vec import MjVecEnv
 
-_BOOK = ("t", "success", "failed", "done", "episode")
+_BOOK = EpisodeBook.FIELDS
 
 
 def build_task(task_cls: type[MjTask], arm: ArmProfile, variant: str) -> MjTask:
@@ -68,7 +68,7 @@ def _worker(conn, factory, arm: ArmProfile, n: int, seed: int, first: int) -> No
             conn.send(("error", traceback.format_exc()))
 
 
-class MjPoolVecEnv(ClosesOnExit):
+class MjPoolVecEnv(EpisodeBook, ClosesOnExit):
     """N robots of one arm on one MuJoCo task, stepped in ``workers`` processes."""
 
     backend = "mujoco"
@@ -97,12 +97,7 @@ class MjPoolVecEnv(ClosesOnExit):
             setattr(self, k, v)
         self.act_dim, self.obs_dim, self.state_dim = (len(x) for x in (self.action_names, self.obs_names,
                                                                         self.state_names))
-        n = num_envs
-        self.t = np.zeros(n, np.int64)
-        self.success = np.zeros(n, bool)
-        self.failed = np.zeros(n, bool)
-        self.done = np.zeros(n, bool)
-        self.episode = np.zeros(n, np.int64)
+        self._init_book(num_envs)
 
     # ------------------------------------------------------------------ plumbing
     def _recv(self, conn):
@@ -136,13 +131,7 @@ class MjPoolVecEnv(ClosesOnExit):
     # ------------------------------------------------------------------ the VecEnv API
     def reset(self, ids=None, seeds=None, hard: bool = False) -> np.ndarray:
         """As ``MjVecEnv.reset``; only the workers that hold one of ``ids`` are asked."""
-        ids = np.arange(self.num_envs) if ids is None else np.atleast_1d(np.asarray(ids, np.int64))
-        if seeds is not None:
-            seeds = np.atleast_1d(np.asarray(seeds, np.int64))
-            if len(seeds) != len(ids):
-                raise ValueError(f"got {len(seeds)} seeds for {len(ids)} robots")
-        for i in ids:
-            self._worker_of(int(i))
+        ids, seeds = check_reset_ids(ids, seeds, self.num_envs)
         for w, (lo, hi) in enumerate(self._blocks):
             mine = (ids >= lo) & (ids < hi)
             if mine.any():
@@ -156,11 +145,7 @@ class MjPoolVecEnv(ClosesOnExit):
         return self.observe()
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        a = np.asarray(actions, float)
-        if a.shape != (self.num_envs, self.act_dim):
-            raise ValueError(f"actions must have shape ({self.num_envs}, {self.act_dim}), got {a.shape}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError("actions contain NaN or inf")
+        a = check_actions(actions, self.num_envs, self.act_dim)
         outs = self._call_all("step", [(a[lo:hi],) for lo, hi in self._blocks])
         obs = np.concatenate([o[0] for o in outs])
         info = {k: np.concatenate([o[1][k] for o in outs]) for k in outs[0][1]}

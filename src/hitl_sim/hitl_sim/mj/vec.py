@@ -13,11 +13,11 @@ from collections.abc import Callable
 import numpy as np
 
 from hitl_sim.arms import ArmProfile
-from hitl_sim.core import ClosesOnExit, SceneItem, reset_targets
+from hitl_sim.core import ClosesOnExit, EpisodeBook, SceneItem, check_actions, reset_targets
 from hitl_sim.mj.base import MjTask
 
 
-class MjVecEnv(ClosesOnExit):
+class MjVecEnv(EpisodeBook, ClosesOnExit):
     """N robots of one arm on one MuJoCo task."""
 
     backend = "mujoco"
@@ -46,11 +46,7 @@ class MjVecEnv(ClosesOnExit):
         self.obs_dim = len(self.obs_names)
         self.state_dim = len(self.state_names)
         n = num_envs
-        self.t = np.zeros(n, np.int64)
-        self.success = np.zeros(n, bool)
-        self.failed = np.zeros(n, bool)
-        self.done = np.zeros(n, bool)
-        self.episode = np.zeros(n, np.int64)
+        self._init_book(n)
         self._rngs = [np.random.default_rng(np.random.SeedSequence([seed, first_robot + i])) for i in range(n)]
         self.reset()
         self.episode[:] = 0
@@ -67,17 +63,11 @@ class MjVecEnv(ClosesOnExit):
                 self.tasks[i].close()
                 self.tasks[i] = self._make_task()
             self.tasks[i].reset(self._rngs[i])
-            self.episode[i] += 1
-            self.t[i] = 0
-            self.success[i] = self.failed[i] = self.done[i] = False
+            self._start_episode(i)
         return self.observe()
 
     def step(self, actions: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        a = np.asarray(actions, float)
-        if a.shape != (self.num_envs, self.act_dim):
-            raise ValueError(f"actions must have shape ({self.num_envs}, {self.act_dim}), got {a.shape}")
-        if not np.all(np.isfinite(a)):
-            raise ValueError("actions contain NaN or inf")
+        a = check_actions(actions, self.num_envs, self.act_dim)
         for i in np.flatnonzero(~self.done):
             task = self.tasks[i]
             task.apply(a[i])
@@ -86,13 +76,7 @@ class MjVecEnv(ClosesOnExit):
             self.success[i] = success
             self.failed[i] = failed and not success
             self.done[i] = success or self.failed[i] or self.t[i] >= self.max_steps
-        info = {
-            "success": self.success.copy(),
-            "failed": self.failed.copy(),
-            "done": self.done.copy(),
-            "timeout": self.done & ~self.success & ~self.failed,
-            "t": self.t.copy(),
-        }
+        info = self._step_info()
         return self.observe(), info
 
     def current_action(self) -> np.ndarray:

@@ -219,6 +219,14 @@ def attach(env, o: Obj, arm: int = 0) -> None:
         o.yaw[h] = wrap(yaw + o.rel_yaw[h])
 
 
+def hold_targets(ee: np.ndarray, grip: float | np.ndarray) -> np.ndarray:
+    """(N, 5) targets that keep the end effectors' pose (xyz, yaw) with gripper command ``grip``."""
+    out = np.zeros((len(ee), EE_DIM))
+    out[:, :4] = ee[:, :4]
+    out[:, 4] = grip
+    return out
+
+
 def safe_move(ee: np.ndarray, goal: np.ndarray, safe_z: np.ndarray, tol: float = 0.01) -> np.ndarray:
     """Next waypoint toward ``goal`` (N,3) that travels at ``safe_z`` when the xy distance is large."""
     far = np.linalg.norm(ee[:, :2] - goal[:, :2], axis=1) > tol

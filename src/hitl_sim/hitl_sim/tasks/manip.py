@@ -6,7 +6,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from hitl_sim.core import EE_DIM, SceneItem
+from hitl_sim.core import SceneItem
 from hitl_sim.tasks.base import (
     CAND,
     CUBE,
@@ -22,6 +22,7 @@ from hitl_sim.tasks.base import (
     Obj,
     Task,
     grasp_physics,
+    hold_targets,
     init_obj,
     obj_fields,
     obj_item,
@@ -31,13 +32,6 @@ from hitl_sim.tasks.base import (
 )
 
 LIFT_HEIGHT = 0.08
-
-
-def _hold(ee: np.ndarray, grip: float | np.ndarray) -> np.ndarray:
-    out = np.zeros((len(ee), EE_DIM))
-    out[:, :4] = ee[:, :4]
-    out[:, 4] = grip
-    return out
 
 
 def hash_normal(key: np.ndarray, t: np.ndarray, k: int) -> np.ndarray:
@@ -108,13 +102,83 @@ class Lift(Task):
         e = ee[:, 0]
         out = pick_targets(e[:, :3], e[:, 3], e[:, 4], o, cube_only=bool(opts.get("cube_only", False)))
         held = o.grasped >= 0
-        up = _hold(e[held], 1.0)
+        up = hold_targets(e[held], 1.0)
         up[:, 2] = GRASP_Z[o.t[held]] + LIFT_HEIGHT + 0.06
         out[held] = up
         return out
 
 
-class CubeStack(Task):
+class PlaceTask(Task):
+    """Pick object A and set it on or into B (state ``b_pos``): the shared sampling, settling, scoring and expert.
+
+    Subclasses name the flag that marks A placed (``placed_field``) and where the gripper lets go
+    (``place_z``); the failure flag is ``toppled``.
+    """
+
+    placed_field = ""
+    place_clearance = 0.05  # travel this high above the place pose before descending onto it
+    place_tol = 0.003  # xy tolerance of that descent
+    grasp_by_mode = False  # the supervisor's mode picks the grasp candidate
+
+    @staticmethod
+    def apart(draw) -> tuple[np.ndarray, np.ndarray]:
+        """Draw (a, b) positions until they are 8 cm apart (keeps the objects apart on small workspaces)."""
+        for _ in range(1000):
+            a, b = draw()
+            if np.linalg.norm(b - a) >= 0.08:
+                break
+        return a, b
+
+    def held_over_b(self, env) -> tuple[Obj, np.ndarray, np.ndarray, np.ndarray]:
+        """Run the grasp physics of A; returns A, the released mask, A's xy distance to B and the held mask."""
+        o = Obj(self.state_layout, env.ts, "a")
+        released = grasp_physics(env, o)
+        b = self.state_layout.view(env.ts, "b_pos")
+        dist = np.linalg.norm(o.pos[:, :2] - b[:, :2], axis=1)
+        return o, released, dist, o.grasped >= 0
+
+    def settle(self, env, o: Obj, released, toppled, placed, placed_z: float) -> None:
+        """Flag toppled and placed rows; released objects land at ``placed_z`` when placed, else on the table."""
+        L = self.state_layout
+        L.view(env.ts, "toppled")[toppled] = 1
+        L.view(env.ts, self.placed_field)[placed] = 1
+        o.pos[released, 2] = np.where(placed[released], placed_z, 0.0)
+
+    def evaluate(self, env):
+        L = self.state_layout
+        o = Obj(L, env.ts, "a")
+        return (
+            (L.view(env.ts, self.placed_field) > 0.5) & (o.grasped < 0),
+            (o.knocked > 0.5) | (L.view(env.ts, "toppled") > 0.5),
+        )
+
+    @classmethod
+    def place_z(cls) -> float:
+        """Fingertip height at which the gripper opens over B."""
+        raise NotImplementedError
+
+    @classmethod
+    def expert_targets(cls, ts, ee, mode, opts):
+        L = cls.layout()
+        o = Obj(L, ts, "a")
+        e = ee[:, 0]
+        out = pick_targets(e[:, :3], e[:, 3], e[:, 4], o, only_k=mode if cls.grasp_by_mode else None)
+        held = o.grasped >= 0
+        if held.any():
+            b = L.view(ts, "b_pos")[held]
+            place = np.concatenate([b[:, :2], np.full((len(b), 1), cls.place_z())], 1)
+            eh = e[held]
+            tgt = hold_targets(eh, 1.0)
+            tgt[:, :3] = safe_move(eh[:, :3], place, place[:, 2] + cls.place_clearance, tol=cls.place_tol)
+            there = np.linalg.norm(eh[:, :3] - place, axis=1) < 0.003
+            tgt[there, 4] = 0.0
+            out[held] = tgt
+        done = L.view(ts, cls.placed_field) > 0.5
+        out[done] = hold_targets(e[done], 0.0)
+        return out
+
+
+class CubeStack(PlaceTask):
     """Stack cube A on cube B. Two supervisors grasp different face pairs (mode 0: yaw, 1: yaw + 90 deg)."""
 
     name = "cube_stack"
@@ -131,17 +195,20 @@ class CubeStack(Task):
     obs_fields = (("a_pos", 3), ("a_yaw", 1), ("b_pos", 3), ("b_yaw", 1))
     mode_field = "face_pair"
     n_modes = 2
+    placed_field = "stacked"
+    grasp_by_mode = True
 
     def sample(self, rng, variant):
         L = self.state_layout
         row = np.zeros(L.dim)
         wide = variant == "test"
         side = rng.choice([-1.0, 1.0]) if wide else 1.0
-        for _ in range(1000):  # keep the cubes apart on small workspaces
-            a = self.at(rng.uniform(-0.1, 0.0), -side * rng.uniform(0.03, 0.15))
-            b = self.at(rng.uniform(0.02, 0.12), side * rng.uniform(0.03, 0.15))
-            if np.linalg.norm(b - a) >= 0.08:
-                break
+        a, b = self.apart(
+            lambda: (
+                self.at(rng.uniform(-0.1, 0.0), -side * rng.uniform(0.03, 0.15)),
+                self.at(rng.uniform(0.02, 0.12), side * rng.uniform(0.03, 0.15)),
+            )
+        )
         init_obj(L, row, "a", CUBE, a, rng.uniform(-0.6, 0.6))
         row[L.slices["b_pos"]] = (b[0], b[1], 0.0)
         row[L.slices["b_yaw"]] = rng.uniform(-0.6, 0.6) if wide else 0.0
@@ -151,15 +218,14 @@ class CubeStack(Task):
     def _top(self) -> float:
         return 2 * self.B_HALF
 
+    @classmethod
+    def place_z(cls) -> float:
+        return 2 * cls.B_HALF + GRASP_Z[CUBE]
+
     def physics(self, env):
-        L = self.state_layout
-        o = Obj(L, env.ts, "a")
-        released = grasp_physics(env, o)
-        b = L.view(env.ts, "b_pos")
-        dist = np.linalg.norm(o.pos[:, :2] - b[:, :2], axis=1)
+        o, released, dist, held = self.held_over_b(env)
         top = self._top()
         reach = 0.02 + self.B_HALF
-        held = o.grasped >= 0
         below = held & (o.pos[:, 2] < top - 0.002) & (dist < reach)
         came_down = env.ee_prev[:, 0, 2] + o.rel[:, 2] >= top - 0.002
         rests = below & came_down & (dist < 0.015)  # lowered onto B: B supports it
@@ -168,17 +234,7 @@ class CubeStack(Task):
         crash = below & ~rests
         on = released & (o.pos[:, 2] > top - 0.01) & (dist < 0.015)
         topple = released & ~on & (dist < reach) & (o.pos[:, 2] > top - 0.01)
-        L.view(env.ts, "toppled")[crash | topple] = 1
-        L.view(env.ts, "stacked")[on] = 1
-        o.pos[released, 2] = np.where(on[released], top, 0.0)
-
-    def evaluate(self, env):
-        L = self.state_layout
-        o = Obj(L, env.ts, "a")
-        return (
-            (L.view(env.ts, "stacked") > 0.5) & (o.grasped < 0),
-            (o.knocked > 0.5) | (L.view(env.ts, "toppled") > 0.5),
-        )
+        self.settle(env, o, released, crash | topple, on, top)
 
     def observe(self, env):
         L = self.state_layout
@@ -204,28 +260,8 @@ class CubeStack(Task):
             ),
         ]
 
-    @classmethod
-    def expert_targets(cls, ts, ee, mode, opts):
-        L = cls.layout()
-        o = Obj(L, ts, "a")
-        e = ee[:, 0]
-        out = pick_targets(e[:, :3], e[:, 3], e[:, 4], o, only_k=mode)
-        held = o.grasped >= 0
-        if held.any():
-            b = L.view(ts, "b_pos")[held]
-            place = np.concatenate([b[:, :2], np.full((len(b), 1), 2 * cls.B_HALF + GRASP_Z[CUBE])], 1)
-            eh = e[held]
-            tgt = _hold(eh, 1.0)
-            tgt[:, :3] = safe_move(eh[:, :3], place, place[:, 2] + 0.05, tol=0.003)
-            there = np.linalg.norm(eh[:, :3] - place, axis=1) < 0.003
-            tgt[there, 4] = 0.0
-            out[held] = tgt
-        done = L.view(ts, "stacked") > 0.5
-        out[done] = _hold(e[done], 0.0)
-        return out
 
-
-class CupStack(Task):
+class CupStack(PlaceTask):
     """Drop a small cup into a larger one. While the held cup is near the target, the target is occluded."""
 
     name = "cup_stack"
@@ -243,16 +279,20 @@ class CupStack(Task):
     )
     obs_fields = (("a_pos", 3), ("b_seen", 2), ("occluded", 1))
     OCC_NOISE = 0.02
+    placed_field = "nested"
+    place_clearance = 0.04
+    place_tol = 0.002
 
     def sample(self, rng, variant):
         L = self.state_layout
         row = np.zeros(L.dim)
         spread = 0.15 if variant == "test" else 0.1
-        for _ in range(1000):  # keep the cups apart on small workspaces
-            a = self.at(rng.uniform(-0.1, 0.0), rng.uniform(-0.15, 0.15))
-            b = self.at(rng.uniform(0.04, 0.12), rng.uniform(-spread, spread))
-            if np.linalg.norm(b - a) >= 0.08:
-                break
+        a, b = self.apart(
+            lambda: (
+                self.at(rng.uniform(-0.1, 0.0), rng.uniform(-0.15, 0.15)),
+                self.at(rng.uniform(0.04, 0.12), rng.uniform(-spread, spread)),
+            )
+        )
         init_obj(L, row, "a", SMALL_CUP, a, 0.0)
         row[L.slices["b_pos"]] = (b[0], b[1], 0.0)
         row[L.slices["occ_radius"]] = 0.09 if variant == "test" else 0.07
@@ -266,29 +306,18 @@ class CupStack(Task):
         near = np.linalg.norm(env.ee_pos[:, 0, :2] - b[:, :2], axis=1) < L.view(env.ts, "occ_radius")
         return (o.grasped >= 0) & near
 
+    @classmethod
+    def place_z(cls) -> float:
+        return cls.B_H + 0.005 + GRASP_Z[SMALL_CUP]
+
     def physics(self, env):
-        L = self.state_layout
-        o = Obj(L, env.ts, "a")
-        released = grasp_physics(env, o)
-        b = L.view(env.ts, "b_pos")
-        dist = np.linalg.norm(o.pos[:, :2] - b[:, :2], axis=1)
+        o, released, dist, held = self.held_over_b(env)
         reach = OBJECTS[SMALL_CUP].radius + self.B_R
-        held = o.grasped >= 0
         crash = held & (o.pos[:, 2] < self.B_H - 0.002) & (dist < reach) & (dist >= self.NEST_TOL)
         high = o.pos[:, 2] > self.B_H - 0.01
         nest = released & high & (dist < self.NEST_TOL)
         topple = released & high & ~nest & (dist < reach)
-        L.view(env.ts, "toppled")[crash | topple] = 1
-        L.view(env.ts, "nested")[nest] = 1
-        o.pos[released, 2] = np.where(nest[released], self.B_H - 0.045, 0.0)
-
-    def evaluate(self, env):
-        L = self.state_layout
-        o = Obj(L, env.ts, "a")
-        return (
-            (L.view(env.ts, "nested") > 0.5) & (o.grasped < 0),
-            (o.knocked > 0.5) | (L.view(env.ts, "toppled") > 0.5),
-        )
+        self.settle(env, o, released, crash | topple, nest, self.B_H - 0.045)
 
     def observe(self, env):
         L = self.state_layout
@@ -315,26 +344,6 @@ class CupStack(Task):
                 (0.3, 0.4, 0.9, 0.6),
             ),
         ]
-
-    @classmethod
-    def expert_targets(cls, ts, ee, mode, opts):
-        L = cls.layout()
-        o = Obj(L, ts, "a")
-        e = ee[:, 0]
-        out = pick_targets(e[:, :3], e[:, 3], e[:, 4], o)
-        held = o.grasped >= 0
-        if held.any():
-            b = L.view(ts, "b_pos")[held]
-            place = np.concatenate([b[:, :2], np.full((len(b), 1), cls.B_H + 0.005 + GRASP_Z[SMALL_CUP])], 1)
-            eh = e[held]
-            tgt = _hold(eh, 1.0)
-            tgt[:, :3] = safe_move(eh[:, :3], place, place[:, 2] + 0.04, tol=0.002)
-            there = np.linalg.norm(eh[:, :3] - place, axis=1) < 0.003
-            tgt[there, 4] = 0.0
-            out[held] = tgt
-        done = L.view(ts, "nested") > 0.5
-        out[done] = _hold(e[done], 0.0)
-        return out
 
 
 class Threading(Task):
@@ -448,7 +457,7 @@ class Threading(Task):
             above = np.concatenate([ring[:, :2] - rod_off, (top + 0.03 - rel_z)[:, None]], 1)
             bottom = eh[:, 2] + rel_z
             off = np.linalg.norm(o.pos[held, :2] - ring[:, :2], axis=1)
-            tgt = _hold(eh, 1.0)
+            tgt = hold_targets(eh, 1.0)
             tgt[:, :3] = safe_move(eh[:, :3], above, above[:, 2], tol=0.001)
             stuck = (bottom < top) & (off > 0.5 * clear)
             tgt[stuck, :2] = eh[stuck, :2]
@@ -458,5 +467,5 @@ class Threading(Task):
             tgt[go, 2] = np.maximum(cls.RING_Z - 0.045 - rel_z[go], eh[go, 2] - 0.01)
             out[held] = tgt
         done = L.view(ts, "threaded") > 0.5
-        out[done] = _hold(e[done], 1.0)
+        out[done] = hold_targets(e[done], 1.0)
         return out

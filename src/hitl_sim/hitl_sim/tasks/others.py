@@ -5,14 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hitl_sim.core import EE_DIM, SceneItem
-from hitl_sim.tasks.base import Task, safe_move, table_item
-
-
-def _hold(ee: np.ndarray, grip) -> np.ndarray:
-    out = np.zeros((len(ee), EE_DIM))
-    out[:, :4] = ee[:, :4]
-    out[:, 4] = grip
-    return out
+from hitl_sim.tasks.base import Task, hold_targets, safe_move, table_item
 
 
 class Drawer(Task):
@@ -162,7 +155,7 @@ class Drawer(Task):
         hd = cls.handles(L, ts)[rows, mode]
         front = L.view(ts, "front_x")
         grasped = L.view(ts, "grasped").astype(np.int64)
-        out = _hold(e, 0.0)
+        out = hold_targets(e, 0.0)
         out[:, 3] = 0.0
         pre = hd.copy()
         pre[:, 0] -= 0.06
@@ -179,14 +172,14 @@ class Drawer(Task):
         closed_empty = e[:, 4] > 0.95
         out[:, 4] = np.where(at & ~closed_empty, 1.0, 0.0)
         opening = (grasped < 0) & (e[:, 4] > 0.05) & ~(at & ~closed_empty)
-        out[opening] = _hold(e[opening], 0.0)
+        out[opening] = hold_targets(e[opening], 0.0)
         mine = grasped == mode
         pull = hd[mine].copy()
         pull[:, 0] = front[mine] - cls.HANDLE - 0.16
         out[mine, :3] = pull
         out[mine, 4] = 1.0
         wrong = (grasped >= 0) & ~mine
-        out[wrong] = _hold(e[wrong], 0.0)
+        out[wrong] = hold_targets(e[wrong], 0.0)
         return out
 
 
@@ -292,7 +285,7 @@ class Push3(Task):
         lat = rel[:, 0] * u[:, 1] - rel[:, 1] * u[:, 0]
         low = e[:, 2] < cls.PUCK_H
         ready = low & (along < -(rs - 0.004)) & (along > -(rs + 0.03)) & (np.abs(lat) < 0.003)
-        out = _hold(e, 0.0)
+        out = hold_targets(e, 0.0)
         out[:, 3] = 0.0
         behind = np.concatenate([P - u * (rs + 0.02), np.full((n, 1), cls.PUSH_Z)], 1)
         out[:, :3] = safe_move(e[:, :3], behind, np.full(n, cls.PUCK_H + 0.03), tol=0.004)
@@ -364,7 +357,9 @@ class Nav(Task):
         ee[0, 2] = row[L.slices["plane_z"]][0]
         return ee
 
-    def _windy(self, L, ts, pos) -> np.ndarray:
+    @staticmethod
+    def _windy(L, ts, pos) -> np.ndarray:
+        """(N,) robots whose x lies in the wind zone (from the corridor's entry to just past the goal)."""
         cx = L.view(ts, "corridor_x")
         return (pos[:, 0] >= cx[:, 0]) & (pos[:, 0] <= L.view(ts, "goal")[:, 0] + 0.05)
 
@@ -453,6 +448,6 @@ class Nav(Task):
         out[:, :2] = carrot
         out[:, 2] = L.view(ts, "plane_z")
         if opts.get("know_wind", True):
-            windy = (e[:, 0] >= L.view(ts, "corridor_x")[:, 0]) & (e[:, 0] <= L.view(ts, "goal")[:, 0] + 0.05)
+            windy = cls._windy(L, ts, e)
             out[windy, 1] -= L.view(ts, "wind")[windy]
         return out

@@ -6,60 +6,19 @@ decision, one handler per control mode), ``help_gate`` (threshold, hysteresis, a
 row layout) and ``core`` (the Arbiter that ties them together). docs/arbiter.md describes the behaviour.
 """
 
+from hitl_teleop.arbiter import types as _types
 from hitl_teleop.arbiter.actions import ActionParts, join_action, split_action, yaw_to_quat
 from hitl_teleop.arbiter.config import ArbiterConfig
 from hitl_teleop.arbiter.core import Arbiter
-from hitl_teleop.arbiter.types import (
-    GATINGS,
-    HOLD_CAUSES,
-    MODE_ABSOLUTE,
-    MODE_DELTA,
-    ActionChunkIn,
-    ArbiterOutput,
-    CommandOut,
-    ControlSource,
-    ControlStateOut,
-    EpisodeEventIn,
-    EpisodeEventType,
-    HelpReason,
-    HelpRequestOut,
-    LogLevel,
-    LogRecord,
-    Mode,
-    ObservationIn,
-    Reason,
-    Source,
-    TeleopIn,
-    UncertaintyIn,
-)
+from hitl_teleop.arbiter.types import *  # noqa: F403  (the enums and records: types.__all__)
 from hitl_teleop.arbiter.watchdogs import Hold
 
 __all__ = [
-    "GATINGS",
-    "HOLD_CAUSES",
-    "MODE_ABSOLUTE",
-    "MODE_DELTA",
-    "ActionChunkIn",
+    *_types.__all__,
     "ActionParts",
     "Arbiter",
     "ArbiterConfig",
-    "ArbiterOutput",
-    "CommandOut",
-    "ControlSource",
-    "ControlStateOut",
-    "EpisodeEventIn",
-    "EpisodeEventType",
-    "HelpReason",
-    "HelpRequestOut",
     "Hold",
-    "LogLevel",
-    "LogRecord",
-    "Mode",
-    "ObservationIn",
-    "Reason",
-    "Source",
-    "TeleopIn",
-    "UncertaintyIn",
     "join_action",
     "split_action",
     "yaw_to_quat",

@@ -13,6 +13,30 @@ from enum import Enum, IntEnum
 import numpy as np
 from hitl_core.control_source import ControlReason, ControlSource
 
+__all__ = [  # what the arbiter package re-exports (hitl_teleop/arbiter/__init__.py)
+    "GATINGS",
+    "HOLD_CAUSES",
+    "MODE_ABSOLUTE",
+    "MODE_DELTA",
+    "ActionChunkIn",
+    "ArbiterOutput",
+    "CommandOut",
+    "ControlSource",
+    "ControlStateOut",
+    "EpisodeEventIn",
+    "EpisodeEventType",
+    "HelpReason",
+    "HelpRequestOut",
+    "LogLevel",
+    "LogRecord",
+    "Mode",
+    "ObservationIn",
+    "Reason",
+    "Source",
+    "TeleopIn",
+    "UncertaintyIn",
+]
+
 Source = ControlSource  # who drives: POLICY, HUMAN, PAUSED, RESET (one enum for the whole stack)
 
 
