@@ -188,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--human-gating", action="store_true",
                    help="the operator also takes over at will (wrong-way rule of the simulated operator)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sim", default="mujoco", choices=("mujoco", "kinematic"),
+                   help="simulator the rounds deploy in (default mujoco, the simulator of record)")
     p.add_argument("--out", required=True, metavar="DIR",
                    help="rounds' datasets, checkpoints and rounds.json")
     p.add_argument("--no-progress", action="store_true")
@@ -225,7 +227,7 @@ def main(args: list[str] | None = None) -> int:
                            max_episodes_per_round=ns.max_episodes, num_envs=ns.num_envs,
                            finetune_steps=ns.steps, batch_size=ns.batch_size, lr=ns.lr,
                            eval_episodes=ns.eval_episodes, estimator=ns.estimator, threshold=ns.threshold,
-                           expert_gate=ns.expert_gate, human_gated=ns.human_gating, seed=ns.seed)
+                           expert_gate=ns.expert_gate, human_gated=ns.human_gating, seed=ns.seed, sim=ns.sim)
         _, rows = run_rounds(policy, pretrain, cfg, ns.out, progress=not ns.no_progress,
                              log=lambda m: print(m, file=sys.stderr))
     except Exception as exc:  # the CLI's contract: one line, no traceback

@@ -235,7 +235,7 @@ def test_rounds_cli_end_to_end(tmp_path):
 
     from hitl_sim import collect_demos
 
-    demos = collect_demos("lift", "franka", 3, "train", seed=0, progress=False, backend="kinematic")  # rounds default
+    demos = collect_demos("lift", "franka", 3, "train", seed=0, progress=False, backend="kinematic")  # fast fixture
     demos.save(tmp_path / "demos.npz")
     base = GaussianMLPPolicy.create(demos.obs_dim, demos.act_dim, n_obs=2, horizon=4, n_action=2,
                                     hidden=(32,))
@@ -244,7 +244,7 @@ def test_rounds_cli_end_to_end(tmp_path):
     rc = rounds_main(["--base", str(tmp_path / "base.pt"), "--pretrain", str(tmp_path / "demos.npz"),
                       "--task", "lift", "--method", "iwr", "--rounds", "1", "--episodes", "2",
                       "--num-envs", "2", "--max-episodes", "2", "--steps", "10", "--eval-episodes", "2",
-                      "--out", str(tmp_path / "r"), "--no-progress"])
+                      "--out", str(tmp_path / "r"), "--no-progress", "--sim", "kinematic"])
     assert rc == 0
     saved = json.loads((tmp_path / "r" / "rounds.json").read_text())
     assert [r["round"] for r in saved["rounds"]] == [0, 1]
