@@ -114,7 +114,7 @@ def test_fleet_operator_drives_only_the_assigned_robot(ros_graph):
         ActionChains(browser).key_up("w").key_up(" ").perform()
         assert not [m for m in fleet.teleop[bobs] if m.operator_id == "alice"]
         browser.find_element(By.ID, f"takeover-{bobs}").click()
-        assert poll(lambda: "assigned to bob" in (page_text(browser, "#msg") or ""), 3)
+        assert poll(lambda: "assigned to bob" in (page_text(browser, "#msg") or ""), 3), page_text(browser, "#msg")
 
         # her own robot: driven, every sample with her operator id and device "console"
         browser.find_element(By.ID, f"robot-{mine}").click()
