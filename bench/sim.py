@@ -2,7 +2,7 @@
 variant, the cost of one control step on one core, and fleet stepping (robot-steps per second).
 
     .venv/bin/python bench/sim.py [--episodes 200] [--tasks lift,square] [--fleet-sizes 1,8,100]
-                                  [--cell-budget-s 900] [--out bench/results/sim.json]
+                                  [--cell-budget-s 900] [--out bench/results/sim.json] [--resume]
 
 Every task registered in hitl_sim.mj.MJ_TASKS, on every arm its class lists, for every variant; an arm
 the task does not run on is listed under "not_supported" with the task's reason (``unsupported``:
@@ -150,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fleet-steps", type=int, default=20)
     ap.add_argument("--cell-budget-s", type=float, default=900.0, help="seconds per success cell")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: success, step, fleet")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep success cells the output file already holds complete for --episodes")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "sim.json"))
     args = ap.parse_args(argv)
     pin = hasattr(os, "sched_setaffinity")
@@ -181,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
                 key = f"{task}/{arm}/{variant}"
                 if "success" in skip:
                     break
+                done = res["expert_success"].get(key, {})
+                if args.resume and done.get("complete") and done.get("episodes_requested") == args.episodes:
+                    print(f"expert {key:32s} kept: {done['success']} over {done['episodes']} episodes", flush=True)
+                    continue
                 try:
                     r = expert_success(task, arm, variant, args.episodes, args.seed, args.num_envs, args.cell_budget_s)
                 except Exception as exc:

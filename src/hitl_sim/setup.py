@@ -17,6 +17,12 @@ for folder in data_dirs:
         if not path.endswith("/") and "." in path.rsplit("/", 1)[-1]:
             data_files.append((f"share/{package_name}/" + path.rsplit("/", 1)[0], [path]))
 
+# node executable -> node module; the executables start through hitl_core.ros.boot (stop signals
+# armed before the node module's imports), which finds the module under the `hitl_nodes` group
+NODES = {
+    "sim_arm_node": "hitl_sim.nodes.sim_arm_node",
+}
+
 setup(
     name=package_name,
     version="0.1.0",
@@ -30,9 +36,9 @@ setup(
     description=Path("package.xml").read_text().split("<description>")[1].split("</description>")[0],
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [
-            "sim_arm_node = hitl_sim.nodes.sim_arm_node:main",
+        "console_scripts": [f"{name} = hitl_core.ros.boot:console" for name in NODES] + [
             "hitl_collect = hitl_sim.collect:main",
         ],
+        "hitl_nodes": [f"{name} = {module}" for name, module in NODES.items()],
     },
 )

@@ -17,6 +17,21 @@ for folder in data_dirs:
         if not path.endswith("/") and "." in path.rsplit("/", 1)[-1]:
             data_files.append((f"share/{package_name}/" + path.rsplit("/", 1)[0], [path]))
 
+# node executable -> node module; the executables start through hitl_core.ros.boot (stop signals
+# armed before the node module's imports), which finds the module under the `hitl_nodes` group
+NODES = {
+    "arbiter_node": "hitl_teleop.nodes.arbiter_node",
+    "sim_operator_node": "hitl_teleop.nodes.sim_operator_node",
+    "keyboard_node": "hitl_teleop.nodes.keyboard_node",
+    "spacemouse_node": "hitl_teleop.nodes.spacemouse_node",
+    "joy_teleop_node": "hitl_teleop.nodes.joy_teleop_node",
+    "trakstar_node": "hitl_teleop.nodes.trakstar_node",
+    "fleet_allocator_node": "hitl_teleop.nodes.fleet_allocator_node",
+    "console_node": "hitl_teleop.nodes.console_node",
+    "arm_adapter_node": "hitl_teleop.nodes.arm_adapter_node",
+    "observation_bridge_node": "hitl_teleop.nodes.observation_bridge_node",
+}
+
 setup(
     name=package_name,
     version="0.1.0",
@@ -30,17 +45,8 @@ setup(
     description=Path("package.xml").read_text().split("<description>")[1].split("</description>")[0],
     license="Apache-2.0",
     entry_points={
-        "console_scripts": [
-            "arbiter_node = hitl_teleop.nodes.arbiter_node:main",
-            "sim_operator_node = hitl_teleop.nodes.sim_operator_node:main",
-            "keyboard_node = hitl_teleop.nodes.keyboard_node:main",
-            "spacemouse_node = hitl_teleop.nodes.spacemouse_node:main",
-            "joy_teleop_node = hitl_teleop.nodes.joy_teleop_node:main",
-            "trakstar_node = hitl_teleop.nodes.trakstar_node:main",
-            "fleet_allocator_node = hitl_teleop.nodes.fleet_allocator_node:main",
-            "console_node = hitl_teleop.nodes.console_node:main",
-            "arm_adapter_node = hitl_teleop.nodes.arm_adapter_node:main",
-            "observation_bridge_node = hitl_teleop.nodes.observation_bridge_node:main",
+        "console_scripts": [f"{name} = hitl_core.ros.boot:console" for name in NODES] + [
         ],
+        "hitl_nodes": [f"{name} = {module}" for name, module in NODES.items()],
     },
 )

@@ -72,7 +72,8 @@ def node_command(spec: NodeSpec, params_file: Path | str, python: str = sys.exec
     if not spec.module:
         raise GraphError(f"node {spec.name} ({spec.package}/{spec.executable}) has no Python module: "
                          "it needs a full ROS 2 install (use deploy.launch.py there)")
-    cmd = [python, "-m", spec.module, "--ros-args", "-r", f"__node:={spec.name}"]
+    # through hitl_core.ros.boot: a stop signal during the node module's imports ends it cleanly
+    cmd = [python, "-m", "hitl_core.ros.boot", spec.module, "--ros-args", "-r", f"__node:={spec.name}"]
     if spec.namespace:
         cmd += ["-r", f"__ns:={spec.namespace}"]
     cmd += ["--params-file", str(params_file)]

@@ -149,8 +149,9 @@ def test_runner_command_line_and_params_file(tmp_path):
     spec.remappings = [("observation", "obs_filtered")]
     path = write_params_file(spec, tmp_path)
     cmd = node_command(spec, path, python="py")
-    assert cmd == ["py", "-m", "hitl_policy.nodes.policy_node", "--ros-args", "-r", "__node:=policy",
-                   "-r", "__ns:=/robot_0", "--params-file", str(path), "-r", "observation:=obs_filtered"]
+    assert cmd == ["py", "-m", "hitl_core.ros.boot", "hitl_policy.nodes.policy_node", "--ros-args",
+                   "-r", "__node:=policy", "-r", "__ns:=/robot_0", "--params-file", str(path),
+                   "-r", "observation:=obs_filtered"]
     assert yaml.safe_load(path.read_text()) == params_document(spec)
     assert parse_assignments(["arm:=yumi", "bag:=a:=b"]) == {"arm": "yumi", "bag": "a:=b"}
     with pytest.raises(GraphError):
@@ -247,7 +248,7 @@ def _runner_view(specs, tmp_path):
         params_file = Path(args[args.index("--params-file") + 1])
         params = yaml.safe_load(params_file.read_text())["/**"]["ros__parameters"]
         user = [tuple(r.split(":=", 1)) for r in remaps if not r.startswith("__")]
-        out.append((cmd[2], node, ns, params, user))
+        out.append((cmd[3], node, ns, params, user))
     return out
 
 
