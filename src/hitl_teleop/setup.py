@@ -30,6 +30,7 @@ NODES = {
     "console_node": "hitl_teleop.nodes.console_node",
     "arm_adapter_node": "hitl_teleop.nodes.arm_adapter_node",
     "observation_bridge_node": "hitl_teleop.nodes.observation_bridge_node",
+    "teleop_router_node": "hitl_teleop.nodes.teleop_router_node",
 }
 
 setup(

@@ -9,7 +9,10 @@ and the runner (hitl_run) take the same arguments:
 Robot i is the one-robot graph of build_graph with namespace robot_<i>, robot_id robot_<i>, seed
 seed + i and its own bag folder (<bag>/robot_<i>), without a teleop device of its own. Operator j
 is a simulated operator node ``/operator_<j>`` with ``fleet:=true`` (it drives whichever robot
-/fleet/assignments gives it) and style j mod 2 (heterogeneous operators). One ``fleet_allocator``
+/fleet/assignments gives it) and style j mod 2 (heterogeneous operators); with
+``operator_device:=keyboard|spacemouse|joy|trakstar`` it is that real device's node(s) in namespace
+``/operator_<j>`` plus a ``teleop_router`` there (hitl_teleop/teleop_router.py), which forwards the
+device's samples to the robot the allocator assigned operator_<j> to. One ``fleet_allocator``
 serves them all; it publishes /fleet/assignments and /fleet/status.
 """
 
@@ -21,6 +24,7 @@ from typing import Any
 from hitl_bringup.graph_config import DEVICES, GraphError, NodeSpec, coerce, default_arguments
 
 DEVICE_NODES = ("sim_operator", "keyboard", "spacemouse", "joy", "joy_teleop", "trakstar")
+REAL_DEVICES = ("keyboard", "spacemouse", "joy", "trakstar")
 FLEET_ARGS = ("fleet_size", "operators", "fleet_arms", "fleet_tasks", "operator_device", "min_intervention_s",
               "hard_reset_s")
 
@@ -45,9 +49,10 @@ def build_fleet_graph(given: dict[str, Any], build_robot: Callable[..., list[Nod
     if n < 1 or m < 1:
         raise GraphError(f"fleet_size:={n} and operators:={m} must both be >= 1")
     device = str(given.get("operator_device", "") or "sim_operator")
-    if device != "sim_operator":
-        raise GraphError(f"operator_device:={device!r}: in a fleet only simulated operators follow the "
-                         f"allocator so far (real devices: one robot each, without fleet_size)")
+    if device not in (*REAL_DEVICES, "sim_operator"):
+        raise GraphError(f"operator_device:={device!r}: expected sim_operator or a real device "
+                         f"({' | '.join(REAL_DEVICES)}); the browser console serves a fleet by itself "
+                         "(docs/console.md)")
     arms = _per_robot(given.get("fleet_arms", ""), str(given.get("arm", defaults["arm"])), n, "fleet_arms")
     tasks = _per_robot(given.get("fleet_tasks", ""), str(given.get("task", defaults["task"])), n, "fleet_tasks")
     if len(set(tasks)) > 1:
@@ -65,6 +70,14 @@ def build_fleet_graph(given: dict[str, Any], build_robot: Callable[..., list[Nod
         specs += [s for s in one if s.name not in DEVICE_NODES and s.name not in DEVICES]
     ops = [f"operator_{j}" for j in range(m)]
     for j, op in enumerate(ops):
+        if device != "sim_operator":  # the device in /operator_j, and its router to the assigned robot
+            one = build_robot(**{**robot_args, "arm": arms[0], "task": tasks[0], "namespace": op, "robot_id": op,
+                                 "operator_id": op, "teleop_device": device, "record": False, "console": False})
+            specs += [s for s in one if s.name in DEVICE_NODES]
+            specs.append(NodeSpec(package="hitl_teleop", executable="teleop_router_node",
+                                  module="hitl_teleop.nodes.teleop_router_node", name="teleop_router",
+                                  namespace=f"/{op}", parameters={"operator_id": op}))
+            continue
         specs.append(NodeSpec(package="hitl_teleop", executable="sim_operator_node",
                               module="hitl_teleop.nodes.sim_operator_node", name=op, namespace="",
                               parameters={"arm": arms[0], "task": tasks[0], "operator_id": op, "fleet": True,

@@ -47,10 +47,26 @@ def test_per_robot_arms_and_errors():
         fleet(fleet_size="3", fleet_arms="franka,widowx")
     with pytest.raises(GraphError, match="one task"):
         fleet(fleet_size="2", fleet_tasks="nav,lift")
-    with pytest.raises(GraphError, match="simulated operators"):
-        fleet(operator_device="keyboard")
+    with pytest.raises(GraphError, match="a real device"):
+        fleet(operator_device="console")
     with pytest.raises(GraphError, match=">= 1"):
         fleet(operators="0")
+
+
+@pytest.mark.parametrize("device,nodes", [("spacemouse", ["spacemouse"]), ("joy", ["joy", "joy_teleop"]),
+                                          ("keyboard", ["keyboard"]), ("trakstar", ["trakstar"])])
+def test_real_operator_devices_each_with_a_router_to_the_assigned_robot(device, nodes):
+    specs = fleet(operator_device=device, fleet_size="3", operators="2")
+    assert not [s for s in specs if s.executable == "sim_operator_node"]
+    for j in range(2):
+        ns = f"/operator_{j}"
+        mine = {s.name: s for s in specs if s.namespace == ns}
+        assert sorted(mine) == sorted([*nodes, "teleop_router"])  # no robot nodes in an operator's namespace
+        assert mine["teleop_router"].parameters == {"operator_id": f"operator_{j}"}
+        assert mine[nodes[-1]].parameters["operator_id"] == f"operator_{j}"
+    alloc = next(s for s in specs if s.name == "fleet_allocator")
+    assert alloc.parameters["operator_ids"] == ["operator_0", "operator_1"]
+    assert len([s for s in specs if s.name == "sim_arm"]) == 3
 
 
 def test_runner_keeps_repeated_names_apart(tmp_path):
