@@ -501,7 +501,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workdir", default="", help="bags, logs, parameters ('' = a temporary folder)")
     p.add_argument("--out", default="bench/results/soak.json")
     a = p.parse_args(argv)
-    a.domain = a.domain if a.domain is not None else 100 + os.getpid() % 100
+    if a.domain is None:  # a domain no test process holds, with its DDS ports below the ephemeral range
+        from hitl_core.ros.testing import lease_domain
+
+        a.domain = lease_domain().domain  # held until this process ends
     workdir = Path(a.workdir or tempfile.mkdtemp(prefix="soak_")).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     checkpoint = a.checkpoint or train_checkpoint(workdir / "ckpt")

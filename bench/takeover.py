@@ -33,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "takeover.json"))
     ns = ap.parse_args(argv)
 
-    domain = random.randint(201, 214)
+    from hitl_core.ros.testing import lease_domain
+
+    lease = lease_domain()  # a domain no test process holds, with its ports below the ephemeral range
+    domain = lease.domain
     os.environ["ROS_DOMAIN_ID"] = str(domain)
     import rclpy
     from geometry_msgs.msg import Pose

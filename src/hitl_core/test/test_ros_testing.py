@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hitl_core.ros import testing
@@ -42,3 +44,12 @@ def test_ros_domain_fixture_sets_the_environment(ros_domain):
     import os
 
     assert os.environ["ROS_DOMAIN_ID"] == str(ros_domain) and ros_domain in testing.DOMAINS
+
+
+def test_leased_domains_keep_their_dds_ports_out_of_the_ephemeral_range():
+    """Fast DDS's ports for domain d are 7400 + 250 d .. + 249; an ephemeral (outgoing) socket of any
+    process may take one of them first when they fall inside net.ipv4.ip_local_port_range."""
+    low = 32768
+    with contextlib.suppress(OSError):
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    assert 7400 + 250 * max(testing.DOMAINS) + 249 < low
