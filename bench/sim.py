@@ -150,13 +150,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fleet-steps", type=int, default=20)
     ap.add_argument("--cell-budget-s", type=float, default=900.0, help="seconds per success cell")
     ap.add_argument("--skip", default="", help="comma-separated parts to skip: success, step, fleet")
+    ap.add_argument("--merge-from", default="",
+                    help="comma-separated result files of other runs (one per core, say): their cells are merged in")
+    ap.add_argument("--core", type=int, default=-1, help="the core to pin to (two runs side by side: 0 and 1)")
     ap.add_argument("--resume", action="store_true",
                     help="keep success cells the output file already holds complete for --episodes")
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "sim.json"))
     args = ap.parse_args(argv)
     pin = hasattr(os, "sched_setaffinity")
     all_cores = os.sched_getaffinity(0) if pin else set(range(os.cpu_count() or 1))
-    one_core = {min(all_cores)}
+    one_core = {args.core if args.core in all_cores else min(all_cores)}
     if pin:
         os.sched_setaffinity(0, one_core)  # one core; the pool runs get every core
     out = Path(args.out)
@@ -167,6 +170,13 @@ def main(argv: list[str] | None = None) -> int:
                 "cores": len(all_cores), "episodes": args.episodes})
     for k in ("expert_success", "step_ms", "robot_steps_per_s", "errors", "not_supported"):
         res.setdefault(k, {})
+    for other in filter(None, args.merge_from.split(",")):
+        part = json.loads(Path(other).read_text())
+        for k in ("expert_success", "step_ms", "robot_steps_per_s", "not_supported"):
+            res[k].update(part.get(k, {}))
+        for key in part.get("expert_success", {}):  # an error of an earlier run, fixed by this one
+            res["errors"].pop(key, None)
+        res["errors"].update(part.get("errors", {}))
     tasks = [t for t in args.tasks.split(",") if t] or sorted(MJ_TASKS)
     skip = set(args.skip.split(","))
     sizes = [int(s) for s in args.fleet_sizes.split(",") if s]
