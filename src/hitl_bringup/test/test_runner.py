@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import sys
 import time
 
 import pytest
@@ -26,6 +28,12 @@ while True:
 '''
 
 
+def _pythonpath(folder):
+    """The fake node module's folder, and this interpreter's path (the runner starts nodes through
+    hitl_core.ros.boot)."""
+    return {"PYTHONPATH": os.pathsep.join([str(folder), *sys.path])}
+
+
 def _spec(name, die=False):
     params = {"die": "--die" if die else "no"}
     return NodeSpec("pkg", name, "fake_node", name, "/robot_0", params, [("a", "b")])
@@ -35,7 +43,7 @@ def test_runner_starts_streams_reports_and_stops_recorder_last(tmp_path):
     (tmp_path / "fake_node.py").write_text(FAKE)
     out = io.StringIO()
     specs = [_spec("sim_arm"), _spec("recorder"), _spec("policy"), _spec("broken", die=True)]
-    runner = GraphRunner(specs, workdir=tmp_path, env={"PYTHONPATH": str(tmp_path)}, out=out,
+    runner = GraphRunner(specs, workdir=tmp_path, env=_pythonpath(tmp_path), out=out,
                          log_dir=tmp_path / "logs")
     runner.start(settle=0.1)
     assert runner.wait(until=lambda: "broken" in runner.dead(), timeout=30)
@@ -64,11 +72,11 @@ def test_cli_dry_run_prints_every_node(capsys):
     text = capsys.readouterr().out
     for module in ("hitl_sim.nodes.sim_arm_node", "hitl_policy.nodes.policy_node",
                    "hitl_teleop.nodes.arbiter_node", "hitl_bringup.recorder_node"):
-        assert f"-m {module} --ros-args" in text
+        assert f"-m hitl_core.ros.boot {module} --ros-args" in text
     assert main(["deploy", "arm:=widowx", "sim:=false", "checkpoint:=c.pt", "--dry-run"]) == 0
     text = capsys.readouterr().out
     assert "not starting /joy" in text and "ros2 run joy joy_node" in text
-    assert "-m hitl_teleop.nodes.joy_teleop_node --ros-args" in text
+    assert "-m hitl_core.ros.boot hitl_teleop.nodes.joy_teleop_node --ros-args" in text
     assert main(["deploy", "arm:=ur5", "checkpoint:=c.pt", "--dry-run"]) == 2
     assert "unknown arm" in capsys.readouterr().err
 
@@ -99,7 +107,7 @@ def test_a_required_node_that_fails_ends_the_graph_with_exit_1_and_the_reason(tm
 
     (tmp_path / "exiting_node.py").write_text(EXITING)
     specs = [_exiting("sim_arm"), _exiting("policy", code=2), _exiting("recorder"), _exiting("markers")]
-    runner = GraphRunner(specs, workdir=tmp_path, env={"PYTHONPATH": str(tmp_path)}, out=io.StringIO())
+    runner = GraphRunner(specs, workdir=tmp_path, env=_pythonpath(tmp_path), out=io.StringIO())
     t0 = time.monotonic()
     assert run_graph(runner, threading.Event(), timeout=60) == 1
     assert time.monotonic() - t0 < 30
@@ -116,7 +124,7 @@ def test_the_arm_driver_finishing_its_episodes_ends_the_graph_with_exit_0(tmp_pa
     (tmp_path / "exiting_node.py").write_text(EXITING)
     specs = [_exiting("sim_arm", code=0), _exiting("policy"), _exiting("recorder"), _exiting("markers")]
     out = io.StringIO()
-    runner = GraphRunner(specs, workdir=tmp_path, env={"PYTHONPATH": str(tmp_path)}, out=out)
+    runner = GraphRunner(specs, workdir=tmp_path, env=_pythonpath(tmp_path), out=out)
     assert run_graph(runner, threading.Event(), timeout=60) == 0
     assert "sim_arm finished (exit 0): stopping the graph" in out.getvalue()
     assert {n: p.returncode for n, p in runner.procs.items()} == {n: 0 for n in runner.procs}
@@ -131,7 +139,7 @@ def test_a_node_that_does_not_stop_cleanly_fails_the_run_and_is_named(tmp_path, 
     (tmp_path / "exiting_node.py").write_text(EXITING.replace("sys.exit(0))", "sys.exit(int('crash' in params)))"))
     specs = [_exiting("sim_arm", code=0), _exiting("policy"), _exiting("recorder"),
              NodeSpec("pkg", "uncertainty", "exiting_node", "uncertainty", "", {"run": 1, "crash": 1}, [])]
-    runner = GraphRunner(specs, workdir=tmp_path, env={"PYTHONPATH": str(tmp_path)}, out=io.StringIO())
+    runner = GraphRunner(specs, workdir=tmp_path, env=_pythonpath(tmp_path), out=io.StringIO())
     assert run_graph(runner, threading.Event(), timeout=60) == 1
     err = capsys.readouterr().err
     assert "node uncertainty did not stop cleanly (exit code 1)" in err and "policy" not in err, err
