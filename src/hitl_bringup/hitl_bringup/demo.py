@@ -556,7 +556,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg.apply_quick()
         if a.out == "runs/demo":
             cfg.out = Path("runs/demo_quick")
-    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    from hitl_core.ros.dds import localhost_dds_env
+
+    os.environ.update(localhost_dds_env())  # this machine only, however many processes
     try:
         summary = run(cfg)
     except KeyboardInterrupt:
