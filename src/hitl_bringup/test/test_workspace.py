@@ -18,15 +18,22 @@ PYTHON_PACKAGES = ("hitl_core", "hitl_policy", "hitl_sim", "hitl_teleop", "hitl_
 
 
 def console_scripts(package: str) -> list[tuple[str, str]]:
-    """(name, 'module:function') pairs declared in the package's setup.py."""
-    tree = ast.parse((ROOT / "src" / package / "setup.py").read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values):
-                if isinstance(key, ast.Constant) and key.value == "console_scripts":
-                    entries = [e.value for e in value.elts]
-                    return [tuple(part.strip() for part in e.split("=")) for e in entries]
-    return []
+    """(name, 'module:function') pairs declared in the package's setup.py (run with setup() captured)."""
+    import runpy
+    from unittest import mock
+
+    import setuptools
+
+    captured: dict = {}
+    cwd = os.getcwd()
+    os.chdir(ROOT / "src" / package)  # setup.py reads its package.xml
+    try:
+        with mock.patch.object(setuptools, "setup", lambda **kw: captured.update(kw)):
+            runpy.run_path("setup.py", run_name="__main__")
+    finally:
+        os.chdir(cwd)
+    entries = captured.get("entry_points", {}).get("console_scripts", [])
+    return [tuple(part.strip() for part in e.split("=")) for e in entries]
 
 
 ENTRY_POINTS = [(pkg, name, target) for pkg in PYTHON_PACKAGES for name, target in console_scripts(pkg)]
