@@ -97,14 +97,18 @@ def test_fleet_operator_drives_only_the_assigned_robot(ros_graph):
         browser.get(url)
         # the allocator decides as requests arrive (DDS order), so who gets which robot is read back
         pattern = re.compile(r"alice -> (robot_\d).*bob -> (robot_\d)")
-        fleet_text = poll(lambda: (pattern.search(page_text(browser, "#fleet") or "") and page_text(browser, "#fleet")),
-                          30)
+
+        def settled() -> str | None:  # both assigned, and the third robot listed as waiting
+            text = page_text(browser, "#fleet") or ""
+            m = pattern.search(text)
+            return text if m and f"waiting: {(set(ROBOTS) - set(m.groups())).pop()}" in text else None
+
+        fleet_text = poll(settled, 30)
         assert fleet_text, "\n".join(f"--- {k}\n{output(p)}" for k, p in procs.items())
         mine, bobs = pattern.search(fleet_text).groups()
         (waiting,) = set(ROBOTS) - {mine, bobs}
-        assert f"waiting: {waiting}" in fleet_text
-        assert page_text(browser, "#operator") == "alice" and page_text(browser, "#target") == mine
-        assert waiting in page_text(browser, "#helplist")
+        assert poll(lambda: page_text(browser, "#operator") == "alice" and page_text(browser, "#target") == mine, 10)
+        assert poll(lambda: waiting in (page_text(browser, "#helplist") or ""), 10), page_text(browser, "#helplist")
 
         # every message the page shows, in order: #msg holds only the last one, and a later refusal
         # (an input sent while a key was still down) can replace the one a check waits for
@@ -122,7 +126,9 @@ def test_fleet_operator_drives_only_the_assigned_robot(ros_graph):
         ActionChains(browser).key_up("w").key_up(" ").perform()
         assert not [m for m in fleet.teleop[bobs] if m.operator_id == "alice"]
         browser.find_element(By.ID, f"takeover-{bobs}").click()
-        assert poll(lambda: said(f"{bobs} is assigned to bob"), 10), browser.execute_script("return window.said;")
+        assert poll(lambda: said(f"{bobs} is assigned to bob"), 10), (
+            sorted(set(browser.execute_script("return window.said;"))), page_text(browser, "#fleet"),
+            page_text(browser, "#conn"), output(procs["console"]))
 
         # her own robot: driven, every sample with her operator id and device "console"
         browser.find_element(By.ID, f"robot-{mine}").click()
