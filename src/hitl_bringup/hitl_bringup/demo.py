@@ -64,7 +64,7 @@ def step_header(console, text: str) -> None:
 
 
 # ---------------------------------------------------------------------------------- policy
-def sim_workers(cfg: DemoConfig) -> int:
+def sim_workers() -> int:
     """MuJoCo worker processes for the demo's batch rollouts: one per core, at most 2 (the same episodes
     as stepping in this process, hitl_sim/mj/pool.py; the kinematic fixture ignores it)."""
     return min(2, os.cpu_count() or 1)
@@ -81,7 +81,7 @@ def get_demos(cfg: DemoConfig, console):
         console.print(f"    reusing {ds.n_episodes} demos ({ds.n_steps} steps) from {path}")
         return ds
     ds = collect_demos(TASK, arm=ARM, n_episodes=cfg.demos, variant="train", seed=cfg.seed, progress=True,
-                       backend=cfg.backend, workers=sim_workers(cfg))
+                       backend=cfg.backend, workers=sim_workers())
     ds.save(path)
     console.print(f"    collected {ds.n_episodes} expert demos ({ds.n_steps} steps, "
                   f"{ds.success.mean():.0%} successful) -> {path}")
@@ -153,7 +153,7 @@ def calibrate(cfg: DemoConfig, policy, estimator, console) -> dict:
     from hitl_sim import make_env
 
     with make_env(TASK, arm=ARM, num_envs=min(cfg.calib_episodes, 8), variant="train", seed=cfg.seed + 7,
-                  backend=cfg.backend, workers=sim_workers(cfg)) as env:
+                  backend=cfg.backend, workers=sim_workers()) as env:
         res = deploy(env, policy, cfg.calib_episodes, seed=cfg.seed + 7, progress=True, desc="nominal rollouts")
     scores = score_steps(estimator, policy.n_obs, res.dataset, batch=64)
     thr = threshold_at(scores, cfg.target_rate)
@@ -170,7 +170,7 @@ def autonomous(cfg: DemoConfig, policy, console) -> dict:
     from hitl_sim import make_env
 
     with make_env(TASK, arm=ARM, num_envs=min(cfg.episodes, 10), variant="test", seed=cfg.seed,
-                  backend=cfg.backend, workers=sim_workers(cfg)) as env:
+                  backend=cfg.backend, workers=sim_workers()) as env:
         res = deploy(env, policy, cfg.episodes, seed=cfg.seed, progress=True, desc="autonomous (test objects)")
     rate = float(np.mean([m.success for m in res.episodes]))
     console.print(f"    autonomous success {rate:.0%} over {len(res.episodes)} episodes")

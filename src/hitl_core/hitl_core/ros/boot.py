@@ -34,6 +34,10 @@ def arm() -> None:
 def run(module: str, argv: list[str] | None = None) -> int:
     """Arm the stop signals, then import ``module`` and return its ``main(argv)``."""
     arm()
+    return _main_of(module, argv)
+
+
+def _main_of(module: str, argv: list[str] | None = None) -> int:
     return importlib.import_module(module).main(argv)
 
 
@@ -51,7 +55,7 @@ def node_module(executable: str) -> str:
 def console() -> int:
     """The installed executables' entry point: run the node module registered under this script's name."""
     arm()  # before the metadata scan too
-    return run(node_module(Path(sys.argv[0]).name))
+    return _main_of(node_module(Path(sys.argv[0]).name))
 
 
 def main() -> int:
