@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--num-envs", type=int, default=10, help="robots stepped at once for the success runs")
     ap.add_argument("--tasks", default="", help="comma-separated (default: every task in MJ_TASKS)")
     ap.add_argument("--arms", default="", help="comma-separated (default: every arm the task lists)")
+    ap.add_argument("--variants", default="", help="comma-separated (default: every variant of the task)")
     ap.add_argument("--fleet-sizes", default="1,8,100")
     ap.add_argument("--max-fleet-mb", type=float, default=8000.0,
                     help="skip a fleet whose robots would need more memory than this (measured per robot)")
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{task}/{arm}: {why}", flush=True)
         arms = [a for a in dict.fromkeys(wanted) if a in cls.arms]
         for arm in arms:
-            for variant in cls.variants:
+            for variant in [v for v in cls.variants if not args.variants or v in args.variants.split(",")]:
                 key = f"{task}/{arm}/{variant}"
                 if "success" in skip:
                     break

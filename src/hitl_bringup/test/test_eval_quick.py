@@ -178,6 +178,26 @@ def test_eval_cli_rejects_unknown_tables(capsys):
     assert "unknown tables" in capsys.readouterr().err
 
 
+def test_seed_list_runs_only_those_seeds(tmp_path, monkeypatch, capsys):
+    """`--seed-list 1,2` finishes a run stopped after seed 0: only seeds 1 and 2 are scheduled."""
+    from hitl_bringup.eval import cli, report
+
+    seen: dict = {}
+
+    def fake_run(cfg, tables, jobs, out, progress=True, command=""):
+        seen["jobs"] = [j[0] for j in cli.build_jobs(cfg, tables, str(out / "cache"))]
+        return {"errors": []}
+
+    monkeypatch.setattr(cli, "run", fake_run)
+    monkeypatch.setattr(report, "print_report", lambda result: None)
+    argv = ["--tables", "T1,T2", "--t1-tasks", "lift", "--seed-list", "2,1", "--out", str(tmp_path), "--no-progress"]
+    assert cli.main(argv) == 0
+    assert sorted(j for j in seen["jobs"] if not j.startswith("base/")) == ["T1/lift/1", "T1/lift/2", "T2/1", "T2/2"]
+    for bad in ("x", "-1", ","):
+        assert cli.main(["--seed-list", bad, "--out", str(tmp_path), "--no-progress"]) == 2
+        assert "--seed-list" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("main", [ev.main, rounds_main])
 def test_clis_help(main, capsys):
     with pytest.raises(SystemExit) as exc:

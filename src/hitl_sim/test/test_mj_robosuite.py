@@ -248,6 +248,51 @@ def test_square_expert_succeeds_and_recovers_from_a_drop():
     assert_recovers_from_a_drop(env, expert, seed=300, lift_to=0.05)
 
 
+def square_row(nut_xy, lowest: float, ee_z: float, peg=(0.47, 0.06), peg_top: float = 0.13) -> np.ndarray:
+    """One SquareExpert state row: the nut held (grasped, closed gripper), aligned in yaw with the peg."""
+    from hitl_sim.mj.robosuite_tasks.square import STATE
+
+    v = dict.fromkeys(STATE, 0.0)
+    v.update(nut_x=nut_xy[0], nut_y=nut_xy[1], nut_z=lowest + 0.015, nut_qw=1.0, grasped=1.0, nut_lowest=lowest,
+             peg_x=peg[0], peg_y=peg[1], peg_top=peg_top)
+    ee = [nut_xy[0], nut_xy[1] - 0.058, ee_z, 0.0, 0.7]
+    return np.array([*(v[k] for k in STATE), *ee])
+
+
+def test_square_expert_keeps_lowering_through_a_millimetre_of_drift():
+    """Measured on the YuMi: a hand 5 mm off the peg below the carry height rose back and lowered again until
+    the episode timed out; lowering now continues within LOWER_XY and only starts within ALIGN_XY."""
+    from hitl_sim.mj.robosuite_tasks.square import ALIGN_XY, CARRY_CLEAR, LOWER_XY
+
+    expert = expert_class("square")(noise=0.0)
+    off = 0.5 * (ALIGN_XY + LOWER_XY)  # between the two tolerances
+    lowering = expert.act(square_row((0.47, 0.06 + off), lowest=0.13 + CARRY_CLEAR - 0.006, ee_z=0.18))[0]
+    assert lowering[2] < 0.18 - 0.02 and lowering[4] == 1.0
+    at_carry = expert.act(square_row((0.47, 0.06 + off), lowest=0.13 + CARRY_CLEAR, ee_z=0.18))[0]
+    assert at_carry[2] >= 0.18 - 0.01  # not aligned enough to start lowering: it corrects at its height
+    too_far = expert.act(square_row((0.47, 0.06 + LOWER_XY + 0.002), lowest=0.13 + CARRY_CLEAR - 0.006,
+                                    ee_z=0.18))[0]
+    assert too_far[2] >= 0.18 - 0.01
+
+
+def test_cube_stack_expert_keeps_lowering_through_a_millimetre_of_drift():
+    """The same limit cycle as square's, measured on the YuMi (A 6 mm off B, rising and lowering until the
+    episode timed out): lowering starts within PLACE_TOL and continues within LOWER_TOL."""
+    from hitl_sim.mj.robosuite_tasks.cube_stack import CARRY_CLEAR, LOWER_TOL, PLACE_TOL, STATE
+
+    def row(off: float, lowest: float, ee_z: float = 0.14, b_top: float = 0.05) -> np.ndarray:
+        v = dict.fromkeys(STATE, 0.0)
+        v.update(a_x=0.40 + off, a_y=0.18, a_z=lowest + 0.02, a_qw=1.0, b_x=0.40, b_y=0.18, b_z=0.025, b_qw=1.0,
+                 grasped=1.0, a_lowest=lowest, b_top=b_top, grasp_z=lowest + 0.02)
+        return np.array([*(v[k] for k in STATE), 0.40 + off, 0.18, ee_z, 0.0, 0.6])
+
+    expert = expert_class("cube_stack")(noise=0.0)
+    off = 0.5 * (PLACE_TOL + LOWER_TOL)
+    assert expert.act(row(off, lowest=0.05 + CARRY_CLEAR - 0.01))[0][2] < 0.14 - 0.005  # lowering: keeps on
+    assert expert.act(row(off, lowest=0.05 + CARRY_CLEAR))[0][2] >= 0.14 - 0.01  # at carry height: aligns first
+    assert expert.act(row(LOWER_TOL + 0.003, lowest=0.05 + CARRY_CLEAR - 0.01))[0][2] >= 0.14 - 0.01
+
+
 @pytest.mark.slow
 def test_cube_stack_styles_grasp_different_face_pairs_and_recover():
     env = make_vec("cube_stack", "train", seed=5)

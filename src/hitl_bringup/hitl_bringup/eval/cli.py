@@ -263,7 +263,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tables", default=",".join(TABLES), help=f"comma-separated subset of {','.join(TABLES)}")
     p.add_argument("--t1-tasks", default="",
                    help="comma-separated subset of T1's tasks (default: all of the simulator's)")
-    p.add_argument("--seeds", type=int, default=3, help="seeds per cell (>= 3 for the results)")
+    p.add_argument("--seeds", type=int, default=3, help="seeds per cell (>= 3 for the results): 0 .. N-1")
+    p.add_argument("--seed-list", default="",
+                   help="comma-separated seeds instead of --seeds (finish a stopped run: merge with --summarize)")
     p.add_argument("--jobs", type=int, default=2, help="parallel worker processes (default 2)")
     p.add_argument("--out", default="bench/results", help="output folder (outcomes.json, results.md, plots, cache)")
     p.add_argument("--no-progress", action="store_true")
@@ -298,6 +300,15 @@ def main(args: list[str] | None = None) -> int:
         src = out / "outcomes.json"
         cfg = EvalConfig.make(ns.quick, ns.sim)
         cfg.seeds = tuple(range(ns.seeds))
+        if ns.seed_list:
+            try:
+                cfg.seeds = tuple(dict.fromkeys(int(x) for x in ns.seed_list.split(",") if x.strip()))
+            except ValueError:
+                cfg.seeds = ()
+            if not cfg.seeds or min(cfg.seeds) < 0:
+                print(f"{PROG}: error: --seed-list {ns.seed_list!r}: expected seeds >= 0, comma-separated",
+                      file=sys.stderr)
+                return 2
         if ns.t1_tasks:
             want = [t.strip() for t in ns.t1_tasks.split(",") if t.strip()]
             known = {task: (task, variant) for task, variant in cfg.t1_tasks}

@@ -33,7 +33,8 @@ STATE = ("a_x", "a_y", "a_z", "a_qx", "a_qy", "a_qz", "a_qw", "b_x", "b_y", "b_z
          "a_yaw", "face_pair", "grasped", "a_lowest", "b_top", "stacked", "grasp_z")
 CARRY_CLEAR = 0.03  # A's lowest point this far above B's top while moving sideways
 RELEASE_GAP = 0.006  # open when A's lowest point is this close above B's top
-PLACE_TOL = 0.005  # A centred over B within this (m)
+PLACE_TOL = 0.005  # A centred over B within this (m) before lowering it from the carry height ...
+LOWER_TOL = 0.010  # ... and within this while lowering (A's 4 cm face then still rests wholly on B's 5 cm top)
 
 
 class CubeStackTask(RobosuiteTask):
@@ -123,7 +124,10 @@ class CubeStackExpert(PerStateExpert):
         want_xy = b[:2] + (ee[:2] - a[:2])
         exy = float(np.linalg.norm(a[:2] - b[:2]))
         safe = ee[2] + (b_top + CARRY_CLEAR - lowest)
-        if exy > PLACE_TOL:
+        # hysteresis, as in square.py: a hand that drifts by a millimetre while lowering (measured on the
+        # YuMi) would otherwise rise back to the carry height, again and again, until the episode ends
+        lowering = lowest < b_top + CARRY_CLEAR - 0.004
+        if exy > (LOWER_TOL if lowering else PLACE_TOL):
             if lowest < b_top + 0.01 and exy > 0.02:  # too low to move sideways: rise first
                 tgt[2] = safe + 0.01
             else:

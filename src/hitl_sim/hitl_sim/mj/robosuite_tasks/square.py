@@ -30,6 +30,8 @@ NUT_X, NUT_Y = (-0.115, -0.11), (0.11, 0.225)  # robosuite's square-nut sampler 
 CARRY_CLEAR = 0.025  # the nut's lowest point this far above the peg top while moving sideways
 HAND_X_MAX = 0.79  # the hand this far out at most while placing (the peg is at 0.79, the workspace ends at 0.80)
 RELEASE_LOWEST = 0.035  # let go once the nut's lowest point is this low (it is around the peg)
+ALIGN_XY = 0.004  # nut centre this close to the peg (m) before lowering it from the carry height ...
+LOWER_XY = 0.006  # ... and this close while lowering (the hole leaves 6.7 mm around the peg on each side)
 STATE = ("nut_x", "nut_y", "nut_z", "nut_qx", "nut_qy", "nut_qz", "nut_qw", "grasp_x", "grasp_y", "grasp_z",
          "grasp_yaw", "grasped", "nut_lowest", "nut_yaw", "peg_x", "peg_y", "peg_top", "on_peg")
 
@@ -165,7 +167,10 @@ class SquareExpert(PerStateExpert):
         exy = float(np.linalg.norm(nut[:2] - peg))
         safe = ee[2] + (peg_top + CARRY_CLEAR - lowest)
         tgt[3] = ee[3] - dyaw
-        if exy > 0.004 or abs(dyaw) > 0.04:
+        # hysteresis: start lowering within ALIGN_XY, keep lowering within LOWER_XY (a hand that drifts by a
+        # millimetre while going down otherwise rises back to the carry height, again and again)
+        lowering = lowest < peg_top + CARRY_CLEAR - 0.004
+        if exy > (LOWER_XY if lowering else ALIGN_XY) or abs(dyaw) > 0.04:
             if lowest < peg_top + 0.01 and exy > 0.012:  # too low to move sideways: rise first
                 tgt[2] = safe + 0.01
                 tgt[3] = ee[3]
