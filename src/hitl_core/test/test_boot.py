@@ -26,8 +26,11 @@ def _start(tmp_path: Path, *command: str) -> subprocess.Popen:
     (tmp_path / "slow_imports_node.py").write_text(SLOW_IMPORTS)
     env = dict(os.environ, PYTHONUNBUFFERED="1",
                PYTHONPATH=os.pathsep.join([str(tmp_path), *sys.path]))
+    # a test run started in the background (`cmd &` in a script, nohup) ignores SIGINT, and the child would
+    # inherit that: Python then installs no KeyboardInterrupt handler. Start the child as a foreground one.
     proc = subprocess.Popen([sys.executable, *command], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env, cwd=tmp_path)
+                            text=True, env=env, cwd=tmp_path,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout.readline().strip() == "IMPORTING"
     return proc
 
