@@ -83,9 +83,10 @@ def merge(paths: list[str], out_path: str) -> int:
     """One fleet.json (+ plot) from per-task files written by separate processes."""
     parts = [json.loads(Path(p).read_text()) for p in paths]
     out = dict(parts[0])
-    out["results"] = {t: r for p in parts for t, r in p["results"].items()}
-    m_over_n = out["sizes"]["n_operators"] / out["sizes"]["n_robots"]
+    out["results"] = {t: {**r, "sizes": r.get("sizes", p["sizes"]), "seeds": r.get("seeds", p["seeds"])}
+                      for p in parts for t, r in p["results"].items()}  # tasks may run at different sizes
     for res in out["results"].values():  # the runs round ROHE to 4 decimals: recompute it exactly (Eq. 3,
+        m_over_n = res["sizes"]["n_operators"] / res["sizes"]["n_robots"]
         for rows in res["runs"].values():  # reward 1 per success) so that small values stay comparable
             for r in rows:
                 r["rohe"] = m_over_n * r["successes"] / (1 + r["human_actions"])
@@ -166,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": results,
         "notes": ["no online learning: policies are trained once from mixed-style demos",
                   "ROHE = IIFL Eq. 3 with the fleet reward summed over robots (hitl_teleop.fleet.rohe)",
-                  "cube_stack is the kinematic hitl_sim task unless registered in hitl_sim.mj"],
+                  "each task's simulator (MuJoCo when registered in hitl_sim.mj) is results[task].simulator"],
         "wall_s_total": round(time.perf_counter() - t_start, 1),
         "threads": args.threads,
         "cpu_count": os.cpu_count(),

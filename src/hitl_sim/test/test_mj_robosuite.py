@@ -329,3 +329,16 @@ def test_yumi_left_arm_does_the_task_while_the_right_holds(task):
     env.close()
     assert ok
     assert np.linalg.norm(right1 - right0) < 0.03  # the idle arm holds (it sags a little at the start)
+
+
+@pytest.mark.parametrize("target", [0.3, 2.0, -2.0, 11.5, 1000.0, -1e6])
+def test_nearest_yaw_takes_any_finite_target(target):
+    """A policy's wild yaw (a fleet benchmark's BC run sent one beyond +-3 pi) is its finger line, not a crash."""
+    from hitl_sim.mj.robosuite_tasks.arm_control import YAW_LIMIT, nearest_yaw
+
+    for current in (-1.5, 0.0, 1.5):
+        y = nearest_yaw(target, current)
+        assert abs(y) <= YAW_LIMIT
+        assert abs(np.sin(y - target)) < 1e-6  # the same line: a multiple of pi away
+    assert nearest_yaw(2.0, 1.5) == pytest.approx(2.0 - np.pi)  # nothing else inside the window
+    assert nearest_yaw(1.0, 0.0, limit=0.5) == 0.5  # a window that holds no equivalent yaw: its edge

@@ -94,9 +94,13 @@ def yaw_of_axis(axis: np.ndarray) -> float:
 
 
 def nearest_yaw(target: float, current: float, limit: float = YAW_LIMIT) -> float:
-    """The target + k*pi inside [-limit, limit] nearest ``current``."""
-    cands = target + np.pi * np.arange(-3, 4)
+    """The target + k*pi inside [-limit, limit] nearest ``current`` (any finite target: a policy's yaw of
+    1000 rad is the same finger line as its remainder modulo pi)."""
+    base = target - np.pi * np.round(target / np.pi)  # in [-pi/2, pi/2]
+    cands = base + np.pi * np.arange(-2, 3)
     cands = cands[np.abs(cands) <= limit]
+    if not len(cands):  # a window narrower than pi/2 may hold no equivalent yaw: the nearest edge
+        return float(np.clip(base, -limit, limit))
     return float(cands[np.argmin(np.abs(cands - current))])
 
 
