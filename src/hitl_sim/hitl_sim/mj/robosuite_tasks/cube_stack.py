@@ -27,7 +27,7 @@ from hitl_sim.core import SceneItem
 from hitl_sim.mj.base import PerStateExpert
 from hitl_sim.mj.robosuite_tasks.arm_control import rot_z
 from hitl_sim.mj.robosuite_tasks.common import ObjectHandle, RobosuiteTask, sample_region, state_ee_names
-from hitl_sim.mj.robosuite_tasks.pick import choose_yaw, hand_noise, hold, pick_step
+from hitl_sim.mj.robosuite_tasks.pick import choose_yaw, hand_noise, hold, pick_step, place_tolerance
 
 STATE = ("a_x", "a_y", "a_z", "a_qx", "a_qy", "a_qz", "a_qw", "b_x", "b_y", "b_z", "b_qx", "b_qy", "b_qz", "b_qw",
          "a_yaw", "face_pair", "grasped", "a_lowest", "b_top", "stacked", "grasp_z")
@@ -124,10 +124,7 @@ class CubeStackExpert(PerStateExpert):
         want_xy = b[:2] + (ee[:2] - a[:2])
         exy = float(np.linalg.norm(a[:2] - b[:2]))
         safe = ee[2] + (b_top + CARRY_CLEAR - lowest)
-        # hysteresis, as in square.py: a hand that drifts by a millimetre while lowering (measured on the
-        # YuMi) would otherwise rise back to the carry height, again and again, until the episode ends
-        lowering = lowest < b_top + CARRY_CLEAR - 0.004
-        if exy > (LOWER_TOL if lowering else PLACE_TOL):
+        if exy > place_tolerance(lowest, b_top, CARRY_CLEAR, PLACE_TOL, LOWER_TOL):
             if lowest < b_top + 0.01 and exy > 0.02:  # too low to move sideways: rise first
                 tgt[2] = safe + 0.01
             else:

@@ -18,6 +18,7 @@ ALIGN_YAW = 0.08  # rad
 AT_Z = 0.006  # at the grasp height (m)
 OPEN = 0.06  # the gripper counts as open below this
 CLOSED_EMPTY = 0.9  # closed on nothing (a miss) above this
+LOWERING_MARGIN = 0.004  # a carried object this far below its carry height is being lowered (m)
 
 
 def choose_yaw(grasp_yaw: float, period: float, current: float) -> float:
@@ -25,6 +26,17 @@ def choose_yaw(grasp_yaw: float, period: float, current: float) -> float:
     cands = grasp_yaw + period * np.arange(-8, 9)
     cands = cands[np.abs(cands) <= YAW_LIMIT]
     return float(cands[np.argmin(np.abs(cands - current))])
+
+
+def place_tolerance(lowest: float, top: float, carry_clear: float, start: float, keep: float) -> float:
+    """xy tolerance (m) for lowering a carried object onto a support whose top is at ``top``.
+
+    ``start`` to begin lowering from the carry height (the object's lowest point ``carry_clear`` above
+    ``top``), the looser ``keep`` once it is being lowered: without this hysteresis a hand that drifts by
+    a millimetre on the way down (measured on the YuMi) rises back to the carry height, again and again,
+    until the episode times out.
+    """
+    return keep if lowest < top + carry_clear - LOWERING_MARGIN else start
 
 
 def pick_step(ee: np.ndarray, grasp: np.ndarray, yaw: float, safe_z: float | None = None) -> np.ndarray:

@@ -23,7 +23,7 @@ from hitl_sim.core import SceneItem
 from hitl_sim.mj.base import PerStateExpert
 from hitl_sim.mj.robosuite_tasks.arm_control import YAW_LIMIT, rot_z, yaw_of_axis
 from hitl_sim.mj.robosuite_tasks.common import ObjectHandle, RobosuiteTask, geom_items, state_ee_names
-from hitl_sim.mj.robosuite_tasks.pick import choose_yaw, hand_noise, hold, pick_step
+from hitl_sim.mj.robosuite_tasks.pick import choose_yaw, hand_noise, hold, pick_step, place_tolerance
 
 HANDLE = np.array([0.058, 0.0, 0.0])  # grasp point on the handle (nut frame); fingers close along nut y
 NUT_X, NUT_Y = (-0.115, -0.11), (0.11, 0.225)  # robosuite's square-nut sampler ranges (world, about the table)
@@ -167,10 +167,7 @@ class SquareExpert(PerStateExpert):
         exy = float(np.linalg.norm(nut[:2] - peg))
         safe = ee[2] + (peg_top + CARRY_CLEAR - lowest)
         tgt[3] = ee[3] - dyaw
-        # hysteresis: start lowering within ALIGN_XY, keep lowering within LOWER_XY (a hand that drifts by a
-        # millimetre while going down otherwise rises back to the carry height, again and again)
-        lowering = lowest < peg_top + CARRY_CLEAR - 0.004
-        if exy > (LOWER_XY if lowering else ALIGN_XY) or abs(dyaw) > 0.04:
+        if exy > place_tolerance(lowest, peg_top, CARRY_CLEAR, ALIGN_XY, LOWER_XY) or abs(dyaw) > 0.04:
             if lowest < peg_top + 0.01 and exy > 0.012:  # too low to move sideways: rise first
                 tgt[2] = safe + 0.01
                 tgt[3] = ee[3]
