@@ -36,6 +36,8 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from hitl_teleop.arbiter.config import ArbiterConfig
+
 FAULTS = ("kill_policy", "kill_device", "kill_recorder", "drop_operator")
 HOLD_LIMIT_S = 0.2
 
@@ -490,8 +492,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threshold", type=float, default=0.7, help="help threshold on the random score")
     p.add_argument("--min-intervention-s", type=float, default=1.0)
     p.add_argument("--hard-reset-s", type=float, default=2.0)
-    p.add_argument("--policy-timeout-s", type=float, default=0.15, help="the arbiter's policy_timeout_s")
-    p.add_argument("--device-timeout-s", type=float, default=0.3, help="the arbiter's device_timeout_s")
+    defaults = ArbiterConfig()  # the arbiters run with their defaults: these only judge the commands seen
+    p.add_argument("--policy-timeout-s", type=float, default=defaults.policy_timeout_s,
+                   help="the arbiter's policy_timeout_s")
+    p.add_argument("--device-timeout-s", type=float, default=defaults.device_timeout_s,
+                   help="the arbiter's device_timeout_s")
     p.add_argument("--warmup-s", type=float, default=5.0)
     p.add_argument("--startup-timeout", type=float, default=300.0)
     p.add_argument("--discovery-s", type=float, default=3.0, help="after a recorder's restart, until it records")

@@ -45,9 +45,10 @@ def test_tiny_soak_every_fault_detected_held_reassigned_and_no_episode_lost(tmp_
         assert f["detected"], f"{kind}: the runner did not see {f['target']} die"
     # no command from a dead node past its timeout; a hold with its reason within 200 ms of the moment the
     # dead node would have driven the robot (the kill, or the robot's later hand-over to it)
-    # (200 ms for the policy, whose timeout is 150 ms; the device timeout is 300 ms: 300 ms + 100 ms there)
-    for kind, reason, limit in (("kill_policy", "STALE_POLICY", 0.2), ("kill_device", "STALE_DEVICE", 0.4),
-                                ("drop_operator", "STALE_DEVICE", 0.4)):
+    # (the policy and device timeouts are both 150 ms: 200 ms for the policy, the bench's bar; 300 ms for the
+    # operators, whose hold also waits for a 20 Hz sample to age, so that a loaded CI machine does not fail it)
+    for kind, reason, limit in (("kill_policy", "STALE_POLICY", 0.2), ("kill_device", "STALE_DEVICE", 0.3),
+                                ("drop_operator", "STALE_DEVICE", 0.3)):
         f = faults[kind]
         assert f["commands_under_dead_node"] == 0, f
         if f["hold_reason"]:

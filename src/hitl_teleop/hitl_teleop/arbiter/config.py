@@ -16,7 +16,7 @@ class ArbiterConfig:
     min_intervention_s: float = 0.0  # t_T; the effective minimum is at least one action chunk
     policy_timeout_s: float = 0.15
     observation_timeout_s: float = 0.3
-    device_timeout_s: float = 0.3
+    device_timeout_s: float = 0.15  # 3 periods of the slowest device stream (PS3 pad, console, sim operator: 20 Hz)
     gating: str = "both"  # "robot" | "human" | "both"
     require_deadman: bool = True  # HUMAN needs engaged=True, else hold
     # Operator hand-back while the score is still above the threshold (take-over button pressed and

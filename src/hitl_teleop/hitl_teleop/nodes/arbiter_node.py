@@ -59,7 +59,7 @@ parameters:
                                             above rearm_ratio * that score (0: ask again at once)
   policy_timeout_s      (double, 0.15)      stale action_chunk -> hold (STALE_POLICY)
   observation_timeout_s (double, 0.3)       stale observation -> hold (STALE_OBSERVATION)
-  device_timeout_s      (double, 0.3)       stale teleop while HUMAN -> hold (STALE_DEVICE)
+  device_timeout_s      (double, 0.15)      stale teleop while HUMAN -> hold (STALE_DEVICE); devices stream >= 20 Hz
   require_deadman       (bool, true)        HUMAN needs teleop.engaged, else hold (DEADMAN_RELEASED)
   rate_hz               (double, 0.0)       control rate; <= 0: the arm profile's
   watchdog_hz           (double, 50.0)      watchdog check rate
@@ -98,7 +98,7 @@ class ArbiterNode(Node):
             rearm_ratio=float(p("rearm_ratio", 0.0).value),
             policy_timeout_s=float(p("policy_timeout_s", 0.15).value),
             observation_timeout_s=float(p("observation_timeout_s", 0.3).value),
-            device_timeout_s=float(p("device_timeout_s", 0.3).value),
+            device_timeout_s=float(p("device_timeout_s", 0.15).value),
             gating=str(p("gating", "both").value),
             require_deadman=bool(p("require_deadman", True).value),
             rate_hz=rate,

@@ -2,8 +2,11 @@
 
 Steps once per ``sim/state`` message (one per simulator tick): reads the arbiter's latest
 ``control_state``, runs the task's scripted expert when driving and publishes ``teleop``
-(MODE_ABSOLUTE, one message per end effector, engaged=false while idle). With ``fleet:=true`` it
-serves whichever robot ``/fleet/assignments`` gives it (topics under /<robot_id>/).
+(MODE_ABSOLUTE, one message per end effector, engaged=false while idle). Between ticks it repeats
+the latest command at ``rate_hz``, as a real device streams while its operator holds still (an
+absolute target repeated is the same command), so the arbiter's ``device_timeout_s`` can be short.
+With ``fleet:=true`` it serves whichever robot ``/fleet/assignments`` gives it (topics under
+/<robot_id>/).
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ parameters:
                                                hand back (press+release take-over) at the task's next milestone
   fleet                (bool, false)           follow /fleet/assignments instead of the own namespace
   backend              (string, 'auto')        expert's simulator: mujoco | kinematic | auto (as sim_arm_node's)
+  rate_hz              (double, 20.0)          teleop stream rate: the latest command is repeated between ticks
 topics: sub control_state, sim/state, observation (/fleet/assignments with fleet); pub teleop
 """
 
@@ -72,6 +76,12 @@ class SimOperatorNode(Node):
             handback=str(p("handback", "score").value),
             backend=str(p("backend", "auto").value),
         )
+        rate = float(p("rate_hz", 20.0).value)
+        if not rate > 0.0:
+            raise ValueError(f"rate_hz must be > 0, got {rate}")
+        self.period = 1.0 / rate
+        self.last_out: OperatorOutput | None = None
+        self.last_sent = 0.0
         self.task = p("task", "lift").value
         self.fleet = bool(p("fleet", False).value)
         self.operator = SimulatedOperator(self.task, cfg)
@@ -84,6 +94,7 @@ class SimOperatorNode(Node):
             self.create_subscription(FleetAssignment, "/fleet/assignments", self.on_assignments, 10)
         else:
             self.attach("")
+        self.create_timer(self.period / 2, self.on_stream)
         self.get_logger().info(
             f"{cfg.operator_id}: task {self.task}, delay {cfg.reaction_delay_ticks} ticks, "
             f"{'human-gated (' + cfg.takeover_rule + ')' if cfg.human_gated else 'robot-gated'}"
@@ -96,7 +107,7 @@ class SimOperatorNode(Node):
             self.destroy_subscription(h)
         if self.pub is not None:
             self.destroy_publisher(self.pub)
-        self.control, self.obs = None, None
+        self.control, self.obs, self.last_out = None, None, None
         self.handles = [
             self.create_subscription(ControlState, prefix + "control_state", self.on_control, 10),
             self.create_subscription(Observation, prefix + "observation", self.on_obs, 10),
@@ -145,8 +156,15 @@ class SimOperatorNode(Node):
             out = OperatorOutput(False, False, None, "idle")
         self.publish(out)
 
+    def on_stream(self) -> None:
+        """Repeat the latest command once a period has passed without one (the device's stream)."""
+        now = self.get_clock().now().nanoseconds * 1e-9
+        if self.pub is not None and self.last_out is not None and now - self.last_sent >= self.period:
+            self.publish(self.last_out)
+
     def publish(self, out: OperatorOutput) -> None:
         t = self.get_clock().now().nanoseconds * 1e-9
+        self.last_out, self.last_sent = out, t
         for m in rc.teleop_msgs(
             out, self.profile.n_arms, self.operator.config.operator_id, t, self.profile.base_frame
         ):

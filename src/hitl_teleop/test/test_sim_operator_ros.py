@@ -1,0 +1,62 @@
+"""sim_operator_node over DDS: between simulator ticks it streams its latest command at ``rate_hz``, as a
+real device does while its operator holds still, so the arbiter's 0.15 s device timeout fires only
+when the operator's process is gone (bench/soak.py's kill_device / drop_operator)."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+
+import pytest
+from hitl_core.ros.testing import output, ros_imports, stop
+
+with ros_imports():
+    from hitl_msgs.msg import ControlState, Observation, TeleopCommand
+
+pytestmark = pytest.mark.ros
+
+
+def secs(stamp) -> float:
+    return stamp.sec + stamp.nanosec * 1e-9
+
+
+def pose(m: TeleopCommand) -> tuple[float, float, float, float]:
+    return (m.pose.position.x, m.pose.position.y, m.pose.position.z, m.gripper)
+
+
+def test_latest_command_repeats_between_ticks_and_stops_with_the_process(ros_node):
+    import hitl_sim
+
+    env = hitl_sim.make_env("nav", arm="franka", num_envs=1, seed=0)
+    env.reset()
+    names, state = list(env.state_names), env.get_state()[0]
+    ns = "/stream_test"
+    got: list[TeleopCommand] = []
+    ros_node.create_subscription(TeleopCommand, f"{ns}/teleop", got.append, 100)
+    pub_cs = ros_node.create_publisher(ControlState, f"{ns}/control_state", 10)
+    pub_state = ros_node.create_publisher(Observation, f"{ns}/sim/state", 10)
+    proc = ros_node.graph.spawn([sys.executable, "-m", "hitl_teleop.nodes.sim_operator_node", "--ros-args",
+                                 "-r", f"__ns:={ns}", "-p", "task:=nav", "-p", "reaction_delay_ticks:=0",
+                                 "-p", "rate_hz:=20.0"])
+    try:
+        def tick() -> None:  # the robot asks for help; one simulator tick
+            pub_cs.publish(ControlState(source=ControlState.SOURCE_PAUSED, help_requested=True, episode=1))
+            pub_state.publish(Observation(names=names, data=[float(v) for v in state]))
+
+        assert ros_node.spin_until(lambda: any(m.engaged for m in got), 60, every=tick, period=0.2), (
+            "the operator never engaged\n" + output(proc))
+        first = next(i for i, m in enumerate(got) if m.engaged)
+        # no more simulator ticks: the stream goes on with the same command and fresh stamps
+        assert ros_node.spin_until(lambda: len(got) >= first + 6, 30), output(proc)
+        stream = got[first:first + 6]
+        stamps = [secs(m.header.stamp) for m in stream]
+        assert all(b > a for a, b in itertools.pairwise(stamps)), stamps
+        assert all(m.engaged and pose(m) == pose(stream[0]) for m in stream[1:])
+        # the median gap is the stream's period (20 Hz), not the simulator's (there is none now)
+        gaps = sorted(b - a for a, b in itertools.pairwise(stamps))
+        assert gaps[len(gaps) // 2] < 0.2, gaps
+    finally:
+        stop(proc, "sim_operator")
+    n = len(got)
+    ros_node.spin_for(0.5)
+    assert len(got) == n, "teleop from a stopped operator"
