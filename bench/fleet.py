@@ -79,12 +79,31 @@ def sim_speed(tasks: tuple[str, ...] = ("push", "nav"), n: int = 100, ticks: int
     return out
 
 
+def join_runs(a: dict, b: dict) -> dict:
+    """One task's results from two runs: their per-seed rows joined (a method and seed once: b's wins)."""
+    if a["sizes"] != b["sizes"] or a["simulator"] != b["simulator"]:
+        raise SystemExit(f"fleet merge: {a['simulator']} {a['sizes']} and {b['simulator']} {b['sizes']} differ")
+    runs: dict[str, dict[int, dict]] = {}
+    for part in (a, b):
+        for method, rows in part["runs"].items():
+            runs.setdefault(method, {}).update({r["seed"]: r for r in rows})
+    joined = {m: [by_seed[k] for k in sorted(by_seed)] for m, by_seed in runs.items()}
+    seeds = sorted({r["seed"] for rows in joined.values() for r in rows})
+    return {**a, "runs": joined, "seeds": len(seeds), "seed_list": seeds,
+            "train_s": a.get("train_s", 0.0) + b.get("train_s", 0.0)}
+
+
 def merge(paths: list[str], out_path: str) -> int:
     """One fleet.json (+ plot) from per-task files written by separate processes."""
     parts = [json.loads(Path(p).read_text()) for p in paths]
     out = dict(parts[0])
-    out["results"] = {t: {**r, "sizes": r.get("sizes", p["sizes"]), "seeds": r.get("seeds", p["seeds"])}
-                      for p in parts for t, r in p["results"].items()}  # tasks may run at different sizes
+    out["results"] = {}
+    for p in parts:  # tasks may run at different sizes; one task's runs may come from several files (seeds)
+        for t, r in p["results"].items():
+            r = {**r, "sizes": r.get("sizes", p["sizes"]), "seeds": r.get("seeds", p["seeds"])}
+            if t in out["results"]:
+                r = join_runs(out["results"][t], r)
+            out["results"][t] = r
     for res in out["results"].values():  # the runs round ROHE to 4 decimals: recompute it exactly (Eq. 3,
         m_over_n = res["sizes"]["n_operators"] / res["sizes"]["n_robots"]
         for rows in res["runs"].values():  # reward 1 per success) so that small values stay comparable
@@ -95,7 +114,11 @@ def merge(paths: list[str], out_path: str) -> int:
             for m in res["summary"]:
                 res["summary"][m][key]["mean"] = float(np.mean([r[key] for r in res["runs"][m]]))
         res["rohe_order"] = sorted(res["summary"], key=lambda m: -res["summary"][m]["rohe"]["mean"])
-    out["wall_s_by_task"] = {t: p["wall_s_total"] for p in parts for t in p["results"]}
+        res["success_order"] = sorted(res["summary"], key=lambda m: -res["summary"][m]["successes"]["mean"])
+    out["wall_s_by_task"] = {}
+    for p in parts:
+        for t in p["results"]:
+            out["wall_s_by_task"][t] = out["wall_s_by_task"].get(t, 0.0) + p["wall_s_total"]
     out["wall_s_total"] = max(out["wall_s_by_task"].values())
     out["sim_speed"] = sim_speed()
     path = Path(out_path)
@@ -110,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tasks", nargs="+", default=["push", "cube_stack"])
     p.add_argument("--methods", nargs="+", default=list(METHODS), choices=METHODS)
     p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--seed-list", default="", help="comma-separated seeds instead of 0 .. --seeds-1 (merge with "
+                   "--merge-from to finish a run)")
     p.add_argument("--robots", type=int, default=100)
     p.add_argument("--operators", type=int, default=10)
     p.add_argument("--steps", type=int, default=2000)
@@ -134,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     if "IIFL-R" in methods and "IIFL" in methods:  # IIFL first: IIFL-R reuses its request rate
         methods.remove("IIFL")
         methods.insert(0, "IIFL")
+    seeds = [int(x) for x in args.seed_list.split(",") if x.strip()] if args.seed_list else list(range(args.seeds))
     t_start = time.perf_counter()
     results: dict = {}
     for task in args.tasks:
@@ -141,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         policies = train_policies(task, sizes, Path(args.cache))
         train_s = time.perf_counter() - t0
         rows: dict[str, list[dict]] = {m: [] for m in methods}
-        for seed in range(args.seeds):
+        for seed in seeds:
             rate = None
             for method in methods:
                 res = run_fleet(method, task, policies, sizes, seed, request_rate=rate,
@@ -162,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[fleet-bench] {task}: ROHE order {' > '.join(order)}", flush=True)
     out = {
         "sizes": dataclasses.asdict(sizes),
-        "seeds": args.seeds,
+        "seeds": len(seeds),
+        "seed_list": seeds,
         "methods": methods,
         "results": results,
         "notes": ["no online learning: policies are trained once from mixed-style demos",

@@ -161,6 +161,13 @@ class Watch:
             msg = self.assign[-1][1]
         return {a.robot_id: a.operator_id for a in msg.assignments if a.assigned}
 
+    def allocator_alive(self, now: float, window_s: float = 30.0) -> dict:
+        """Assignment messages in the last window and the age of the latest (a stalled allocator shows)."""
+        with self.lock:
+            recent = sum(1 for tr, _ in self.assign if tr >= now - window_s)
+            age = round(now - self.assign[-1][0], 2) if self.assign else None
+        return {"assignment_msgs": recent, "last_assignment_age_s": age}
+
     def states_after(self, robot: str, t: float) -> list[tuple[float, object]]:
         with self.lock:
             return [(tr, m) for tr, m in self.states[robot] if tr >= t]
@@ -297,7 +304,13 @@ class Soak:
         fault.exposed_s = None if exposed is None else round(max(0.0, exposed - fault.t_kill), 4)
         fault.commands_under_dead_node = sum(1 for _, m in after if under(m) and not m.holding
                                              and fault.t_kill + timeout + 0.02 < stamp_s(m) < end)
-        hold = next(((tr, m) for tr, m in after if m.holding and m.reason in want and under(m)), None)
+        hold_at = next((k for k, (_, m) in enumerate(after) if m.holding and m.reason in want and under(m)), None)
+        hold = None if hold_at is None else after[hold_at]
+        if hold_at is not None:  # the dead node's turn that the hold ends began where this run of its states did
+            start = hold_at
+            while start > 0 and under(after[start - 1][1]):
+                start -= 1
+            exposed = stamp_s(after[start][1])
         first = next(((tr, m) for tr, m in after if m.holding), None)
         if first is not None:
             fault.first_hold = (f"{reason_name(cs, first[1].reason)} after "
@@ -382,7 +395,10 @@ class Soak:
             unexplained = [e for e in missing if not any(a <= ran[e] <= b for a, b in windows)]
             out[r] = {"bag_dirs": [d.name for d in dirs], "repaired_dirs": repaired,
                       "episodes_run": len(ran), "episodes_in_bags": len(in_bag & set(ran)),
-                      "missing": missing, "missing_outside_recorder_gap": unexplained}
+                      "missing": missing, "missing_outside_recorder_gap": unexplained,
+                      # how far outside: the episode's end minus the nearest window's edge (s)
+                      "outside_by_s": {e: round(min(min(abs(ran[e] - a), abs(ran[e] - b)) for a, b in windows), 2)
+                                       if windows else None for e in unexplained}}
         return out
 
     # ---- main loop ----------------------------------------------------------------------------------
@@ -397,6 +413,7 @@ class Soak:
         queue = list(self.faults)
         unexpected_deaths: dict[str, int] = {}
         last_print = 0.0
+        timeline: list[dict] = []
         try:
             self.runner.start()
             started = time.time()
@@ -426,9 +443,11 @@ class Soak:
                             f.detected = True
                 if now - last_print > 30:
                     last_print = now
+                    alive = self.watch.allocator_alive(now)
+                    timeline.append({"t": round(now - t_run, 1), "serving": self.watch.serving(), **alive})
                     print(f"[soak] t={now - t_run:6.1f} s episodes "
-                          f"{ {r: len(e) for r, e in self.watch.ends.items()} } serving {self.watch.serving()}",
-                          flush=True)
+                          f"{ {r: len(e) for r, e in self.watch.ends.items()} } serving {self.watch.serving()} "
+                          f"allocator {alive}", flush=True)
                 time.sleep(0.05)
             time.sleep(2.0)
             rss_end = self.rss()
@@ -458,6 +477,7 @@ class Soak:
                            "killed": k in {f.target for f in self.faults if f.t_kill}}
                        for k in sorted(set(rss_start) | set(rss_end))},
             "summary": summarize(self.faults, bags),
+            "timeline": timeline,
         }
 
 
