@@ -90,7 +90,7 @@ def join_runs(a: dict, b: dict) -> dict:
     joined = {m: [by_seed[k] for k in sorted(by_seed)] for m, by_seed in runs.items()}
     seeds = sorted({r["seed"] for rows in joined.values() for r in rows})
     return {**a, "runs": joined, "seeds": len(seeds), "seed_list": seeds,
-            "train_s": a.get("train_s", 0.0) + b.get("train_s", 0.0)}
+            "train_s": (a.get("train_s") or 0.0) + (b.get("train_s") or 0.0)}  # None: not recorded
 
 
 def merge(paths: list[str], out_path: str) -> int:

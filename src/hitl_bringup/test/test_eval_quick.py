@@ -90,6 +90,24 @@ def test_summary_and_orderings_report_what_was_measured(tmp_path):
     assert all((tmp_path / f).stat().st_size > 1000 for f in files)
 
 
+def test_equal_means_summed_in_another_order_are_a_tie_not_an_ordering():
+    """Success 0.1/0.1/0.4 against 0.4/0.1/0.1 (one value set, another order): the float means differ in
+    the last bit (0.20000000000000004 vs 0.19999999999999998); the verdict is "tie", as the report's 3
+    decimals show."""
+    cfg = ev.EvalConfig.make(quick=True)
+    rows = {"T5": []}
+    per_radius = {0.01: (0.4, 0.1, 0.1), 0.03: (0.1, 0.4, 0.1), 0.05: (0.1, 0.1, 0.4), 0.1: (0.3, 0.3, 0.3)}
+    for r, successes in per_radius.items():
+        for seed, succ in enumerate(successes):
+            rows["T5"].append({"radius": r, "seed": seed, "human_steps": 20.0, "assisted_success": 0.9,
+                               "success": succ})
+    verdicts = {c["claim"]: c["verdict"] for c in ev.summarize(rows, cfg)["orderings"]}
+    assert verdicts["T5 r=0.05 vs r=0.01: higher success after fine-tuning"] == "tie"
+    assert verdicts["T5 r=0.05 vs r=0.03: higher success after fine-tuning"] == "tie"
+    assert verdicts["T5 r=0.05 vs r=0.1: higher success after fine-tuning"] == "reversed"
+    assert verdicts["T5 r=0.05 vs r=0.01: fewer human steps"] == "tie"
+
+
 def test_effort_at_mixes_operating_points():
     pts = [(0.1, 0.0), (0.5, 10.0), (1.0, 14.0)]  # never ask (autonomous 0.1), two flag rates
     assert ev.effort_at(pts, 1.0) == pytest.approx(14.0)

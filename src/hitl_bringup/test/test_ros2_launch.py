@@ -10,12 +10,19 @@ built by .ci/run into build/ros2-launch from ../shared/ros2-launch/overlay.sh).
 - an unknown argument: exit 1 naming the valid ones;
 - Ctrl-C (SIGINT to the whole process group; launch forwards its own): exit 0, no traceback, bag whole;
 - the launcher SIGKILLed: no `arm_command` later than 1 s after the kill, no node left running.
+
+One failure is retried once, and only that one: a node whose own cleanup finished (the recorder's bag
+closed whole) stuck in the middleware's teardown (rclpy's destroy_node / context shutdown inside Fast
+DDS while its peers leave at the same moment), ended by the shutdown watchdog of
+hitl_core/ros/runtime.py with exit 1 and its stack. Seen once in CI (2026-12-03, the recorder, franka);
+the runtime bounds it on purpose, the launch test still requires a clean run.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -62,6 +69,16 @@ def _clean(text: str) -> list[str]:
     return [line for line in text.splitlines() if any(b in line for b in bad)]
 
 
+def _only_the_middleware_teardown_race(text: str) -> bool:
+    """Every failure in ``text`` is a node that died with exit 1 after the shutdown watchdog dumped its
+    stack inside rclpy's teardown (see the module docstring), and nothing else went wrong."""
+    bad = _clean(text)
+    died = [line for line in bad if "process has died" in line]
+    return (bool(died) and len(died) == len(bad) and all("exit code 1," in line for line in died)
+            and "Timeout (0:00:0" in text
+            and any(f"in {frame}" in text for frame in ("destroy_node", "try_shutdown", "shutdown")))
+
+
 def _episode_ends(bag: Path) -> list[tuple[int, int]]:
     from hitl_core.bag_reader import MessageDecoder, iter_bag
 
@@ -82,6 +99,10 @@ def test_deploy_launch_runs_the_episodes_and_ends_cleanly(arm, checkpoints, tmp_
             f"sim_arm.max_episode_steps:=15 "
             f"estimator:=random threshold:=0.7 namespace:=l{arm} bag:={tmp_path / 'bag'}")
     rc, text = _wait(_launch(args, log, ros_domain), log, 300)
+    if rc == 0 and _only_the_middleware_teardown_race(text):
+        print(f"retrying once: the middleware teardown race ({_clean(text)})")
+        shutil.rmtree(next(p for p in tmp_path.glob("bag*") if p.is_dir()))
+        rc, text = _wait(_launch(args, log, ros_domain), log, 300)
     assert rc == 0, text[-4000:]
     assert not _clean(text), _clean(text)
     assert "process[sim_arm_node-1] was required: shutting down" in text, text[-3000:]

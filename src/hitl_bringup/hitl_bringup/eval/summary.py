@@ -8,6 +8,8 @@ paper gives none). Orderings are checked on the means and reported as measured: 
 
 from __future__ import annotations
 
+import math
+
 from hitl_bringup.eval import t1, t2, t3, t4, t5
 from hitl_bringup.eval.config import TABLES, EvalConfig
 
@@ -34,7 +36,7 @@ def orderings(s: dict, cfg: EvalConfig) -> list[dict]:
             return
         if incomparable:
             verdict = "incomparable"
-        elif a == b:
+        elif math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12):  # means of one set summed in another order
             verdict = "tie"
         else:
             verdict = "holds" if (a < b if lower_is_better else a > b) else "reversed"
