@@ -40,6 +40,7 @@ from hitl_teleop.arbiter.config import ArbiterConfig
 
 FAULTS = ("kill_policy", "kill_device", "kill_recorder", "drop_operator")
 HOLD_LIMIT_S = 0.2
+STALL_S = 60.0  # robots asking and nobody served this long: the allocator looks stalled
 
 
 @dataclass
@@ -135,8 +136,13 @@ class Watch:
         self.node.create_subscription(FleetAssignment, "/fleet/assignments", lambda m: self._add(self.assign, m), 50)
         self.ex = SingleThreadedExecutor(context=self.ctx)
         self.ex.add_node(self.node)
-        self.thread = threading.Thread(target=self.ex.spin, daemon=True)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._spin, daemon=True)
         self.thread.start()
+
+    def _spin(self) -> None:
+        while not self.stopping.is_set():
+            self.ex.spin_once(timeout_sec=0.05)
 
     def _add(self, store: list, msg) -> None:
         with self.lock:
@@ -177,6 +183,10 @@ class Watch:
             return [(tr, m) for tr, m in self.assign if tr >= t]
 
     def close(self) -> None:
+        """The spin thread out of its wait first: the context shut down under a spinning executor hung
+        in rclpy's logging teardown at the end of a 20-minute soak (the results never written)."""
+        self.stopping.set()
+        self.thread.join(timeout=10)
         self.ex.shutdown(timeout_sec=1.0)
         self.node.destroy_node()
         self.ctx.shutdown()
@@ -401,6 +411,33 @@ class Soak:
                                        if windows else None for e in unexplained}}
         return out
 
+    def check_allocator(self, now: float, stalls: list[dict]) -> None:
+        """Robots asking for help for STALL_S and nobody served meanwhile: the allocator looks stalled
+        (robots that just started asking after a quiet spell are not a stall). It is sent
+        SIGUSR1 once per stall (every node prints its stacks on it, hitl_core/ros/runtime.py), so its log
+        says where it waits; the stall is recorded with the allocator's liveness at that moment."""
+        if self.watch.serving():
+            self.last_served, self.asking_since, self.stalled = now, None, False
+            return
+        asking = [r for r in self.robots if (s := self.watch.last_state(r)) is not None and s.help_requested]
+        if not asking:
+            self.asking_since = None
+            return
+        if self.asking_since is None:
+            self.asking_since = now
+        if self.stalled or now - self.asking_since < STALL_S:  # asking, unserved, for STALL_S
+            return
+        self.stalled = True
+        proc = self.runner.procs.get("fleet_allocator")
+        alive = proc is not None and proc.poll() is None
+        if alive:
+            os.kill(proc.pid, signal.SIGUSR1)
+        stalls.append({"t": round(now - self.t_run, 1), "asking": asking, "allocator_running": alive,
+                       "stacks_in": "logs/fleet_allocator.log" if alive else None,
+                       **self.watch.allocator_alive(now)})
+        print(f"[soak] allocator stalled? nobody served for {now - self.last_served:.0f} s while {asking} ask "
+              f"for help: {stalls[-1]}", flush=True)
+
     # ---- main loop ----------------------------------------------------------------------------------
     def rss(self) -> dict[str, int | None]:
         return {k: vm_rss_kb(p.pid) for k, p in self.runner.procs.items() if p.poll() is None}
@@ -414,6 +451,7 @@ class Soak:
         unexpected_deaths: dict[str, int] = {}
         last_print = 0.0
         timeline: list[dict] = []
+        stalls: list[dict] = []
         try:
             self.runner.start()
             started = time.time()
@@ -427,6 +465,7 @@ class Soak:
             time.sleep(a.warmup_s)
             rss_start = self.rss()
             t_run = time.time()
+            self.t_run, self.last_served, self.asking_since, self.stalled = t_run, t_run, None, False
             while time.time() - t_run < a.duration:
                 now = time.time()
                 if queue and now - t_run >= queue[0].at_s:
@@ -441,6 +480,7 @@ class Soak:
                     for f in self.faults:
                         if f.target == key and f.t_kill and not f.detected:
                             f.detected = True
+                self.check_allocator(now, stalls)
                 if now - last_print > 30:
                     last_print = now
                     alive = self.watch.allocator_alive(now)
@@ -478,6 +518,7 @@ class Soak:
                        for k in sorted(set(rss_start) | set(rss_end))},
             "summary": summarize(self.faults, bags),
             "timeline": timeline,
+            "allocator_stalls": stalls,
         }
 
 

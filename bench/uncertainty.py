@@ -176,7 +176,7 @@ def lift_table(args) -> int:
 FLEET_ESTIMATORS: dict[str, tuple[str, str, dict, dict]] = {
     "jeffreys": ("ebm", "jeffreys", {}, {"n_samples": 8, "iterations": 4}),
     "ensemble_variance": ("ensemble", "ensemble_variance", {}, {}),
-    "denoising_vector_paper": ("diffusion", "denoising_vector_paper", {}, {"n_points": 16}),
+    "denoising_vector_paper": ("diffusion", "denoising_vector_paper", {}, {"n_points": 8}),
     "denoising_vector": ("diffusion", "denoising_vector", {}, {"n_points": 16, "sample_steps": 3}),
 }
 

@@ -119,6 +119,76 @@ def test_stuck_middleware_teardown_exits_with_the_stacks_instead_of_hanging():
     assert "Timeout" in err and "destroy_node" in err  # faulthandler's dump says where it stuck
 
 
+BUG_THEN_STUCK_TEARDOWN = HANGING_TEARDOWN.replace(
+    'print("READY", flush=True)',
+    'print("READY", flush=True)\n        self.create_timer(0.05, self.tick)\n\n    def tick(self):\n'
+    '        raise KeyError("robot_9")  # a bug in a callback (not bad input)')
+
+
+def test_a_bug_in_a_callback_is_reported_before_a_teardown_that_hangs():
+    """The soak's silent allocator (docs/fleet.md): a callback's exception used to be printed only after
+    the teardown, which the middleware can hang until the watchdog ends the process: no traceback at all."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", BUG_THEN_STUCK_TEARDOWN], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        assert proc.stdout.readline().strip() == "READY"
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    assert "KeyError: 'robot_9'" in err and "in tick" in err, err
+    assert err.index("KeyError") < err.index("Timeout"), err  # said before the watchdog's dump
+
+
+ALIVE = """
+import sys
+from rclpy.node import Node
+from hitl_core.ros import runtime
+
+class Ticking(Node):
+    def __init__(self):
+        super().__init__("runtime_sigusr1")
+        self.n = 0
+        self.create_timer(0.05, self.tick)
+
+    def tick(self):
+        self.n += 1
+        print("tick", self.n, flush=True)
+
+sys.exit(runtime.spin(Ticking, ["--ros-args"], "ticking"))
+"""
+
+
+def test_sigusr1_prints_the_stacks_and_the_node_runs_on():
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", ALIVE], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    try:
+        assert proc.stdout.readline().startswith("tick")
+        proc.send_signal(signal.SIGUSR1)
+        dump = []
+        while not any("in run_until_stopped" in line for line in dump):  # the spin loop's frame
+            line = proc.stderr.readline()
+            assert line, "".join(dump)
+            dump.append(line)
+        before = int(proc.stdout.readline().split()[1])
+        assert int(proc.stdout.readline().split()[1]) == before + 1  # still ticking after the dump
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert any(line.startswith("Current thread") or line.startswith("Thread 0x") for line in dump), dump
+
+
 SLOW_CLOSE = """
 import sys, time
 from rclpy.node import Node

@@ -118,6 +118,46 @@ class FleetAllocator:
         return a.operator_id if a else None
 
 
+class OperatorPresence:
+    """Which operators went silent while they held a robot: no teleop message from an operator for
+    ``timeout`` since it was given a robot (or since its last message, if later) makes it absent for
+    ``retry``; ``timeout`` <= 0 turns the check off.
+
+    The clock runs from the start of the operator's busy period, not of its current assignment: the
+    allocator may move an operator to another robot every t_T, and a dead operator moved every second
+    (t_T = 1 s, a 2 s timeout) was never found silent and kept getting robots for its whole absence
+    (soak of 2026-12-03, docs/fleet.md).
+    """
+
+    def __init__(self, timeout: float, retry: float) -> None:
+        self.timeout, self.retry = timeout, retry
+        self.heard: dict[str, float] = {}  # operator -> time of its last teleop message
+        self.busy_since: dict[str, float] = {}  # operator -> start of its current busy period
+        self.absent_until: dict[str, float] = {}
+
+    def heard_from(self, operator_id: str, now: float) -> None:
+        self.heard[operator_id] = now
+
+    def update(self, assignments: list[Assignment] | dict[str, Assignment], now: float
+               ) -> tuple[set[str], list[tuple[str, str, float]]]:
+        """Before an allocation, with the current assignments: (the absent operators, the operators found
+        silent just now as (operator, robot, silent seconds))."""
+        if self.timeout <= 0:
+            return set(), []
+        held = {a.operator_id: a for a in (assignments.values() if isinstance(assignments, dict) else assignments)}
+        self.busy_since = {op: self.busy_since.get(op, a.start) for op, a in held.items()}
+        newly = []
+        for op, a in held.items():
+            since = self.busy_since[op]
+            silent = now - max(since, self.heard.get(op, since))
+            if silent > self.timeout and op not in self.absent_until:
+                self.absent_until[op] = now + self.retry
+                newly.append((op, a.robot_id, silent))
+        for op in [o for o, t in self.absent_until.items() if now >= t]:
+            del self.absent_until[op]
+        return set(self.absent_until), newly
+
+
 def rohe(rewards: np.ndarray, human_actions: np.ndarray, num_humans: int, reduce: str = "sum") -> float:
     """Return on human effort, IIFL Eq. 3: (M / N) * sum_t rbar_t / (1 + sum_t ||alpha_t||_F^2).
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hitl_teleop.fleet import FleetAllocator, FleetConfig, RobotRequest, rohe
+from hitl_teleop.fleet import Assignment, FleetAllocator, FleetConfig, OperatorPresence, RobotRequest, rohe
 
 
 def reqs(**prio) -> list[RobotRequest]:
@@ -137,3 +137,61 @@ def test_ledger_counts_handovers_hard_resets_waiting_and_rohe():
     led.episode_end(False)
     assert led.human_s == pytest.approx(3.0)  # one operator busy for 3 s
     assert led.rohe() == pytest.approx(1 / 3 * 1 / (1 + 30))
+
+
+def _run_presence(heard_every: float | None, until: float, timeout: float = 2.0, retry: float = 5.0):
+    """Two operators, four robots whose priorities change every tick (t_T = 1 s: operators move between
+    robots about every second, as in the soak); h1 sends teleop every ``heard_every`` s (None: dead from
+    t = 0.5 s), h0 always. Returns (time h1 was first found absent, robots h1 held after 5 s)."""
+    fa = FleetAllocator(FleetConfig(["h0", "h1"], min_intervention=1.0))
+    presence = OperatorPresence(timeout, retry)
+    rng = np.random.default_rng(0)
+    first_absent, held_late = None, set()
+    for k in range(int(until / 0.1)):
+        now = k * 0.1
+        presence.heard_from("h0", now)
+        if (heard_every is not None and k % max(1, round(heard_every / 0.1)) == 0) or now < 0.5:
+            presence.heard_from("h1", now)
+        absent, newly = presence.update(fa.assignments, now)
+        if any(op == "h1" for op, _, _ in newly) and first_absent is None:
+            first_absent = now
+        out = fa.update(reqs(**{f"r{i}": float(p) for i, p in enumerate(rng.uniform(0, 1, 4))}), now, absent)
+        if now > 5.0:
+            held_late |= {a.robot_id for a in out.assignments if a.operator_id == "h1"}
+    return first_absent, held_late
+
+
+def test_a_dead_operator_moved_between_robots_every_second_is_still_found_silent():
+    first_absent, _ = _run_presence(heard_every=None, until=4.0)
+    assert first_absent is not None and 2.3 <= first_absent <= 2.6  # 2 s after its last message at 0.4 s
+
+
+def test_a_dead_operator_gets_robots_only_on_its_retries():
+    """Absent for 5 s after each 2 s of silence: one ~2.1 s retry assignment per ~7.1 s cycle, ~10 s of 30."""
+    fa = FleetAllocator(FleetConfig(["h0", "h1"], min_intervention=1.0))
+    presence = OperatorPresence(2.0, 5.0)
+    held = 0
+    for k in range(300):  # 30 s, every robot always asking; h1 never heard
+        now = k * 0.1
+        presence.heard_from("h0", now)
+        absent, _ = presence.update(fa.assignments, now)
+        out = fa.update(reqs(r0=1.0, r1=0.9, r2=0.8), now, absent)
+        held += any(a.operator_id == "h1" for a in out.assignments)
+    assert held * 0.1 <= 11.0  # 5 cycles of ~2.1 s in 30 s, not 30 s
+
+
+def test_a_streaming_operator_is_never_absent_and_the_check_can_be_off():
+    first_absent, held_late = _run_presence(heard_every=0.1, until=20.0)
+    assert first_absent is None and held_late  # it keeps serving
+    presence = OperatorPresence(0.0, 5.0)
+    assert presence.update([Assignment("h1", "r0", 0.0, 1.0)], 100.0) == (set(), [])
+
+
+def test_an_operator_idle_for_long_and_given_a_robot_gets_the_full_timeout():
+    presence = OperatorPresence(2.0, 5.0)
+    presence.heard_from("h1", 0.0)
+    assert presence.update([], 50.0) == (set(), [])  # idle: no robot, nothing to hear
+    assert presence.update([Assignment("h1", "r0", 50.0, 1.0)], 51.0) == (set(), [])
+    absent, newly = presence.update([Assignment("h1", "r2", 51.0, 1.0)], 52.5)  # moved: same busy period
+    assert absent == {"h1"} and newly == [("h1", "r2", 2.5)]
+    assert presence.update([], 57.6)[0] == set()  # retry_s later it may serve again

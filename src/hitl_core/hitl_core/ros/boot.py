@@ -25,10 +25,12 @@ NODE_GROUP = "hitl_nodes"
 
 
 def arm() -> None:
-    """Parent-death signal and SIGINT/SIGTERM handling, as a node's ``main`` arms them (no-op in tests)."""
+    """Parent-death signal, SIGINT/SIGTERM handling and the SIGUSR1 stack dump, as a node's ``main`` arms
+    them (no-op in tests)."""
     runtime.die_with_parent()
     if not runtime.IN_PROCESS:
         runtime.STOP.install()
+        runtime.dump_stacks_on_sigusr1()  # `kill -USR1 <pid>`: where a node waits, even while importing
 
 
 def run(module: str, argv: list[str] | None = None) -> int:

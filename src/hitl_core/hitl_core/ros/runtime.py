@@ -32,6 +32,7 @@ import math
 import os
 import signal
 import sys
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -127,6 +128,18 @@ def die_with_parent(sig: int = signal.SIGTERM) -> bool:
         return False
     if os.getppid() != parent:
         os.kill(os.getpid(), sig)
+    return True
+
+
+def dump_stacks_on_sigusr1() -> bool:
+    """``kill -USR1 <pid>`` prints every thread's Python stack on the process's stderr and the node runs
+    on: a node that stopped doing its work says where it waits. faulthandler's handler is C code, so it
+    answers even while a C call holds the GIL. False where stderr has no file descriptor (a capturing
+    test runner) or the platform has no SIGUSR1."""
+    try:
+        faulthandler.register(signal.SIGUSR1, file=sys.__stderr__, all_threads=True)
+    except (AttributeError, OSError, ValueError, RuntimeError):  # io.UnsupportedOperation is both
+        return False
     return True
 
 
@@ -358,6 +371,8 @@ def spin(make_node: Callable[[], Any], argv: list[str], name: str,
     stop = StopRequest() if IN_PROCESS else STOP
     previous = stop.install()
     die_with_parent()
+    if not IN_PROCESS:
+        dump_stacks_on_sigusr1()
     rclpy.init(args=argv, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     code = 0
@@ -374,6 +389,14 @@ def spin(make_node: Callable[[], Any], argv: list[str], name: str,
             print(f"{name}: {exc}", file=sys.stderr)
             code = 2
         # else: raised while the context shut down: a clean exit (finally still cleans up)
+    except Exception:
+        if IN_PROCESS:
+            raise
+        # a bug, not bad input: its traceback now, before the teardown below, which can hang in the
+        # middleware and end the process through the watchdog before Python would print it
+        traceback.print_exc()
+        sys.stderr.flush()
+        code = 1
     finally:
         rejected = getattr(node, "input_errors", None)
         if isinstance(rejected, InputErrors) and rejected.counts:

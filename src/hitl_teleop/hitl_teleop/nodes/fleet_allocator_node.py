@@ -5,9 +5,10 @@ Subscribes ``/<robot_id>/help_request`` and ``/<robot_id>/episode_event`` for ev
 (who serves whom, the queue with priorities and waiting times, hard resets, ROHE so far) on
 ``/fleet/status`` at ``rate_hz``, and logs every hand-over with its operator id. A request that is not
 refreshed within ``request_timeout_s`` counts as withdrawn (arbiters republish every tick).
-With ``operator_timeout_s`` > 0 it also listens to ``/<robot_id>/teleop``: an operator assigned for
-longer than that without a teleop message from it (its process died, its link dropped) loses its
-robot, which goes to the next free operator, and gets none for ``operator_retry_s``.
+With ``operator_timeout_s`` > 0 it also listens to ``/<robot_id>/teleop``: an operator that has held
+robots for longer than that without a teleop message from it (its process died, its link dropped;
+timed from the start of its busy period, moves between robots included) loses its robot, which goes
+to the next free operator, and gets none for ``operator_retry_s`` (``OperatorPresence``, fleet.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 
 from hitl_core.ros.node_main import RosImports, run_node
 
-from hitl_teleop.fleet import FleetAllocator, FleetConfig, FleetLedger, RobotRequest
+from hitl_teleop.fleet import FleetAllocator, FleetConfig, FleetLedger, OperatorPresence, RobotRequest
 
 Node = object  # the base class while ROS is missing (--help and importing this module need no ROS)
 ROS = RosImports()
@@ -79,8 +80,7 @@ class FleetAllocatorNode(Node):
             self.create_subscription(EpisodeEvent, f"/{rid}/episode_event", self.on_episode, 10)
         self.operator_timeout = float(p("operator_timeout_s", 0.0).value)
         self.operator_retry = float(p("operator_retry_s", 5.0).value)
-        self.heard: dict[str, float] = {}  # operator id -> last teleop
-        self.absent_until: dict[str, float] = {}
+        self.presence = OperatorPresence(self.operator_timeout, self.operator_retry)
         if self.operator_timeout > 0:
             for rid in self.robot_ids:
                 self.create_subscription(TeleopCommand, f"/{rid}/teleop", self.on_teleop, 10)
@@ -103,22 +103,15 @@ class FleetAllocatorNode(Node):
             self.ledger.episode_end(bool(msg.success))
 
     def on_teleop(self, msg: TeleopCommand) -> None:
-        self.heard[msg.operator_id] = self.now()
+        self.presence.heard_from(msg.operator_id, self.now())
 
     def absent(self, now: float) -> set[str]:
-        """Operators that went silent on their robot (operator_timeout_s), for operator_retry_s."""
-        if self.operator_timeout <= 0:
-            return set()
-        for a in self.allocator.assignments.values():
-            silent = now - max(a.start, self.heard.get(a.operator_id, a.start))
-            if silent > self.operator_timeout and a.operator_id not in self.absent_until:
-                self.absent_until[a.operator_id] = now + self.operator_retry
-                self.get_logger().warning(f"{a.operator_id}: no teleop on {a.robot_id} for {silent:.2f} s: "
-                                          f"absent, its robot goes to the next operator (retried in "
-                                          f"{self.operator_retry:g} s)")
-        for op in [o for o, t in self.absent_until.items() if now >= t]:
-            del self.absent_until[op]
-        return set(self.absent_until)
+        """Operators that went silent while holding a robot (operator_timeout_s), for operator_retry_s."""
+        absent, newly = self.presence.update(self.allocator.assignments, now)
+        for op, robot, silent in newly:
+            self.get_logger().warning(f"{op}: no teleop for {silent:.2f} s (now on {robot}): absent, its robot "
+                                      f"goes to the next operator (retried in {self.operator_retry:g} s)")
+        return absent
 
     def on_timer(self) -> None:
         now = self.now()

@@ -90,6 +90,7 @@ class SimOperatorNode(Node):
         self.robot: str | None = None
         self.handles: list = []
         self.pub = None
+        self.pubs: dict[str, object] = {}  # prefix -> teleop publisher, kept across hand-overs
         if self.fleet:
             self.create_subscription(FleetAssignment, "/fleet/assignments", self.on_assignments, 10)
         else:
@@ -102,18 +103,24 @@ class SimOperatorNode(Node):
         )
 
     def attach(self, prefix: str) -> None:
-        """Subscribe/publish under prefix ('' = own namespace, '/robot_3/' in fleet mode)."""
+        """Subscribe/publish under prefix ('' = own namespace, '/robot_3/' in fleet mode).
+
+        The teleop publisher of a robot is kept once made (as teleop_router_node keeps one per robot),
+        and the device streams "idle" from the moment it is given a robot: a new publisher is only heard
+        once DDS has matched it, which took seconds on the loaded soak machine, and the allocator counts
+        an operator it does not hear as absent (hitl_teleop/fleet.py ``OperatorPresence``)."""
         for h in self.handles:
             self.destroy_subscription(h)
-        if self.pub is not None:
-            self.destroy_publisher(self.pub)
-        self.control, self.obs, self.last_out = None, None, None
+        self.control, self.obs = None, None
         self.handles = [
             self.create_subscription(ControlState, prefix + "control_state", self.on_control, 10),
             self.create_subscription(Observation, prefix + "observation", self.on_obs, 10),
             self.create_subscription(Observation, prefix + "sim/state", self.on_state, 10),
         ]
-        self.pub = self.create_publisher(TeleopCommand, prefix + "teleop", 10)
+        if prefix not in self.pubs:
+            self.pubs[prefix] = self.create_publisher(TeleopCommand, prefix + "teleop", 10)
+        self.pub = self.pubs[prefix]
+        self.publish(OperatorOutput(False, False, None, "idle"))  # repeated by on_stream until it steps
 
     def on_assignments(self, msg: FleetAssignment) -> None:
         mine = [
@@ -124,11 +131,10 @@ class SimOperatorNode(Node):
         robot = mine[0] if mine else None
         if robot == self.robot:
             return
-        if self.pub is not None:  # hand the previous robot back
+        if self.pub is not None:  # hand the previous robot back (its publisher is kept)
             self.publish(OperatorOutput(False, False, None, "idle"))
             for h in self.handles:
                 self.destroy_subscription(h)
-            self.destroy_publisher(self.pub)
             self.handles, self.pub = [], None
         self.robot = robot
         self.operator.reset()
