@@ -209,6 +209,11 @@ class Soak:
         self.faults = parse_schedule(args.schedule, args.duration, args.robots)
         self.pending: list[tuple[float, str, Fault]] = []  # (time, key, fault) restarts
         self.dropped: dict[str, float] = {}
+        # the stall check (check_allocator): the soak clock's start, last time anyone was served, since
+        # when robots have asked unserved, whether this stall was already signalled
+        self.t_run = self.last_served = 0.0
+        self.asking_since: float | None = None
+        self.stalled = False
 
     def build(self, checkpoint: str, workdir: Path):
         from hitl_bringup.graph import build_graph
@@ -465,7 +470,7 @@ class Soak:
             time.sleep(a.warmup_s)
             rss_start = self.rss()
             t_run = time.time()
-            self.t_run, self.last_served, self.asking_since, self.stalled = t_run, t_run, None, False
+            self.t_run = self.last_served = t_run
             while time.time() - t_run < a.duration:
                 now = time.time()
                 if queue and now - t_run >= queue[0].at_s:

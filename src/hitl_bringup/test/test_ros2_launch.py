@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import pytest
+from hitl_core.ros.testing import poll
 from launch_helpers import SIM_BACKEND, bag_is_whole, launch_env, ros2_launch_prefix, tiny_checkpoint
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -131,13 +132,7 @@ def test_a_required_node_failing_ends_the_launch_with_exit_1_and_the_reason(tmp_
 
 def _wait_for(path: Path, word: str, timeout: float) -> bool:
     """True once ``word`` is in the file (checked at least once)."""
-    end = time.monotonic() + timeout
-    while True:
-        if path.exists() and word in path.read_text():
-            return True
-        if time.monotonic() >= end:
-            return False
-        time.sleep(0.2)
+    return bool(poll(lambda: path.exists() and word in path.read_text(), timeout, 0.2))
 
 
 def test_ctrl_c_ends_the_launch_cleanly_and_the_bag_whole(checkpoints, tmp_path, ros_domain):

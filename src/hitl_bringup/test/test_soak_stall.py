@@ -9,9 +9,10 @@ import argparse
 import importlib.util
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
+
+from hitl_core.ros.testing import poll
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -47,11 +48,9 @@ class FakeWatch:
         return {"assignment_msgs": 0, "last_assignment_age_s": 42.0}
 
 
-def _wait_for_dumps(path: Path, n: int, timeout: float = 60.0) -> None:
+def _wait_for_dumps(path: Path, n: int) -> None:
     """The handler runs when the child gets the CPU (a loaded machine): wait for its n-th dump."""
-    end = time.monotonic() + timeout
-    while path.read_text().count("most recent call first") < n and time.monotonic() < end:
-        time.sleep(0.05)
+    poll(lambda: path.read_text().count("most recent call first") >= n, 60, 0.05)
 
 
 def test_a_stalled_allocator_is_sent_sigusr1_once_per_stall_and_recorded(tmp_path):
@@ -62,7 +61,7 @@ def test_a_stalled_allocator_is_sent_sigusr1_once_per_stall_and_recorded(tmp_pat
         assert allocator.stdout.readline().strip() == "READY"
         s = soak.Soak(argparse.Namespace(seed=0, robots=2, schedule="", duration=60.0))
         s.watch, s.runner = FakeWatch(), SimpleNamespace(procs={"fleet_allocator": allocator})
-        s.t_run, s.last_served, s.asking_since, s.stalled = 1000.0, 1000.0, None, False
+        s.t_run = s.last_served = 1000.0
         stalls: list[dict] = []
         s.watch.asking["robot_0"] = False
         s.check_allocator(1100.0, stalls)  # quiet: nobody asks, nobody served

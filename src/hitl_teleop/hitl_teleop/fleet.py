@@ -12,6 +12,7 @@ the operator is released and goes to the next robot in line.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -138,13 +139,13 @@ class OperatorPresence:
     def heard_from(self, operator_id: str, now: float) -> None:
         self.heard[operator_id] = now
 
-    def update(self, assignments: list[Assignment] | dict[str, Assignment], now: float
+    def update(self, assignments: Iterable[Assignment], now: float
                ) -> tuple[set[str], list[tuple[str, str, float]]]:
         """Before an allocation, with the current assignments: (the absent operators, the operators found
         silent just now as (operator, robot, silent seconds))."""
         if self.timeout <= 0:
             return set(), []
-        held = {a.operator_id: a for a in (assignments.values() if isinstance(assignments, dict) else assignments)}
+        held = {a.operator_id: a for a in assignments}
         self.busy_since = {op: self.busy_since.get(op, a.start) for op, a in held.items()}
         newly = []
         for op, a in held.items():

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from hitl_core.ros.testing import RosGraph, output, ros_imports, stop
+from hitl_core.ros.testing import RosGraph, output, poll, ros_imports, stop
 
 HERE = Path(__file__).parent
 # screenshots refresh docs/ only when asked (HITL_UPDATE_SCREENSHOTS=1); a test run leaves the tree clean
@@ -165,16 +165,6 @@ def page_text(driver, selector: str) -> str:
 
 def stamp(msg) -> float:
     return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-
-
-def poll(fn, timeout: float, period: float = 0.005):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = fn()
-        if v:
-            return v
-        time.sleep(period)
-    return None
 
 
 def test_wrong_token_is_refused(graph, browser):

@@ -9,7 +9,7 @@ import sys
 import time
 
 import pytest
-from hitl_core.ros.testing import RosGraph, output, ros_imports, stop
+from hitl_core.ros.testing import RosGraph, output, poll, ros_imports, stop
 
 with ros_imports():
     from geometry_msgs.msg import Pose
@@ -19,7 +19,7 @@ with ros_imports():
 
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from test_console_browser import DOCS, free_port, headless_chromium, page_text, poll  # skips without ROS/browser
+from test_console_browser import DOCS, free_port, headless_chromium, page_text  # skips without ROS/browser
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 ROBOTS = {"robot_0": 0.9, "robot_1": 0.8, "robot_2": 0.7}   # help priorities: two operators, three robots

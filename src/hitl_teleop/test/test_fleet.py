@@ -152,7 +152,7 @@ def _run_presence(heard_every: float | None, until: float, timeout: float = 2.0,
         presence.heard_from("h0", now)
         if (heard_every is not None and k % max(1, round(heard_every / 0.1)) == 0) or now < 0.5:
             presence.heard_from("h1", now)
-        absent, newly = presence.update(fa.assignments, now)
+        absent, newly = presence.update(fa.assignments.values(), now)
         if any(op == "h1" for op, _, _ in newly) and first_absent is None:
             first_absent = now
         out = fa.update(reqs(**{f"r{i}": float(p) for i, p in enumerate(rng.uniform(0, 1, 4))}), now, absent)
@@ -174,7 +174,7 @@ def test_a_dead_operator_gets_robots_only_on_its_retries():
     for k in range(300):  # 30 s, every robot always asking; h1 never heard
         now = k * 0.1
         presence.heard_from("h0", now)
-        absent, _ = presence.update(fa.assignments, now)
+        absent, _ = presence.update(fa.assignments.values(), now)
         out = fa.update(reqs(r0=1.0, r1=0.9, r2=0.8), now, absent)
         held += any(a.operator_id == "h1" for a in out.assignments)
     assert held * 0.1 <= 11.0  # 5 cycles of ~2.1 s in 30 s, not 30 s

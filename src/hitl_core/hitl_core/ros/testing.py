@@ -9,6 +9,7 @@
 - Fixtures: ``ros_domain`` (a leased domain, ``ROS_DOMAIN_ID`` set for the test: a graph the runner
   starts inherits it), ``ros_graph`` (a module's ``RosGraph``, ``ROS_DOMAIN_ID`` set for the module)
   and ``ros_node`` (that graph's test node, with the graph's ``spin_until`` / ``spin_for`` / ``domain``).
+- ``poll(fn, timeout)``: wait for a condition without spinning anything (a process's output, a file).
 
 rclpy is imported inside the functions: the pure tests of every package run without ROS.
 """
@@ -87,6 +88,16 @@ def spawn(cmd: list[str], **env_vars: str) -> subprocess.Popen:
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     proc.log = log  # type: ignore[attr-defined]
     return proc
+
+
+def poll(fn: Callable[[], Any], timeout: float, period: float = 0.005) -> Any:
+    """``fn()``'s first truthy value within ``timeout`` s (checked at least once), else None."""
+    end = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() >= end:
+            return v or None
+        time.sleep(period)
 
 
 def output(proc: subprocess.Popen, tail: int = 3000) -> str:

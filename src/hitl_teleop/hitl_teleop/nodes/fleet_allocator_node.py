@@ -107,7 +107,7 @@ class FleetAllocatorNode(Node):
 
     def absent(self, now: float) -> set[str]:
         """Operators that went silent while holding a robot (operator_timeout_s), for operator_retry_s."""
-        absent, newly = self.presence.update(self.allocator.assignments, now)
+        absent, newly = self.presence.update(self.allocator.assignments.values(), now)
         for op, robot, silent in newly:
             self.get_logger().warning(f"{op}: no teleop for {silent:.2f} s (now on {robot}): absent, its robot "
                                       f"goes to the next operator (retried in {self.operator_retry:g} s)")
