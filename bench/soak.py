@@ -19,7 +19,10 @@ Faults (each SIGKILL; `restart_s` later the node is started again, except where 
                  expect: hold as kill_device, and the allocator gives that robot to another operator
 Latencies are measured from the kill (time.time() just before os.kill) to the header stamp of the
 first control_state that says so (the arbiter's publish time; the same clock) and to its receipt here.
-RSS: VmRSS of /proc/<pid>/status of every node process at start and at the end.
+RSS: VmRSS of /proc/<pid>/status of every node process at start, every RSS_EVERY_S and at the end;
+``rss_growth_kb`` compares each node's growth in the run's two halves (levelling off: the second smaller).
+A device or operator fault needs an operator driving a robot: when none does at its time it waits
+(up to --serve-wait-s, the rest of the soak going on) and is injected as soon as one does.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import json
 import os
 import random
 import signal
+import statistics
 import sys
 import tempfile
 import threading
@@ -41,6 +45,8 @@ from hitl_teleop.arbiter.config import ArbiterConfig
 FAULTS = ("kill_policy", "kill_device", "kill_recorder", "drop_operator")
 HOLD_LIMIT_S = 0.2
 STALL_S = 60.0  # robots asking and nobody served this long: the allocator looks stalled
+RSS_EVERY_S = 120.0  # every node's RSS is sampled this often (does memory level off?)
+LAST_FAULT_MARGIN_S = 30.0  # a fault still waiting for a driving operator this close to the end is given up
 
 
 @dataclass
@@ -67,6 +73,7 @@ class Fault:
     hold_latency_exposed_s: float | None = None  # from max(kill, exposure) to the hold
     commands_under_dead_node: int | None = None  # states driven by it, not holding, past its timeout
     first_hold: str = ""  # the first holding control_state after the kill (any reason), its latency
+    waited_s: float | None = None  # an operator fault: from due to an operator driving a robot (injected then)
     trace: list = None  # the robot's (s after kill, source, reason, holding, operator) changes, 5 s
     note: str = ""
 
@@ -239,17 +246,20 @@ class Soak:
     def _serving_pair(self, wait_s: float = 20.0) -> tuple[str, str] | None:
         """(robot, operator) of a robot an operator drives right now (HUMAN), waiting up to wait_s."""
         t_end = time.monotonic() + wait_s
-        while time.monotonic() < t_end:
+        while True:
             serving = self.watch.serving()
             pairs = [(r, o) for r, o in serving.items() if o not in self.dropped
                      and (s := self.watch.last_state(r)) is not None and s.source == s.SOURCE_HUMAN
                      and not s.holding and s.operator_id == o]
             if pairs:
                 return self.rng.choice(sorted(pairs))
+            if time.monotonic() >= t_end:
+                return None
             time.sleep(0.05)
-        return None
 
-    def inject(self, fault: Fault) -> None:
+    def inject(self, fault: Fault, waited_s: float = 0.0, last_chance: bool = True) -> bool:
+        """Kill the fault's node; False (nothing done) for an operator fault while no operator drives a
+        robot, unless ``last_chance`` (then it is given up with a note). ``waited_s``: since it was due."""
         cs = self.watch.CS
         if fault.kind in ("kill_policy", "kill_recorder"):
             if fault.kind == "kill_policy":  # a robot the policy drives now (a hold is expected there)
@@ -266,12 +276,14 @@ class Soak:
             key = f"{fault.robot}/{fault.kind.split('_')[1]}"
             self._kill(key, fault)
             self.pending.append((fault.t_kill + self.args.restart_s, key, fault))
-            return
-        pair = self._serving_pair()
+            return True
+        pair = self._serving_pair(wait_s=0.0)
         if pair is None:
-            fault.note = "no operator was driving a robot within 20 s: fault not injected"
-            return
+            if last_chance:
+                fault.note = f"no operator drove a robot in the {waited_s:.0f} s after it was due: not injected"
+            return last_chance
         fault.robot, op = pair
+        fault.waited_s = round(waited_s, 1)
         fault.state_before = f"HUMAN by {op}"
         self._kill(op, fault)
         if fault.kind == "drop_operator":
@@ -279,6 +291,7 @@ class Soak:
             self.pending.append((fault.t_kill + self.args.rejoin_s, op, fault))
         else:
             self.pending.append((fault.t_kill + self.args.restart_s, op, fault))
+        return True
 
     def restart_due(self, now: float) -> None:
         for item in [p for p in self.pending if p[0] <= now]:
@@ -469,14 +482,19 @@ class Soak:
             print(f"[soak] graph up in {startup_s:.1f} s: {up}", flush=True)
             time.sleep(a.warmup_s)
             rss_start = self.rss()
-            t_run = time.time()
+            t_run = last_rss = time.time()
+            rss_samples: list[dict] = [{"t": 0.0, "rss_kb": rss_start}]
             self.t_run = self.last_served = t_run
             while time.time() - t_run < a.duration:
                 now = time.time()
                 if queue and now - t_run >= queue[0].at_s:
-                    f = queue.pop(0)
-                    self.inject(f)
-                    print(f"[soak] t={now - t_run:6.1f} s {f.kind} {f.target} (robot {f.robot}) {f.note}", flush=True)
+                    # an operator fault waits (the loop goes on) until an operator drives a robot
+                    f, waited = queue[0], now - t_run - queue[0].at_s
+                    if self.inject(f, waited, last_chance=waited >= a.serve_wait_s
+                                   or now - t_run >= a.duration - LAST_FAULT_MARGIN_S):
+                        queue.pop(0)
+                        print(f"[soak] t={now - t_run:6.1f} s {f.kind} {f.target} (robot {f.robot}) {f.note}",
+                              flush=True)
                 self.restart_due(time.time())
                 killed = {f.target for f in self.faults if f.t_kill}
                 for key, rc in self.runner.dead().items():
@@ -486,6 +504,9 @@ class Soak:
                         if f.target == key and f.t_kill and not f.detected:
                             f.detected = True
                 self.check_allocator(now, stalls)
+                if now - last_rss >= RSS_EVERY_S:
+                    last_rss = now
+                    rss_samples.append({"t": round(now - t_run, 1), "rss_kb": self.rss()})
                 if now - last_print > 30:
                     last_print = now
                     alive = self.watch.allocator_alive(now)
@@ -497,6 +518,7 @@ class Soak:
             time.sleep(2.0)
             rss_end = self.rss()
             t_stop = time.time()
+            rss_samples.append({"t": round(t_stop - t_run, 1), "rss_kb": rss_end})
         finally:
             codes = self.runner.stop()
             time.sleep(0.5)
@@ -505,6 +527,7 @@ class Soak:
             self.evaluate(f)
         bags = self.bag_episodes(workdir)
         restarted = {f.target for f in self.faults if f.t_restart}
+        killed_or_restarted = restarted | {f.target for f in self.faults if f.t_kill}
         return {
             "command": " ".join(sys.argv),
             "robots": a.robots, "operators": a.operators, "duration_s": a.duration,
@@ -521,10 +544,32 @@ class Soak:
             "rss_kb": {k: {"start": rss_start.get(k), "end": rss_end.get(k), "restarted": k in restarted,
                            "killed": k in {f.target for f in self.faults if f.t_kill}}
                        for k in sorted(set(rss_start) | set(rss_end))},
-            "summary": summarize(self.faults, bags),
+            "rss_samples": rss_samples,
+            "summary": summarize(self.faults, bags) | {"rss_growth_kb": rss_growth(rss_samples, killed_or_restarted)},
             "timeline": timeline,
             "allocator_stalls": stalls,
         }
+
+
+def rss_growth(samples: list[dict], skip: set[str]) -> dict:
+    """Whether memory levels off: per node that ran the whole soak (none of ``skip``), its RSS growth
+    in the first and the second half of the run (kB); median and max over those nodes."""
+    if len(samples) < 3:
+        return {}
+    first, last = samples[0], samples[-1]
+    mid = min(samples, key=lambda s: abs(s["t"] - last["t"] / 2))
+    halves: dict[str, list[int]] = {"first_half": [], "second_half": []}
+    for node, start in first["rss_kb"].items():
+        m, end = mid["rss_kb"].get(node), last["rss_kb"].get(node)
+        if node in skip or None in (start, m, end):
+            continue
+        halves["first_half"].append(m - start)
+        halves["second_half"].append(end - m)
+    out: dict = {"nodes": len(halves["first_half"]), "mid_t": mid["t"]}
+    for k, v in halves.items():
+        if v:
+            out[k] = {"median": int(statistics.median(v)), "max": max(v)}
+    return out
 
 
 def summarize(faults: list[Fault], bags: dict) -> dict:
@@ -555,6 +600,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--schedule", default="", help="at_s:fault,... (faults: " + ", ".join(FAULTS) + ")")
     p.add_argument("--restart-s", type=float, default=5.0, help="a killed node is started again after this")
     p.add_argument("--rejoin-s", type=float, default=20.0, help="a dropped operator comes back after this")
+    p.add_argument("--serve-wait-s", type=float, default=120.0,
+                   help="an operator fault waits this long after it is due for an operator driving a robot")
     p.add_argument("--threshold", type=float, default=0.7, help="help threshold on the random score")
     p.add_argument("--min-intervention-s", type=float, default=1.0)
     p.add_argument("--hard-reset-s", type=float, default=2.0)

@@ -37,11 +37,12 @@ def make_mj_env(
     """``MjVecEnv`` in this process, or ``MjPoolVecEnv`` when ``workers`` > 1 (capped at num_envs)."""
     from hitl_sim.mj import task_class
 
-    factory = partial(build_task, task_class(task), arm, variant)
+    cls = task_class(task)
+    factory = partial(build_task, cls, arm, variant)
     workers = min(int(workers), num_envs)
     if workers > 1:
         return MjPoolVecEnv(factory, arm, num_envs=num_envs, seed=seed, workers=workers)
-    return MjVecEnv(factory, arm, num_envs=num_envs, seed=seed)
+    return MjVecEnv(factory, arm, num_envs=num_envs, seed=seed, kind=(cls, repr(arm), variant))
 
 
 def _worker(conn, factory, arm: ArmProfile, n: int, seed: int, first: int) -> None:

@@ -8,12 +8,13 @@ in this process; ``hitl_sim.mj.pool.MjPoolVecEnv`` spreads the robots over worke
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 import numpy as np
 
 from hitl_sim.arms import ArmProfile
 from hitl_sim.core import ClosesOnExit, EpisodeBook, SceneItem, check_actions, reset_targets
+from hitl_sim.mj import shelf
 from hitl_sim.mj.base import MjTask
 
 
@@ -23,13 +24,16 @@ class MjVecEnv(EpisodeBook, ClosesOnExit):
     backend = "mujoco"
 
     def __init__(
-        self, make_task: Callable[[], MjTask], arm: ArmProfile, num_envs: int = 1, seed: int = 0, first_robot: int = 0
+        self, make_task: Callable[[], MjTask], arm: ArmProfile, num_envs: int = 1, seed: int = 0, first_robot: int = 0,
+        kind: Hashable | None = None,
     ) -> None:
-        """first_robot: index of robot 0 in a larger fleet (its generator is seeded from (seed, first_robot))."""
+        """first_robot: index of robot 0 in a larger fleet (its generator is seeded from (seed, first_robot)).
+        kind: what ``make_task`` builds, for reusing built tasks (hitl_sim/mj/shelf.py); None: never reused."""
         if num_envs < 1:
             raise ValueError(f"num_envs must be >= 1, got {num_envs}")
         self._make_task = make_task
-        self.tasks = [make_task() for _ in range(num_envs)]
+        self._kind = kind
+        self.tasks = [shelf.take(kind, make_task) for _ in range(num_envs)]
         first = self.tasks[0]
         self.arm = arm
         self.task_name = first.name
@@ -98,5 +102,7 @@ class MjVecEnv(EpisodeBook, ClosesOnExit):
         return self.tasks[i].render(width, height)
 
     def close(self) -> None:
-        for task in self.tasks:
-            task.close()
+        """Free the tasks (or keep them for the next env of this kind, when the shelf is on)."""
+        tasks, self.tasks = self.tasks, []
+        for task in tasks:
+            shelf.give_back(self._kind, task)

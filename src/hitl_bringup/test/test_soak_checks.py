@@ -1,7 +1,10 @@
-"""The soak's stalled-allocator check (bench/soak.py ``Soak.check_allocator``), without a graph: robots
-asking for help for STALL_S with nobody served sends the allocator SIGUSR1 once per stall (its stacks
-land in its log) and records the stall; a robot that only starts asking after a quiet spell is not a
-stall (run e's false alarm at start-up); serving again ends the stall."""
+"""The soak's own checks (bench/soak.py), without a graph.
+
+The stalled-allocator check (``Soak.check_allocator``): robots asking for help for STALL_S with nobody
+served sends the allocator SIGUSR1 once per stall (its stacks land in its log) and records the stall;
+a robot that only starts asking after a quiet spell is not a stall (run e's false alarm at start-up);
+serving again ends the stall. An operator fault that is due while nobody drives a robot waits for one
+instead of being dropped (run e lost 7 of 40 faults so). Memory levelling: growth per half of the run."""
 
 from __future__ import annotations
 
@@ -38,11 +41,16 @@ class FakeWatch:
         self.served: dict[str, str] = {}
         self.asking = {"robot_0": True, "robot_1": False}
 
+        self.driving: dict[str, str] = {}  # robot -> the operator driving it (HUMAN, not holding)
+        self.CS = SimpleNamespace(SOURCE_HUMAN=2)
+
     def serving(self) -> dict[str, str]:
         return dict(self.served)
 
     def last_state(self, robot: str):
-        return SimpleNamespace(help_requested=self.asking[robot])
+        op = self.driving.get(robot, "")
+        return SimpleNamespace(help_requested=self.asking.get(robot, False), source=2 if op else 1,
+                               SOURCE_HUMAN=2, holding=False, operator_id=op)
 
     def allocator_alive(self, now: float) -> dict:
         return {"assignment_msgs": 0, "last_assignment_age_s": 42.0}
@@ -87,3 +95,39 @@ def test_a_stalled_allocator_is_sent_sigusr1_once_per_stall_and_recorded(tmp_pat
         allocator.wait(timeout=30)
     text = dumps.read_text()
     assert text.count("most recent call first") == 2 and "<module>" in text, text  # one dump per stall
+
+
+def test_an_operator_fault_waits_for_an_operator_driving_a_robot(tmp_path):
+    soak = _soak_module()
+    s = soak.Soak(argparse.Namespace(seed=0, robots=2, schedule="", duration=60.0, rejoin_s=20.0, restart_s=5.0))
+    operator = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        s.watch, s.runner = FakeWatch(), SimpleNamespace(procs={"operator_1": operator})
+        fault = soak.Fault(at_s=10.0, kind="drop_operator")
+        assert s.inject(fault, waited_s=5.0, last_chance=False) is False  # nobody drives: wait, kill nothing
+        assert fault.t_kill == 0.0 and operator.poll() is None and fault.note == ""
+        s.watch.served = {"robot_1": "operator_1"}
+        s.watch.driving = {"robot_1": "operator_1"}
+        assert s.inject(fault, waited_s=7.5, last_chance=False) is True
+        assert operator.wait(timeout=30) == -9 and fault.target == "operator_1" and fault.robot == "robot_1"
+        assert fault.waited_s == 7.5 and s.dropped == {"operator_1": fault.t_kill}
+        assert s.pending == [(fault.t_kill + 20.0, "operator_1", fault)]  # back after rejoin_s
+    finally:
+        operator.kill()
+        operator.wait(timeout=30)
+    late = soak.Fault(at_s=10.0, kind="kill_device")
+    s.watch.driving = {}
+    assert s.inject(late, waited_s=120.0, last_chance=True) is True  # given up, said why
+    assert late.t_kill == 0.0 and "not injected" in late.note and "120 s" in late.note
+
+
+def test_rss_growth_compares_the_two_halves_of_the_run():
+    soak = _soak_module()
+    samples = [{"t": 0.0, "rss_kb": {"a": 100, "b": 100, "killed": 50}},
+               {"t": 300.0, "rss_kb": {"a": 140, "b": 110, "killed": 10}},
+               {"t": 600.0, "rss_kb": {"a": 150, "b": 112, "killed": 90}},
+               {"t": 1200.0, "rss_kb": {"a": 151, "b": 130}}]
+    g = soak.rss_growth(samples, skip={"killed"})
+    assert g["nodes"] == 2 and g["mid_t"] == 600.0
+    assert g["first_half"] == {"median": 31, "max": 50} and g["second_half"] == {"median": 9, "max": 18}
+    assert soak.rss_growth(samples[:2], set()) == {}
