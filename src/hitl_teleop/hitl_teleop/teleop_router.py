@@ -14,6 +14,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 
+def robots_in(assignments: Iterable[str], waiting: Iterable[str]) -> list[str]:
+    """Every robot an allocator message names (assigned ones and those waiting for an operator): the
+    robots this operator may be handed next. A device node makes its teleop publisher for each of them
+    before the hand-over, because DDS hears a new publisher only once discovery has matched it (seconds
+    on a loaded machine, in which time the allocator counts the silent operator as absent)."""
+    return sorted({r.strip("/") for r in (*assignments, *waiting) if r.strip("/")})
+
+
 @dataclass
 class RouteChange:
     released: str | None  # the robot that was driven until now (gets one released sample)

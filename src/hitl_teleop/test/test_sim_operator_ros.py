@@ -11,7 +11,7 @@ import pytest
 from hitl_core.ros.testing import output, ros_imports, stop
 
 with ros_imports():
-    from hitl_msgs.msg import ControlState, Observation, TeleopCommand
+    from hitl_msgs.msg import ControlState, FleetAssignment, Observation, OperatorAssignment, TeleopCommand
 
 pytestmark = pytest.mark.ros
 
@@ -60,3 +60,34 @@ def test_latest_command_repeats_between_ticks_and_stops_with_the_process(ros_nod
     n = len(got)
     ros_node.spin_for(0.5)
     assert len(got) == n, "teleop from a stopped operator"
+
+
+def test_in_a_fleet_it_makes_its_teleop_publishers_before_it_is_handed_a_robot(ros_node):
+    """Robots an allocator message names (assigned to others, or waiting) get this operator's teleop
+    publisher at once, so DDS has matched it when the operator is handed one (hitl_teleop/teleop_router.py
+    ``robots_in``); the robot it is given hears it stream "idle" at once."""
+    fleet = ros_node.create_publisher(FleetAssignment, "/fleet/assignments", 10)
+    got: list[TeleopCommand] = []
+    ros_node.create_subscription(TeleopCommand, "/robot_7/teleop", got.append, 100)
+    proc = ros_node.graph.spawn([sys.executable, "-m", "hitl_teleop.nodes.sim_operator_node", "--ros-args",
+                                 "-r", "__ns:=/operator_0", "-r", "__node:=operator_0", "-p", "task:=nav",
+                                 "-p", "fleet:=true", "-p", "operator_id:=operator_0"])
+    mine = {"robot": ""}
+
+    def tick() -> None:
+        msg = FleetAssignment(waiting_robots=["robot_7"])
+        msg.assignments.append(OperatorAssignment(operator_id="operator_1", robot_id="robot_6", assigned=True))
+        if mine["robot"]:
+            msg.assignments.append(OperatorAssignment(operator_id="operator_0", robot_id=mine["robot"],
+                                                      assigned=True))
+        fleet.publish(msg)
+
+    try:
+        assert ros_node.spin_until(lambda: all(ros_node.count_publishers(f"/robot_{i}/teleop") == 1 for i in (6, 7)),
+                                   60, every=tick, period=0.1), output(proc)
+        assert ros_node.count_publishers("/robot_5/teleop") == 0 and not got  # nothing sent before it is assigned
+        mine["robot"] = "robot_7"
+        assert ros_node.spin_until(lambda: got, 30, every=tick, period=0.1), output(proc)
+        assert got[0].operator_id == "operator_0" and not got[0].engaged  # idle from the moment it is given it
+    finally:
+        stop(proc, "sim_operator")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hitl_teleop.teleop_router import RouteChange, TeleopRouter
+from hitl_teleop.teleop_router import RouteChange, TeleopRouter, robots_in
 
 
 def test_samples_follow_the_operators_assignment_and_are_dropped_without_one():
@@ -26,3 +26,8 @@ def test_other_operators_assignments_are_ignored():
     r = TeleopRouter("operator_0")
     assert r.on_assignments([("operator_1", "robot_0", True)]) is None
     assert r.route() is None
+
+
+def test_robots_in_names_every_assigned_and_waiting_robot_once():
+    assert robots_in(["robot_1", "/robot_0/"], ["robot_5", "robot_1", "", "/"]) == ["robot_0", "robot_1", "robot_5"]
+    assert robots_in([], []) == []

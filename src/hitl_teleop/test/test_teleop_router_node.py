@@ -15,8 +15,8 @@ pytestmark = pytest.mark.ros
 ROBOTS = ("robot_0", "robot_1", "robot_2")
 
 
-def _assignments(pairs: list[tuple[str, str]]) -> FleetAssignment:
-    msg = FleetAssignment()
+def _assignments(pairs: list[tuple[str, str]], waiting: tuple[str, ...] = ()) -> FleetAssignment:
+    msg = FleetAssignment(waiting_robots=list(waiting))
     for op, robot in pairs:
         a = OperatorAssignment()
         a.operator_id, a.robot_id, a.assigned = op, robot, True
@@ -33,7 +33,7 @@ def test_device_samples_follow_the_operators_assignment(ros_graph: RosGraph):
     fleet = node.create_publisher(FleetAssignment, "/fleet/assignments", 10)
     proc = ros_graph.spawn([sys.executable, "-m", "hitl_core.ros.boot", "hitl_teleop.nodes.teleop_router_node",
                             "--ros-args", "-r", "__ns:=/operator_0", "-p", "operator_id:=operator_0"])
-    state = {"pairs": [("operator_1", "robot_0")]}
+    state: dict = {"pairs": [("operator_1", "robot_0")]}
 
     def tick() -> None:  # the device at its rate (engaged, pushing +x), the allocator republishing
         m = TeleopCommand()
@@ -41,7 +41,7 @@ def test_device_samples_follow_the_operators_assignment(ros_graph: RosGraph):
         m.device, m.operator_id, m.engaged, m.gripper = "spacemouse", "whoever", True, 0.5
         m.delta.linear.x = 0.002
         device.publish(m)
-        fleet.publish(_assignments(state["pairs"]))
+        fleet.publish(_assignments(state["pairs"], state.get("waiting", ())))
 
     try:
         # connected, but operator_0 has no robot: nothing is forwarded anywhere
@@ -49,6 +49,14 @@ def test_device_samples_follow_the_operators_assignment(ros_graph: RosGraph):
                                     30, period=0.05), output(proc)
         ros_graph.spin_for(1.0, every=tick)
         assert not any(got.values()), {r: len(v) for r, v in got.items()}
+        # robot_2 waits for an operator: the router's publisher to it exists before it is handed over,
+        # so DDS has matched it by then (robot_1, named nowhere yet, has none)
+        state["waiting"] = ["robot_2"]
+        assert ros_graph.spin_until(lambda: node.count_publishers("/robot_2/teleop") == 1, 20, every=tick), (
+            output(proc))
+        assert node.count_publishers("/robot_0/teleop") == 1 and node.count_publishers("/robot_1/teleop") == 0
+        assert not got["robot_2"]
+        state["waiting"] = []
 
         state["pairs"] = [("operator_1", "robot_0"), ("operator_0", "robot_1")]
         assert ros_graph.spin_until(lambda: len(got["robot_1"]) >= 5, 20, every=tick), output(proc)

@@ -18,6 +18,7 @@ from hitl_core.ros.node_main import RosImports, run_node
 from hitl_sim.arms import load_arm_profile
 
 from hitl_teleop.sim_operator import OperatorOutput, SimOperatorConfig, SimulatedOperator
+from hitl_teleop.teleop_router import robots_in
 
 Node = object  # the base class while ROS is missing (--help and importing this module need no ROS)
 ROS = RosImports()
@@ -105,10 +106,11 @@ class SimOperatorNode(Node):
     def attach(self, prefix: str) -> None:
         """Subscribe/publish under prefix ('' = own namespace, '/robot_3/' in fleet mode).
 
-        The teleop publisher of a robot is kept once made (as teleop_router_node keeps one per robot),
-        and the device streams "idle" from the moment it is given a robot: a new publisher is only heard
-        once DDS has matched it, which took seconds on the loaded soak machine, and the allocator counts
-        an operator it does not hear as absent (hitl_teleop/fleet.py ``OperatorPresence``)."""
+        The teleop publisher of a robot is made as soon as an allocator message names that robot and
+        kept (as teleop_router_node does), and the device streams "idle" from the moment it is given a
+        robot: a new publisher is only heard once DDS has matched it, which took seconds on the loaded
+        soak machine, and the allocator counts an operator it does not hear as absent
+        (hitl_teleop/fleet.py ``OperatorPresence``)."""
         for h in self.handles:
             self.destroy_subscription(h)
         self.control, self.obs = None, None
@@ -117,12 +119,17 @@ class SimOperatorNode(Node):
             self.create_subscription(Observation, prefix + "observation", self.on_obs, 10),
             self.create_subscription(Observation, prefix + "sim/state", self.on_state, 10),
         ]
-        if prefix not in self.pubs:
-            self.pubs[prefix] = self.create_publisher(TeleopCommand, prefix + "teleop", 10)
-        self.pub = self.pubs[prefix]
+        self.pub = self.publisher_for(prefix)
         self.publish(OperatorOutput(False, False, None, "idle"))  # repeated by on_stream until it steps
 
+    def publisher_for(self, prefix: str):
+        if prefix not in self.pubs:
+            self.pubs[prefix] = self.create_publisher(TeleopCommand, prefix + "teleop", 10)
+        return self.pubs[prefix]
+
     def on_assignments(self, msg: FleetAssignment) -> None:
+        for robot in robots_in((a.robot_id for a in msg.assignments), msg.waiting_robots):
+            self.publisher_for(f"/{robot}/")  # made before this operator is handed the robot (robots_in)
         mine = [
             a.robot_id
             for a in msg.assignments

@@ -13,7 +13,7 @@ import sys
 
 from hitl_core.ros.node_main import RosImports, run_node
 
-from hitl_teleop.teleop_router import TeleopRouter
+from hitl_teleop.teleop_router import TeleopRouter, robots_in
 
 Node = object  # the base class while ROS is missing (--help and importing this module need no ROS)
 ROS = RosImports()
@@ -52,6 +52,8 @@ class TeleopRouterNode(Node):
         return self.pubs[robot]
 
     def on_assignments(self, msg: FleetAssignment) -> None:
+        for robot in robots_in((a.robot_id for a in msg.assignments), msg.waiting_robots):
+            self.publisher(robot)  # made before this operator is handed the robot (robots_in)
         change = self.router.on_assignments((a.operator_id, a.robot_id, a.assigned) for a in msg.assignments)
         if change is None:
             return
