@@ -22,7 +22,8 @@ first control_state that says so (the arbiter's publish time; the same clock) an
 RSS: VmRSS of /proc/<pid>/status of every node process at start, every RSS_EVERY_S and at the end;
 ``rss_growth_kb`` compares each node's growth in the run's two halves (levelling off: the second smaller).
 A device or operator fault needs an operator driving a robot: when none does at its time it waits
-(up to --serve-wait-s, the rest of the soak going on) and is injected as soon as one does.
+(up to --serve-wait-s, the rest of the soak and the later faults going on) and is injected as soon
+as one does.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from pathlib import Path
 from hitl_teleop.arbiter.config import ArbiterConfig
 
 FAULTS = ("kill_policy", "kill_device", "kill_recorder", "drop_operator")
+OPERATOR_FAULTS = ("kill_device", "drop_operator")  # they need an operator driving a robot
 HOLD_LIMIT_S = 0.2
 STALL_S = 60.0  # robots asking and nobody served this long: the allocator looks stalled
 RSS_EVERY_S = 120.0  # every node's RSS is sampled this often (does memory level off?)
@@ -487,12 +489,12 @@ class Soak:
             self.t_run = self.last_served = t_run
             while time.time() - t_run < a.duration:
                 now = time.time()
-                if queue and now - t_run >= queue[0].at_s:
-                    # an operator fault waits (the loop goes on) until an operator drives a robot
-                    f, waited = queue[0], now - t_run - queue[0].at_s
+                for f in due_faults(queue, now - t_run):
+                    # an operator fault waits (the loop and later faults go on) until an operator drives
+                    waited = now - t_run - f.at_s
                     if self.inject(f, waited, last_chance=waited >= a.serve_wait_s
                                    or now - t_run >= a.duration - LAST_FAULT_MARGIN_S):
-                        queue.pop(0)
+                        queue.remove(f)
                         print(f"[soak] t={now - t_run:6.1f} s {f.kind} {f.target} (robot {f.robot}) {f.note}",
                               flush=True)
                 self.restart_due(time.time())
@@ -549,6 +551,14 @@ class Soak:
             "timeline": timeline,
             "allocator_stalls": stalls,
         }
+
+
+def due_faults(queue: list[Fault], t: float) -> list[Fault]:
+    """The faults to try at soak time ``t``: every one due, but of the operator faults (which may have
+    to wait for an operator driving a robot) only the earliest, so two never take the same operator."""
+    due = [f for f in queue if f.at_s <= t]
+    ops = [f for f in due if f.kind in OPERATOR_FAULTS]
+    return [f for f in due if f.kind not in OPERATOR_FAULTS or f is ops[0]]
 
 
 def rss_growth(samples: list[dict], skip: set[str]) -> dict:

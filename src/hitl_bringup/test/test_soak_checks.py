@@ -131,3 +131,13 @@ def test_rss_growth_compares_the_two_halves_of_the_run():
     assert g["nodes"] == 2 and g["mid_t"] == 600.0
     assert g["first_half"] == {"median": 31, "max": 50} and g["second_half"] == {"median": 9, "max": 18}
     assert soak.rss_growth(samples[:2], set()) == {}
+
+
+def test_a_waiting_operator_fault_does_not_hold_up_the_others():
+    soak = _soak_module()
+    F = soak.Fault
+    queue = [F(10.0, "drop_operator"), F(20.0, "kill_recorder"), F(30.0, "kill_device"), F(40.0, "kill_policy")]
+    assert soak.due_faults(queue, 5.0) == []
+    assert soak.due_faults(queue, 25.0) == queue[:2]  # the drop still waits; the recorder's kill goes on
+    assert soak.due_faults(queue, 45.0) == [queue[0], queue[1], queue[3]]  # one operator fault at a time
+    assert soak.due_faults(queue[1:], 45.0) == queue[1:]
