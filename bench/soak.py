@@ -245,19 +245,12 @@ class Soak:
         fault.t_kill = time.time()
         os.kill(proc.pid, signal.SIGKILL)
 
-    def _serving_pair(self, wait_s: float = 20.0) -> tuple[str, str] | None:
-        """(robot, operator) of a robot an operator drives right now (HUMAN), waiting up to wait_s."""
-        t_end = time.monotonic() + wait_s
-        while True:
-            serving = self.watch.serving()
-            pairs = [(r, o) for r, o in serving.items() if o not in self.dropped
-                     and (s := self.watch.last_state(r)) is not None and s.source == s.SOURCE_HUMAN
-                     and not s.holding and s.operator_id == o]
-            if pairs:
-                return self.rng.choice(sorted(pairs))
-            if time.monotonic() >= t_end:
-                return None
-            time.sleep(0.05)
+    def _serving_pair(self) -> tuple[str, str] | None:
+        """(robot, operator) of a robot an operator drives right now (HUMAN), or None."""
+        pairs = [(r, o) for r, o in self.watch.serving().items() if o not in self.dropped
+                 and (s := self.watch.last_state(r)) is not None and s.source == s.SOURCE_HUMAN
+                 and not s.holding and s.operator_id == o]
+        return self.rng.choice(sorted(pairs)) if pairs else None
 
     def inject(self, fault: Fault, waited_s: float = 0.0, last_chance: bool = True) -> bool:
         """Kill the fault's node; False (nothing done) for an operator fault while no operator drives a
@@ -279,7 +272,7 @@ class Soak:
             self._kill(key, fault)
             self.pending.append((fault.t_kill + self.args.restart_s, key, fault))
             return True
-        pair = self._serving_pair(wait_s=0.0)
+        pair = self._serving_pair()
         if pair is None:
             if last_chance:
                 fault.note = f"no operator drove a robot in the {waited_s:.0f} s after it was due: not injected"
@@ -529,7 +522,7 @@ class Soak:
             self.evaluate(f)
         bags = self.bag_episodes(workdir)
         restarted = {f.target for f in self.faults if f.t_restart}
-        killed_or_restarted = restarted | {f.target for f in self.faults if f.t_kill}
+        killed = {f.target for f in self.faults if f.t_kill}  # every restarted node among them
         return {
             "command": " ".join(sys.argv),
             "robots": a.robots, "operators": a.operators, "duration_s": a.duration,
@@ -544,10 +537,10 @@ class Soak:
             "unexpected_deaths": unexpected_deaths,
             "exit_codes": codes,
             "rss_kb": {k: {"start": rss_start.get(k), "end": rss_end.get(k), "restarted": k in restarted,
-                           "killed": k in {f.target for f in self.faults if f.t_kill}}
+                           "killed": k in killed}
                        for k in sorted(set(rss_start) | set(rss_end))},
             "rss_samples": rss_samples,
-            "summary": summarize(self.faults, bags) | {"rss_growth_kb": rss_growth(rss_samples, killed_or_restarted)},
+            "summary": summarize(self.faults, bags) | {"rss_growth_kb": rss_growth(rss_samples, killed)},
             "timeline": timeline,
             "allocator_stalls": stalls,
         }

@@ -10,20 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hitl_sim.mj import MJ_TASKS
 
 import hitl_sim
 
 pytest.importorskip("mujoco")
 HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture
-def point_task(monkeypatch):
-    """Register the test's point task (this process; pool workers get it from sys.path)."""
-    monkeypatch.syspath_prepend(str(HERE))
-    monkeypatch.setitem(MJ_TASKS, "point", "mj_point_task:PointTask:PointExpert")
-    return "point"
 
 
 def _run(env, expert, steps):

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from hitl_sim.mj import MJ_TASKS, shelf
+from hitl_sim.mj import shelf
 
 import hitl_sim
 
 pytest.importorskip("mujoco")
-HERE = Path(__file__).resolve().parent
-
-
-@pytest.fixture
-def point_task(monkeypatch):
-    monkeypatch.syspath_prepend(str(HERE))
-    monkeypatch.setitem(MJ_TASKS, "point", "mj_point_task:PointTask:PointExpert")
-    return "point"
 
 
 @pytest.fixture
