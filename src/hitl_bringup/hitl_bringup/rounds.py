@@ -112,31 +112,75 @@ def autonomous_success(policy, task: str, arm: str, variant: str, n: int, num_en
         return deploy(env, policy, n, seed=seed).summary()["success_rate"]
 
 
+@dataclass
+class RoundsStart:
+    """What every method's rounds share before their first fine-tuning: the base policy's autonomous
+    success (round 0) and the first round's deployment. The method only chooses how the rounds are
+    trained on, so methods started from the same base policy with the same configuration deploy the
+    same first round; the evaluation (T3) runs it once for all of them. ``policy`` is the base policy as
+    it is after that deployment (its sampler's state included), so each method goes on exactly as if
+    it had run the start itself."""
+
+    cfg: RoundsConfig
+    policy: object
+    base_success: float
+    first_round: EpisodeDataset
+    first_deploy: dict
+    seconds: float
+
+
+def _round_estimator(policy, cfg: RoundsConfig):
+    if cfg.estimator and cfg.threshold is not None:
+        from hitl_policy.registry import make_estimator
+
+        return make_estimator(cfg.estimator, policy)
+    return None
+
+
+def start_rounds(policy, cfg: RoundsConfig, progress: bool = True) -> RoundsStart:
+    """Round 0's evaluation and round 1's deployment of ``policy`` (which they advance; pass a copy)."""
+    base = autonomous_success(policy, cfg.task, cfg.arm, cfg.variant, cfg.eval_episodes, cfg.num_envs,
+                              10_000 + cfg.seed, cfg.sim)
+    t0 = time.perf_counter()
+    ds, dep = collect_round(policy, cfg, seed=cfg.seed * 100 + 1, estimator=_round_estimator(policy, cfg),
+                            progress=progress)
+    return RoundsStart(cfg, policy, base, ds, dep, time.perf_counter() - t0)
+
+
 def run_rounds(policy, pretrain: EpisodeDataset | None, cfg: RoundsConfig, out_dir: str | Path | None = None,
-               progress: bool = True, log=print) -> tuple[object, list[dict]]:
-    """Returns (final policy, one row per round incl. round 0 = the base policy's success)."""
+               progress: bool = True, log=print, start: RoundsStart | None = None) -> tuple[object, list[dict]]:
+    """Returns (final policy, one row per round incl. round 0 = the base policy's success).
+
+    ``start``: a :func:`start_rounds` of the same configuration (any method) to go on from; ``policy`` is
+    then not used (a copy of ``start.policy`` is trained)."""
+    import copy
+
     from hitl_policy.learning.finetune import finetune
 
     if cfg.method not in METHODS:
         raise ValueError(f"unknown method {cfg.method!r}: expected one of {list(METHODS)}")
+    if start is None:
+        start = start_rounds(policy, cfg, progress)
+    elif asdict(start.cfg) != asdict(cfg) | {"method": start.cfg.method}:
+        raise ValueError("start_rounds ran with another configuration than these rounds (the method aside)")
+    else:
+        policy = copy.deepcopy(start.policy)
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
     eval_seed = 10_000 + cfg.seed
-    base = autonomous_success(policy, cfg.task, cfg.arm, cfg.variant, cfg.eval_episodes, cfg.num_envs,
-                              eval_seed, cfg.sim)
-    rows = [{"round": 0, "success": base, "human_samples": 0, "human_samples_total": 0, "episodes": 0}]
+    rows = [{"round": 0, "success": start.base_success, "human_samples": 0, "human_samples_total": 0,
+             "episodes": 0}]
     log(f"[{cfg.method}] round 0: autonomous success {rows[0]['success']:.2f}")
     rounds: list[EpisodeDataset] = []
     total_human = 0
     for r in range(1, cfg.rounds + 1):
-        t0 = time.perf_counter()
-        estimator = None
-        if cfg.estimator and cfg.threshold is not None:
-            from hitl_policy.registry import make_estimator
-
-            estimator = make_estimator(cfg.estimator, policy)
-        ds, dep = collect_round(policy, cfg, seed=cfg.seed * 100 + r, estimator=estimator, progress=progress)
+        t0 = time.perf_counter() - (start.seconds if r == 1 else 0.0)
+        if r == 1:
+            ds, dep = start.first_round, start.first_deploy
+        else:
+            ds, dep = collect_round(policy, cfg, seed=cfg.seed * 100 + r, estimator=_round_estimator(policy, cfg),
+                                    progress=progress)
         rounds.append(ds)
         n_human = int((ds.source == SOURCE_HUMAN).sum())
         total_human += n_human

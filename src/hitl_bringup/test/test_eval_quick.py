@@ -416,6 +416,34 @@ def test_a_worker_killed_mid_job_loses_only_its_job(tmp_path, monkeypatch):
     assert partial["partial"] and partial["config"]["sim"] == "kinematic"  # `--summarize` reads it
 
 
+def _job_shelf_state(name: str) -> dict:
+    from hitl_bringup.eval.common import setup_worker
+    from hitl_sim.mj import shelf
+
+    setup_worker()
+    return {"T4": [{"method": name, "shelf": shelf.limit()}]}
+
+
+def _job_failing(name: str) -> dict:
+    raise RuntimeError(f"{name} failed")
+
+
+def test_an_in_process_run_reuses_tasks_only_while_it_runs(tmp_path, monkeypatch):
+    """``jobs=1`` runs the jobs in the caller's process: the shelf of built MuJoCo tasks is on for the run
+    and off (its tasks closed) after it, even when a job fails, so the caller keeps no idle tasks."""
+    from hitl_bringup.eval import cli
+    from hitl_bringup.eval.common import SHELF_TASKS
+    from hitl_sim.mj import shelf
+
+    jobs = [("a", "", _job_shelf_state, "a"), ("b", "", _job_failing, "b")]
+    monkeypatch.setattr(cli, "build_jobs", lambda cfg, tables, cache: jobs)
+    monkeypatch.setattr(cli, "finish", lambda result, cfg, out: result)
+    result = cli.run(ev.EvalConfig.make(quick=True), ("T4",), jobs=1, out=tmp_path, progress=False)
+    assert [r["shelf"] for r in result["rows"]["T4"]] == [SHELF_TASKS]
+    assert [e["job"] for e in result["errors"]] == ["b"]
+    assert shelf.limit() == 0 and shelf.idle_count() == 0
+
+
 def test_metaworld_tasks_run_on_their_own_arm():
     """T4's Metaworld tasks exist only on Metaworld's Sawyer: the evaluation's arm (franka) gives way."""
     from hitl_bringup.sim_backend import arm_for

@@ -78,6 +78,25 @@ def test_finetune_works_with_the_diffusion_policy(tiny, method, fractions, group
     assert list(summary["groups"].values()) == [sum(n[k] for k in g.split("+")) for g in groups]
 
 
+def test_finetune_does_not_depend_on_what_ran_before_it(tiny):
+    """The diffusion policy's training noise comes from torch's global generator: finetune seeds it from
+    ``seed`` (same policy whatever ran before) and leaves the caller's generator where it was."""
+    from hitl_policy.models.diffusion import DiffusionPolicy
+
+    _, demos, rnd, _ = tiny
+    pol = DiffusionPolicy.create(2, 2, n_obs=1, horizon=2, n_action=1, hidden=[32, 32])
+    tuned = []
+    for draws in (1, 7):
+        torch.manual_seed(123)
+        torch.rand(draws)  # another history of the global generator
+        mark = torch.get_rng_state()
+        tuned.append(finetune(pol, demos, [rnd], "iwr", steps=3, batch_size=16, seed=4, progress=False)[0])
+        assert torch.equal(torch.get_rng_state(), mark)
+    assert all(torch.equal(a, b) for a, b in zip(tuned[0].parameters(), tuned[1].parameters()))
+    other = finetune(pol, demos, [rnd], "iwr", steps=3, batch_size=16, seed=5, progress=False)[0]
+    assert any(not torch.equal(a, b) for a, b in zip(tuned[0].parameters(), other.parameters()))
+
+
 def test_cli_help(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--help"])

@@ -22,7 +22,7 @@ def base_key(task: str, cfg: EvalConfig) -> str:
     c = asdict(cfg)
     return cache_key(task=task, sim=cfg.sim, arm=cfg.arm, **{k: c[k] for k in (
         "t1_demos", "diffusion", "policy_seed", "diffusion_steps", "diffusion_batch", "ensemble_steps", "ebm",
-        "ebm_steps")})
+        "ebm_steps", "ebm_batch")})
 
 
 def paths_for(task: str, cfg: EvalConfig, cache: Path) -> dict[str, Path]:
@@ -47,7 +47,7 @@ def job_base(task: str, cfg: EvalConfig, cache: str) -> dict:
                       horizon=policy.horizon, n_action=policy.n_action)
     ens.fit(demos, cfg.ensemble_steps, cfg.diffusion_batch, progress=False)
     ebm = make_policy("ebm", demos.obs_dim, demos.act_dim, seed=ps, **cfg.ebm)
-    ebm.fit(demos, cfg.ebm_steps, cfg.diffusion_batch, progress=False)
+    ebm.fit(demos, cfg.ebm_steps, cfg.ebm_batch, progress=False)
     demos.save(paths["demos"])
     for kind, model in (("diffusion", policy), ("ensemble", ens), ("ebm", ebm)):
         model.save(paths[kind])

@@ -134,17 +134,25 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
                 bar.advance(bar_id)
 
         if jobs <= 1:
-            while pending:
-                batch = ready()
-                if not batch:
-                    skip_blocked(stuck=True)
-                    continue
-                for name, _dep, fn, *args in batch:
-                    bar.update(bar_id, description=f"{PROG}: {name}")
-                    collect(name, _run_job(name, fn, *args))
-                    done.add(name)
-                    bar.advance(bar_id)
-                skip_blocked()
+            from hitl_sim.mj.shelf import keep_built_tasks
+
+            from hitl_bringup.eval.common import SHELF_TASKS
+
+            keep_built_tasks(SHELF_TASKS)  # for this run only: the caller's process goes on after it
+            try:
+                while pending:
+                    batch = ready()
+                    if not batch:
+                        skip_blocked(stuck=True)
+                        continue
+                    for name, _dep, fn, *args in batch:
+                        bar.update(bar_id, description=f"{PROG}: {name}")
+                        collect(name, _run_job(name, fn, *args))
+                        done.add(name)
+                        bar.advance(bar_id)
+                    skip_blocked()
+            finally:
+                keep_built_tasks(0)
         else:
             pool = ProcessPoolExecutor(max_workers=jobs)
             running: dict = {}

@@ -18,14 +18,19 @@ SHELF_TASKS = 20
 
 
 def setup_worker() -> None:
-    """One torch thread per worker process (the jobs run side by side on a small machine); built
-    MuJoCo tasks are reused between a job's rollouts (building one costs ~1.1 s, resetting it ~5 ms)."""
+    """One torch thread per worker process (the jobs run side by side on a small machine); in a worker
+    process, built MuJoCo tasks are reused between rollouts (building one costs ~1.1 s, resetting it
+    ~5 ms). A job run in the calling process (``jobs=1``) leaves the shelf to ``run``, which turns it off
+    at the end: the caller (a test, ``hitl_demo``) must not keep 20 idle tasks of ~190 MB each."""
+    import multiprocessing
+
     import torch
     from hitl_sim.mj.shelf import keep_built_tasks
 
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    keep_built_tasks(SHELF_TASKS)
+    if multiprocessing.parent_process() is not None:
+        keep_built_tasks(SHELF_TASKS)
 
 
 def operator(reaction_ticks: int, seed: int, human_gated: bool = False):

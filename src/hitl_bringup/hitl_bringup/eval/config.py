@@ -33,8 +33,11 @@ BACKEND_TASKS = {
 # so the rollout counts are halved and T1 sweeps two flag rates instead of three (models, demos and
 # fine-tuning as in the kinematic full run). Set before any MuJoCo result was seen (docs/results.md).
 MUJOCO_FULL = {"t1_episodes": 10, "t1_flag_rates": (0.15, 0.3), "t2_eval_episodes": 10, "t2_max_episodes": 40,
-               "t3_eval_episodes": 10, "t3_max_episodes": 20, "t4_eval_episodes": 20, "t5_episodes": 10,
-               "t5_eval_episodes": 10}
+               "t3_eval_episodes": 5, "t3_max_episodes": 20, "t4_eval_episodes": 10, "t5_episodes": 10,
+               "t5_eval_episodes": 10, "ebm_batch": 64}
+# cut on CPU cost alone for the 60-minute budget (2026-12-03, docs/results.md "make-eval budget"), from
+# T3 evaluation 10 -> 5 episodes (robosuite steps of failing rollouts: ~45 CPU s per 10), T4 evaluation
+# 20 -> 10, the EBM's batch 256 -> 64 (its 64 counter-examples a sample made it ~1000 of 9541 CPU s)
 
 
 @dataclass
@@ -62,6 +65,7 @@ class EvalConfig:
     ebm: dict = field(default_factory=lambda: {"n_obs": 2, "horizon": 1, "n_action": 1, "grad_penalty": False,
                                                "counter_examples": "uniform", "train_counter_examples": 64})
     ebm_steps: int = 2000
+    ebm_batch: int = 256
     batch_size: int = 64                 # fine-tuning and the Gaussian policies
     target_rate: float = 0.15            # the main T1 table, T2's and T5's gates
     t1_flag_rates: tuple[float, ...] = (0.05, 0.15, 0.3)
@@ -127,6 +131,7 @@ class EvalConfig:
             diffusion_batch=64,
             ensemble_steps=200,
             ebm_steps=100,
+            ebm_batch=64,
             calib_episodes=3,
             t1_episodes=6,
             t1_flag_rates=(0.15, 0.3),

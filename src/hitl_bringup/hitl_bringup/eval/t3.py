@@ -4,13 +4,15 @@ Per seed: a diffusion base policy from ``t3_demos`` demos of the bottleneck task
 threading; MuJoCo: square), then ``t3_rounds`` rounds per method (``rounds.run_rounds``: episodes
 until the human samples reach a third of the base data; the simulated human steps in when the robot's
 next target is more than one tolerance off the expert's, ``ExpertDeviationGate``; the task YAML's
-release rule), each fine-tuned from the previous with ``finetune()``. Full demos: as many new demo
+release rule), each fine-tuned from the previous with ``finetune()``. Round 0's evaluation and round 1's
+deployment are the same for every method (``rounds.start_rounds``) and run once per seed. Full demos: as many new demo
 samples as IWR's human samples over the rounds, ``bc`` for rounds x steps.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import time
 
 from hitl_bringup.eval.common import collect, first_steps, mean_std, setup_worker
@@ -24,7 +26,7 @@ def job_t3(seed: int, cfg: EvalConfig) -> dict:
     from hitl_policy.learning.finetune import finetune
     from hitl_policy.registry import make_policy
 
-    from hitl_bringup.rounds import RoundsConfig, autonomous_success, run_rounds
+    from hitl_bringup.rounds import RoundsConfig, autonomous_success, run_rounds, start_rounds
 
     t0 = time.perf_counter()
     task = cfg.t3_task
@@ -33,6 +35,7 @@ def job_t3(seed: int, cfg: EvalConfig) -> dict:
     base.fit(demos, cfg.t3_base_steps, cfg.diffusion_batch, progress=False)
     per_round = max(1, round(cfg.t3_round_fraction * demos.n_steps))
     rows = []
+    start = None  # round 0's evaluation and round 1's deployment do not depend on the method: run once
     for method in T3_METHODS:
         rc = RoundsConfig(task=task, method=method, arm=cfg.arm, rounds=cfg.t3_rounds,
                           human_samples_per_round=per_round, episodes_per_round=cfg.num_envs,
@@ -40,10 +43,13 @@ def job_t3(seed: int, cfg: EvalConfig) -> dict:
                           finetune_steps=cfg.t3_finetune_steps, batch_size=cfg.batch_size, lr=cfg.ft_lr_diffusion,
                           eval_episodes=cfg.t3_eval_episodes, reaction_ticks=cfg.reaction_ticks,
                           expert_gate=cfg.expert_gate, seed=seed, sim=cfg.sim)
-        _, rr = run_rounds(copy.deepcopy(base), demos, rc, progress=False, log=lambda m: None)
+        start = start or start_rounds(copy.deepcopy(base), rc, progress=False)
+        _, rr = run_rounds(None, demos, rc, progress=False, log=lambda m: None, start=start)
         rows += [{"table": "T3", "task": task, "method": method, "seed": seed, **r} for r in rr]
     total = max(r["human_samples_total"] for r in rows if r["method"] == "iwr")
-    extra = first_steps(collect(task, cfg.arm, cfg.t3_demos * 2, 6000 + seed, sim=cfg.sim), max(1, total))
+    # enough new demos for the IWR rounds' human samples (their mean length says how many), plus a batch
+    n_extra = math.ceil(total / (demos.n_steps / demos.n_episodes)) + cfg.num_envs
+    extra = first_steps(collect(task, cfg.arm, n_extra, 6000 + seed, sim=cfg.sim), max(1, total))
     tuned, _ = finetune(base, demos, [extra], "bc", cfg.t3_finetune_steps * cfg.t3_rounds, cfg.batch_size,
                         cfg.ft_lr_diffusion, seed=seed, progress=False)
     succ = autonomous_success(tuned, task, cfg.arm, "train", cfg.t3_eval_episodes, cfg.num_envs, 10_000 + seed,

@@ -68,7 +68,23 @@ def role_counts(roles: np.ndarray) -> dict[str, int]:
 def finetune(base_policy, pretrain: EpisodeDataset | None, rounds: list[EpisodeDataset], method: str,
              steps: int, batch_size: int = 64, lr: float = 1e-4, seed: int = 0, progress: bool = True,
              engine: str = "loop", mile_config: MileConfig | None = None, in_place: bool = False):
-    """Returns (fine-tuned policy, summary dict). The base policy is left untouched unless in_place."""
+    """Returns (fine-tuned policy, summary dict). The base policy is left untouched unless in_place.
+
+    The training noise that models draw from torch's global generator (a diffusion policy's noise and
+    timesteps) comes from ``seed`` too: the same call gives the same policy whatever ran before it in
+    the process (the evaluation's methods share one process), and the caller's generator is left as it was.
+    """
+    import torch
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return _finetune(base_policy, pretrain, rounds, method, steps, batch_size, lr, seed, progress, engine,
+                         mile_config, in_place)
+
+
+def _finetune(base_policy, pretrain: EpisodeDataset | None, rounds: list[EpisodeDataset], method: str,
+              steps: int, batch_size: int, lr: float, seed: int, progress: bool, engine: str,
+              mile_config: MileConfig | None, in_place: bool):
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}: expected one of {list(METHODS)}")
     if engine not in ENGINES:

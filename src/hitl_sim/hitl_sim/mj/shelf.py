@@ -59,6 +59,11 @@ def idle_count() -> int:
     return len(_idle)
 
 
+def limit() -> int:
+    """How many idle tasks the shelf keeps (0: off)."""
+    return _limit
+
+
 def _trim() -> None:
     while len(_idle) > _limit:
         _, (_, task) = _idle.popitem(last=False)
