@@ -88,5 +88,7 @@ def build_fleet_graph(given: dict[str, Any], build_robot: Callable[..., list[Nod
                                       "min_intervention_s": float(given.get("min_intervention_s", 1.0)),
                                       "hard_reset_s": float(given.get("hard_reset_s", 2.0)),
                                       # an operator silent on its robot this long is taken off it (died)
-                                      "operator_timeout_s": 2.0}))
+                                      "operator_timeout_s": 2.0,
+                                      # robots go only to operators whose device node is heard (started)
+                                      "operator_heartbeat_s": 3.0}))
     return specs

@@ -159,6 +159,42 @@ class OperatorPresence:
         return set(self.absent_until), newly
 
 
+HEARTBEAT_TOPIC = "/fleet/operator_heartbeat"  # std_msgs/String: the operator id, from its device node
+HEARTBEAT_PERIOD_S = 0.5
+
+
+class OperatorHeartbeats:
+    """Which operators are on line: each operator's device node beats on ``HEARTBEAT_TOPIC``; one not
+    heard from for ``timeout`` (or not yet heard at all) is off line and gets no robot.
+
+    Why: a device node that has just started (or restarted) is heard on the robots' teleop topics only
+    once DDS discovery has matched it, which took a minute and more at load ~100 in the soak
+    (docs/fleet.md); handed a robot before that, it was taken for dead (``OperatorPresence``) and its
+    robot waited. An operator that goes off line after having been on line (its process died) loses
+    its robot as an absent one does. ``timeout`` <= 0: every operator is on line (no heartbeats).
+    """
+
+    def __init__(self, operator_ids: Iterable[str], timeout: float) -> None:
+        self.operator_ids, self.timeout = list(operator_ids), timeout
+        self.last: dict[str, float] = {}
+        self.online: set[str] = set(self.operator_ids) if timeout <= 0 else set()
+
+    def beat(self, operator_id: str, now: float) -> None:
+        if operator_id in self.operator_ids:
+            self.last[operator_id] = now
+
+    def update(self, now: float) -> tuple[set[str], list[str], list[tuple[str, float]]]:
+        """(the operators off line, those that came on line just now, those that went off line just now
+        as (operator, seconds since its last beat))."""
+        if self.timeout <= 0:
+            return set(), [], []
+        online = {op for op, t in self.last.items() if now - t <= self.timeout}
+        came = [op for op in self.operator_ids if op in online and op not in self.online]
+        lost = [(op, now - self.last[op]) for op in self.operator_ids if op in self.online and op not in online]
+        self.online = online
+        return set(self.operator_ids) - online, came, lost
+
+
 def rohe(rewards: np.ndarray, human_actions: np.ndarray, num_humans: int, reduce: str = "sum") -> float:
     """Return on human effort, IIFL Eq. 3: (M / N) * sum_t rbar_t / (1 + sum_t ||alpha_t||_F^2).
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hitl_teleop.fleet import Assignment, FleetAllocator, FleetConfig, OperatorPresence, RobotRequest, rohe
+from hitl_teleop.fleet import (
+    Assignment,
+    FleetAllocator,
+    FleetConfig,
+    OperatorHeartbeats,
+    OperatorPresence,
+    RobotRequest,
+    rohe,
+)
 
 
 def reqs(**prio) -> list[RobotRequest]:
@@ -195,3 +203,33 @@ def test_an_operator_idle_for_long_and_given_a_robot_gets_the_full_timeout():
     absent, newly = presence.update([Assignment("h1", "r2", 51.0, 1.0)], 52.5)  # moved: same busy period
     assert absent == {"h1"} and newly == [("h1", "r2", 2.5)]
     assert presence.update([], 57.6)[0] == set()  # retry_s later it may serve again
+
+
+def test_an_operator_gets_robots_only_while_its_heartbeat_is_heard():
+    """Not heard yet: off line, no robot (no absent flag either); on line once it beats; a stale beat
+    takes it off line again and its robot goes to the other operator."""
+    beats = OperatorHeartbeats(["h0", "h1"], timeout=2.0)
+    fa = FleetAllocator(FleetConfig(["h0", "h1"], min_intervention=1.0))
+    beats.beat("h0", 0.0)
+    beats.beat("stranger", 0.0)  # not one of the allocator's operators: ignored
+    offline, came, lost = beats.update(0.0)
+    assert offline == {"h1"} and came == ["h0"] and lost == []
+    out = fa.update(reqs(r0=1.0, r1=0.9), 0.0, offline)
+    assert {a.operator_id: a.robot_id for a in out.assignments} == {"h0": "r0"}
+    beats.beat("h0", 1.0)
+    beats.beat("h1", 1.0)
+    offline, came, _ = beats.update(1.0)
+    assert offline == set() and came == ["h1"]
+    out = fa.update(reqs(r0=1.0, r1=0.9), 1.0, offline)
+    assert {a.operator_id: a.robot_id for a in out.assignments} == {"h0": "r0", "h1": "r1"}
+    beats.beat("h0", 3.0)
+    offline, came, lost = beats.update(3.5)  # h1 last beat at 1.0
+    assert offline == {"h1"} and came == [] and lost == [("h1", 2.5)]
+    out = fa.update(reqs(r0=1.0, r1=0.9), 3.5, offline)
+    assert [a.operator_id for a in out.assignments] == ["h0"] and [a.operator_id for a in out.released] == ["h1"]
+    assert beats.update(3.6)[2] == []  # reported once
+
+
+def test_heartbeats_off_keeps_every_operator_on_line():
+    beats = OperatorHeartbeats(["h0", "h1"], timeout=0.0)
+    assert beats.update(100.0) == (set(), [], [])

@@ -9,6 +9,8 @@ import pytest
 from hitl_core.ros.testing import RosGraph, output, ros_imports, stop
 
 with ros_imports():
+    from std_msgs.msg import String
+
     from hitl_msgs.msg import FleetAssignment, OperatorAssignment, TeleopCommand
 
 pytestmark = pytest.mark.ros
@@ -30,6 +32,8 @@ def test_device_samples_follow_the_operators_assignment(ros_graph: RosGraph):
     for r in ROBOTS:
         node.create_subscription(TeleopCommand, f"/{r}/teleop", lambda m, r=r: got[r].append(m), 100)
     device = node.create_publisher(TeleopCommand, "/operator_0/teleop", 10)
+    beats: list[str] = []
+    node.create_subscription(String, "/fleet/operator_heartbeat", lambda m: beats.append(m.data), 10)
     fleet = node.create_publisher(FleetAssignment, "/fleet/assignments", 10)
     proc = ros_graph.spawn([sys.executable, "-m", "hitl_core.ros.boot", "hitl_teleop.nodes.teleop_router_node",
                             "--ros-args", "-r", "__ns:=/operator_0", "-p", "operator_id:=operator_0"])
@@ -49,6 +53,8 @@ def test_device_samples_follow_the_operators_assignment(ros_graph: RosGraph):
                                     30, period=0.05), output(proc)
         ros_graph.spin_for(1.0, every=tick)
         assert not any(got.values()), {r: len(v) for r, v in got.items()}
+        # it beats for its operator from the start (the allocator hands robots to operators it hears)
+        assert ros_graph.spin_until(lambda: beats, 20, every=tick) and set(beats) == {"operator_0"}
         # robot_2 waits for an operator: the router's publisher to it exists before it is handed over,
         # so DDS has matched it by then (robot_1, named nowhere yet, has none)
         state["waiting"] = ["robot_2"]

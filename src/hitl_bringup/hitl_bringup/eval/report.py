@@ -146,7 +146,7 @@ def readme_section(result: dict) -> str:
     lines = [
         "## Results",
         "",
-        "`make eval` (full, on MuJoCo by default: ~80 minutes on two cores at these sizes, measured; "
+        "`make eval` (full, on MuJoCo by default: ~75 minutes on two cores at these sizes, measured; "
         "`SIM=kinematic` for wave 1's simulator) writes "
         "`bench/results/outcomes.json` (per-seed values, mean, spread, the paper's value beside ours, a verdict "
         "per ordering, the gating each task ran with) and regenerates [docs/results.md](docs/results.md) from it; "

@@ -9,6 +9,9 @@ With ``operator_timeout_s`` > 0 it also listens to ``/<robot_id>/teleop``: an op
 robots for longer than that without a teleop message from it (its process died, its link dropped;
 timed from the start of its busy period, moves between robots included) loses its robot, which goes
 to the next free operator, and gets none for ``operator_retry_s`` (``OperatorPresence``, fleet.py).
+With ``operator_heartbeat_s`` > 0 an operator gets robots only while its device node's heartbeat on
+``/fleet/operator_heartbeat`` is at most that old (``OperatorHeartbeats``, fleet.py): one that has just
+started is not handed a robot before it can be heard, and one whose beat stops loses its robot.
 """
 
 from __future__ import annotations
@@ -17,13 +20,22 @@ import sys
 
 from hitl_core.ros.node_main import RosImports, run_node
 
-from hitl_teleop.fleet import FleetAllocator, FleetConfig, FleetLedger, OperatorPresence, RobotRequest
+from hitl_teleop.fleet import (
+    HEARTBEAT_TOPIC,
+    FleetAllocator,
+    FleetConfig,
+    FleetLedger,
+    OperatorHeartbeats,
+    OperatorPresence,
+    RobotRequest,
+)
 
 Node = object  # the base class while ROS is missing (--help and importing this module need no ROS)
 ROS = RosImports()
 with ROS:  # running the node needs ROS: run_node raises their ImportError
     from rclpy.node import Node
     from rclpy.qos import QoSDurabilityPolicy, QoSProfile
+    from std_msgs.msg import String
 
     from hitl_msgs.msg import EpisodeEvent, FleetAssignment, FleetStatus, HelpRequest, TeleopCommand
     from hitl_teleop import ros_conversions as rc
@@ -46,7 +58,9 @@ parameters:
   control_rate_hz    (double, 10.0)           robots' control rate (human steps for ROHE)
   operator_timeout_s (double, 0.0)            > 0: an assigned operator silent this long is absent
   operator_retry_s   (double, 5.0)            an absent operator gets robots again after this
-topics: sub /<robot_id>/help_request, /<robot_id>/episode_event (/<robot_id>/teleop);
+  operator_heartbeat_s (double, 0.0)          > 0: only operators whose heartbeat is this fresh get robots
+topics: sub /<robot_id>/help_request, /<robot_id>/episode_event (/<robot_id>/teleop,
+        /fleet/operator_heartbeat);
         pub /fleet/assignments, /fleet/status
 """
 
@@ -84,6 +98,10 @@ class FleetAllocatorNode(Node):
         if self.operator_timeout > 0:
             for rid in self.robot_ids:
                 self.create_subscription(TeleopCommand, f"/{rid}/teleop", self.on_teleop, 10)
+        self.heartbeats = OperatorHeartbeats(self.cfg.operator_ids, float(p("operator_heartbeat_s", 0.0).value))
+        if self.heartbeats.timeout > 0:
+            self.create_subscription(String, HEARTBEAT_TOPIC,
+                                     lambda m: self.heartbeats.beat(m.data, self.now()), 10)
         latched = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
         self.pub = self.create_publisher(FleetAssignment, "/fleet/assignments", latched)
         self.pub_status = self.create_publisher(FleetStatus, "/fleet/status", 10)
@@ -106,12 +124,18 @@ class FleetAllocatorNode(Node):
         self.presence.heard_from(msg.operator_id, self.now())
 
     def absent(self, now: float) -> set[str]:
-        """Operators that went silent while holding a robot (operator_timeout_s), for operator_retry_s."""
+        """Operators off line (operator_heartbeat_s) or that went silent while holding a robot
+        (operator_timeout_s, for operator_retry_s)."""
+        offline, came, lost = self.heartbeats.update(now)
+        for op in came:
+            self.get_logger().info(f"{op}: heartbeat heard, on line")
+        for op, silent in lost:
+            self.get_logger().warning(f"{op}: no heartbeat for {silent:.2f} s: off line, gets no robot")
         absent, newly = self.presence.update(self.allocator.assignments.values(), now)
         for op, robot, silent in newly:
             self.get_logger().warning(f"{op}: no teleop for {silent:.2f} s (now on {robot}): absent, its robot "
                                       f"goes to the next operator (retried in {self.operator_retry:g} s)")
-        return absent
+        return absent | offline
 
     def on_timer(self) -> None:
         now = self.now()

@@ -6,7 +6,8 @@ Steps once per ``sim/state`` message (one per simulator tick): reads the arbiter
 the latest command at ``rate_hz``, as a real device streams while its operator holds still (an
 absolute target repeated is the same command), so the arbiter's ``device_timeout_s`` can be short.
 With ``fleet:=true`` it serves whichever robot ``/fleet/assignments`` gives it (topics under
-/<robot_id>/).
+/<robot_id>/) and beats on ``/fleet/operator_heartbeat`` (the allocator hands robots only to operators
+it hears there, hitl_teleop/fleet.py ``OperatorHeartbeats``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from hitl_core.ros.node_main import RosImports, run_node
 from hitl_sim.arms import load_arm_profile
 
+from hitl_teleop.fleet import HEARTBEAT_PERIOD_S, HEARTBEAT_TOPIC
 from hitl_teleop.sim_operator import OperatorOutput, SimOperatorConfig, SimulatedOperator
 from hitl_teleop.teleop_router import robots_in
 
@@ -24,6 +26,7 @@ Node = object  # the base class while ROS is missing (--help and importing this 
 ROS = RosImports()
 with ROS:  # running the node needs ROS: run_node raises their ImportError
     from rclpy.node import Node
+    from std_msgs.msg import String
 
     from hitl_msgs.msg import ControlState, FleetAssignment, Observation, TeleopCommand
     from hitl_teleop import ros_conversions as rc
@@ -51,7 +54,8 @@ parameters:
   fleet                (bool, false)           follow /fleet/assignments instead of the own namespace
   backend              (string, 'auto')        expert's simulator: mujoco | kinematic | auto (as sim_arm_node's)
   rate_hz              (double, 20.0)          teleop stream rate: the latest command is repeated between ticks
-topics: sub control_state, sim/state, observation (/fleet/assignments with fleet); pub teleop
+topics: sub control_state, sim/state, observation (/fleet/assignments with fleet);
+        pub teleop (/fleet/operator_heartbeat with fleet)
 """
 
 
@@ -94,6 +98,8 @@ class SimOperatorNode(Node):
         self.pubs: dict[str, object] = {}  # prefix -> teleop publisher, kept across hand-overs
         if self.fleet:
             self.create_subscription(FleetAssignment, "/fleet/assignments", self.on_assignments, 10)
+            beat = self.create_publisher(String, HEARTBEAT_TOPIC, 10)
+            self.create_timer(HEARTBEAT_PERIOD_S, lambda: beat.publish(String(data=cfg.operator_id)))
         else:
             self.attach("")
         self.create_timer(self.period / 2, self.on_stream)
