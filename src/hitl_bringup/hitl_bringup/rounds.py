@@ -14,6 +14,7 @@ so far with the chosen method, saves ``round_<k>.pt`` and measures autonomous su
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import sys
 import time
@@ -129,6 +130,11 @@ class RoundsStart:
     seconds: float
 
 
+def eval_seed(cfg: RoundsConfig) -> int:
+    """Every round's autonomous evaluation runs the same episodes (so rounds compare on equal terms)."""
+    return 10_000 + cfg.seed
+
+
 def _round_estimator(policy, cfg: RoundsConfig):
     if cfg.estimator and cfg.threshold is not None:
         from hitl_policy.registry import make_estimator
@@ -140,7 +146,7 @@ def _round_estimator(policy, cfg: RoundsConfig):
 def start_rounds(policy, cfg: RoundsConfig, progress: bool = True) -> RoundsStart:
     """Round 0's evaluation and round 1's deployment of ``policy`` (which they advance; pass a copy)."""
     base = autonomous_success(policy, cfg.task, cfg.arm, cfg.variant, cfg.eval_episodes, cfg.num_envs,
-                              10_000 + cfg.seed, cfg.sim)
+                              eval_seed(cfg), cfg.sim)
     t0 = time.perf_counter()
     ds, dep = collect_round(policy, cfg, seed=cfg.seed * 100 + 1, estimator=_round_estimator(policy, cfg),
                             progress=progress)
@@ -153,8 +159,6 @@ def run_rounds(policy, pretrain: EpisodeDataset | None, cfg: RoundsConfig, out_d
 
     ``start``: a :func:`start_rounds` of the same configuration (any method) to go on from; ``policy`` is
     then not used (a copy of ``start.policy`` is trained)."""
-    import copy
-
     from hitl_policy.learning.finetune import finetune
 
     if cfg.method not in METHODS:
@@ -168,7 +172,6 @@ def run_rounds(policy, pretrain: EpisodeDataset | None, cfg: RoundsConfig, out_d
     out = Path(out_dir) if out_dir is not None else None
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    eval_seed = 10_000 + cfg.seed
     rows = [{"round": 0, "success": start.base_success, "human_samples": 0, "human_samples_total": 0,
              "episodes": 0}]
     log(f"[{cfg.method}] round 0: autonomous success {rows[0]['success']:.2f}")
@@ -187,7 +190,7 @@ def run_rounds(policy, pretrain: EpisodeDataset | None, cfg: RoundsConfig, out_d
         policy, summary = finetune(policy, pretrain, rounds, cfg.method, cfg.finetune_steps, cfg.batch_size,
                                    cfg.lr, seed=cfg.seed + r, progress=progress)
         success = autonomous_success(policy, cfg.task, cfg.arm, cfg.variant, cfg.eval_episodes, cfg.num_envs,
-                                     eval_seed, cfg.sim)
+                                     eval_seed(cfg), cfg.sim)
         row = {"round": r, "success": success, "human_samples": n_human, "human_samples_total": total_human,
                "episodes": ds.n_episodes, "assisted_success": dep["success_rate"],
                "deploy_human_fraction": dep["human_fraction"], "loss_last": summary["loss_last"],
