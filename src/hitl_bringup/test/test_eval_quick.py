@@ -430,7 +430,8 @@ def _job_failing(name: str) -> dict:
 
 def test_an_in_process_run_reuses_tasks_only_while_it_runs(tmp_path, monkeypatch):
     """``jobs=1`` runs the jobs in the caller's process: the shelf of built MuJoCo tasks is on for the run
-    and off (its tasks closed) after it, even when a job fails, so the caller keeps no idle tasks."""
+    and off (its tasks closed) after it, even when a job fails, so the caller keeps no idle tasks; in
+    worker processes (``jobs=2``) it is on from their start."""
     from hitl_bringup.eval import cli
     from hitl_bringup.eval.common import SHELF_TASKS
     from hitl_sim.mj import shelf
@@ -442,6 +443,9 @@ def test_an_in_process_run_reuses_tasks_only_while_it_runs(tmp_path, monkeypatch
     assert [r["shelf"] for r in result["rows"]["T4"]] == [SHELF_TASKS]
     assert [e["job"] for e in result["errors"]] == ["b"]
     assert shelf.limit() == 0 and shelf.idle_count() == 0
+    result = cli.run(ev.EvalConfig.make(quick=True), ("T4",), jobs=2, out=tmp_path, progress=False)
+    assert [r["shelf"] for r in result["rows"]["T4"]] == [SHELF_TASKS]  # a worker process reuses them too
+    assert shelf.limit() == 0
 
 
 def test_metaworld_tasks_run_on_their_own_arm():

@@ -167,11 +167,12 @@ class OperatorHeartbeats:
     """Which operators are on line: each operator's device node beats on ``HEARTBEAT_TOPIC``; one not
     heard from for ``timeout`` (or not yet heard at all) is off line and gets no robot.
 
-    Why: a device node that has just started (or restarted) is heard on the robots' teleop topics only
-    once DDS discovery has matched it, which took a minute and more at load ~100 in the soak
-    (docs/fleet.md); handed a robot before that, it was taken for dead (``OperatorPresence``) and its
-    robot waited. An operator that goes off line after having been on line (its process died) loses
-    its robot as an absent one does. ``timeout`` <= 0: every operator is on line (no heartbeats).
+    Why: an operator whose device node has not started yet (or not yet been matched by DDS) was given
+    robots anyway, found silent on them (``OperatorPresence``) and its robots waited; now it gets none
+    until it is heard. An operator that goes off line after having been on line (its process died)
+    loses its robot as an absent one does. (On the loaded soak machine operators also go off line for
+    seconds because their processes get no CPU: docs/fleet.md, run g.) ``timeout`` <= 0: every operator
+    is on line (no heartbeats).
     """
 
     def __init__(self, operator_ids: Iterable[str], timeout: float) -> None:

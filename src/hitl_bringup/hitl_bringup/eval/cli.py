@@ -19,6 +19,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict
 from pathlib import Path
 
+from hitl_bringup.eval.common import keep_built_tasks_in_worker
 from hitl_bringup.eval.config import BACKENDS, TABLES, EvalConfig
 
 PROG = "hitl_eval"
@@ -136,9 +137,7 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
         if jobs <= 1:
             from hitl_sim.mj.shelf import keep_built_tasks
 
-            from hitl_bringup.eval.common import SHELF_TASKS
-
-            keep_built_tasks(SHELF_TASKS)  # for this run only: the caller's process goes on after it
+            keep_built_tasks_in_worker()  # for this run only: the caller's process goes on after it
             try:
                 while pending:
                     batch = ready()
@@ -154,7 +153,7 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
             finally:
                 keep_built_tasks(0)
         else:
-            pool = ProcessPoolExecutor(max_workers=jobs)
+            pool = ProcessPoolExecutor(max_workers=jobs, initializer=keep_built_tasks_in_worker)
             running: dict = {}
             try:
                 while pending or running:
@@ -183,7 +182,7 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
                             pending.append(next(j for j in todo if j[0] == name))
                         running.clear()
                         pool.shutdown(wait=False, cancel_futures=True)
-                        pool = ProcessPoolExecutor(max_workers=jobs)
+                        pool = ProcessPoolExecutor(max_workers=jobs, initializer=keep_built_tasks_in_worker)
                     skip_blocked()
             finally:
                 pool.shutdown(wait=True, cancel_futures=True)

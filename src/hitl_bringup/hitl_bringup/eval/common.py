@@ -18,19 +18,21 @@ SHELF_TASKS = 20
 
 
 def setup_worker() -> None:
-    """One torch thread per worker process (the jobs run side by side on a small machine); in a worker
-    process, built MuJoCo tasks are reused between rollouts (building one costs ~1.1 s, resetting it
-    ~5 ms). A job run in the calling process (``jobs=1``) leaves the shelf to ``run``, which turns it off
-    at the end: the caller (a test, ``hitl_demo``) must not keep 20 idle tasks of ~190 MB each."""
-    import multiprocessing
-
+    """One torch thread per job's process (the jobs run side by side on a small machine). Whether built
+    MuJoCo tasks are reused between rollouts is the runner's choice (``eval.cli.run``: for its whole run,
+    in worker processes and in the calling process alike), not a job's."""
     import torch
-    from hitl_sim.mj.shelf import keep_built_tasks
 
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    if multiprocessing.parent_process() is not None:
-        keep_built_tasks(SHELF_TASKS)
+
+
+def keep_built_tasks_in_worker() -> None:
+    """A worker process's initializer: reuse built MuJoCo tasks (building one costs ~1.1 s, resetting it
+    ~5 ms; hitl_sim/mj/shelf.py) for as long as the worker lives."""
+    from hitl_sim.mj.shelf import keep_built_tasks
+
+    keep_built_tasks(SHELF_TASKS)
 
 
 def operator(reaction_ticks: int, seed: int, human_gated: bool = False):

@@ -26,7 +26,7 @@ def job_t3(seed: int, cfg: EvalConfig) -> dict:
     from hitl_policy.learning.finetune import finetune
     from hitl_policy.registry import make_policy
 
-    from hitl_bringup.rounds import RoundsConfig, autonomous_success, run_rounds, start_rounds
+    from hitl_bringup.rounds import RoundsConfig, autonomous_success, eval_seed, run_rounds, start_rounds
 
     t0 = time.perf_counter()
     task = cfg.t3_task
@@ -52,8 +52,8 @@ def job_t3(seed: int, cfg: EvalConfig) -> dict:
     extra = first_steps(collect(task, cfg.arm, n_extra, 6000 + seed, sim=cfg.sim), max(1, total))
     tuned, _ = finetune(base, demos, [extra], "bc", cfg.t3_finetune_steps * cfg.t3_rounds, cfg.batch_size,
                         cfg.ft_lr_diffusion, seed=seed, progress=False)
-    succ = autonomous_success(tuned, task, cfg.arm, "train", cfg.t3_eval_episodes, cfg.num_envs, 10_000 + seed,
-                              cfg.sim)
+    succ = autonomous_success(tuned, task, cfg.arm, "train", cfg.t3_eval_episodes, cfg.num_envs, eval_seed(rc),
+                              cfg.sim)  # the rounds' evaluation episodes
     rows.append({"table": "T3", "task": task, "method": "full-demos", "seed": seed, "round": cfg.t3_rounds,
                  "success": succ, "human_samples": int(extra.n_steps), "human_samples_total": int(extra.n_steps),
                  "episodes": int(extra.n_episodes)})
