@@ -155,31 +155,44 @@ def run(cfg: EvalConfig, tables: tuple[str, ...], jobs: int, out: Path, progress
         else:
             pool = ProcessPoolExecutor(max_workers=jobs, initializer=keep_built_tasks_in_worker)
             running: dict = {}
+            # A worker that dies breaks the pool and fails every job in it, and which job it ran is not
+            # known: those jobs run again one at a time (suspects); one that breaks the pool alone is the
+            # culprit and is recorded as an error, the others' results count.
+            suspects: list[tuple] = []
+            died = ("its worker process died (out of memory, a signal or a crash in native code); the other "
+                    "jobs went on")
             try:
-                while pending or running:
-                    for name, _dep, fn, *args in ready():
-                        running[pool.submit(_run_job, name, fn, *args)] = name
+                while pending or running or suspects:
+                    if suspects:
+                        if not running:
+                            name, _dep, fn, *args = suspects.pop(0)
+                            running[pool.submit(_run_job, name, fn, *args)] = name
+                    else:
+                        for name, _dep, fn, *args in ready():
+                            running[pool.submit(_run_job, name, fn, *args)] = name
                     if not running:
                         skip_blocked(stuck=True)
                         continue
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                    alone, broken = len(running) == 1, False
                     for fut in finished:
                         name = running.pop(fut)
                         try:
                             res = fut.result()
                         except BrokenProcessPool:  # a worker died (killed for memory, a crash in C code)
-                            res = {"errors": [{"job": name, "error": "its worker process died (out of memory, "
-                                               "a signal or a crash in native code); the other jobs went on",
-                                               "trace": ""}]}
+                            broken = True
+                            if not alone:
+                                suspects.append(next(j for j in todo if j[0] == name))
+                                continue
+                            res = {"errors": [{"job": name, "error": died, "trace": ""}]}
                         collect(name, res)
                         done.add(name)
                         bar.update(bar_id, description=f"{PROG}: done {name}")
                         bar.advance(bar_id)
-                    if any(f.done() and isinstance(f.exception(), BrokenProcessPool) for f in finished):
-                        # a broken pool fails every job still in it: run those again on a new pool
+                    if broken:  # every job still in the broken pool fails too: suspects as well
                         for fut, name in running.items():
                             fut.cancel()
-                            pending.append(next(j for j in todo if j[0] == name))
+                            suspects.append(next(j for j in todo if j[0] == name))
                         running.clear()
                         pool.shutdown(wait=False, cancel_futures=True)
                         pool = ProcessPoolExecutor(max_workers=jobs, initializer=keep_built_tasks_in_worker)
