@@ -21,6 +21,10 @@ Latencies are measured from the kill (time.time() just before os.kill) to the he
 first control_state that says so (the arbiter's publish time; the same clock) and to its receipt here.
 RSS: VmRSS of /proc/<pid>/status of every node process at start, every RSS_EVERY_S and at the end;
 ``rss_growth_kb`` compares each node's growth in the run's two halves (levelling off: the second smaller).
+CPU priority: with --robot-nice N every robot-graph process runs at niceness N (restarts too) while the
+operator station (allocator, operators) and this script stay at 0, as if the station were its own
+computer: at a load of ~100 on two cores the operator processes otherwise go quiet for seconds (soak
+run g's heartbeat gaps), and an operator fault can only be injected while an operator drives a robot.
 A device or operator fault needs an operator driving a robot: when none does at its time it waits
 (up to --serve-wait-s, the rest of the soak and the later faults going on) and is injected as soon
 as one does.
@@ -237,6 +241,7 @@ class Soak:
         self.runner = GraphRunner(specs, workdir=workdir, echo=False, log_dir=workdir / "logs",
                                   env={"ROS_DOMAIN_ID": str(a.domain)})
         self.runner.prepare()
+        self.runner.commands = niced(self.runner.commands, robot_keys(self.runner.commands), a.robot_nice)
 
     # ---- faults -------------------------------------------------------------------------------------
     def _kill(self, key: str, fault: Fault) -> None:
@@ -527,7 +532,7 @@ class Soak:
             "command": " ".join(sys.argv),
             "robots": a.robots, "operators": a.operators, "duration_s": a.duration,
             "wall_s": round(t_stop - t_run, 1), "startup_s": round(startup_s, 1), "graph_up": up,
-            "restart_s": a.restart_s, "rejoin_s": a.rejoin_s, "hold_limit_s": HOLD_LIMIT_S,
+            "robot_nice": a.robot_nice, "restart_s": a.restart_s, "rejoin_s": a.rejoin_s, "hold_limit_s": HOLD_LIMIT_S,
             "load_average": os.getloadavg(),
             "faults": [asdict(f) | {"t_kill": round(f.t_kill - t_run, 3) if f.t_kill else None,
                                     "t_restart": round(f.t_restart - t_run, 3) if f.t_restart else None,
@@ -544,6 +549,18 @@ class Soak:
             "timeline": timeline,
             "allocator_stalls": stalls,
         }
+
+
+def robot_keys(commands: dict[str, list[str]]) -> list[str]:
+    """The runner keys of the robot graphs' nodes (``robot_<i>/...``); the rest is the operator station."""
+    return [k for k in commands if k.startswith("robot_")]
+
+
+def niced(commands: dict[str, list[str]], keys: list[str], niceness: int) -> dict[str, list[str]]:
+    """``commands`` with those of ``keys`` run under ``nice -n niceness`` (0: unchanged)."""
+    if niceness == 0:
+        return dict(commands)
+    return {k: ["nice", "-n", str(niceness), *c] if k in keys else c for k, c in commands.items()}
 
 
 def due_faults(queue: list[Fault], t: float) -> list[Fault]:
@@ -613,6 +630,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="the arbiter's policy_timeout_s")
     p.add_argument("--device-timeout-s", type=float, default=defaults.device_timeout_s,
                    help="the arbiter's device_timeout_s")
+    p.add_argument("--robot-nice", type=int, default=0,
+                   help="niceness of the robot graphs' processes (the operator station stays at 0)")
     p.add_argument("--warmup-s", type=float, default=5.0)
     p.add_argument("--startup-timeout", type=float, default=300.0)
     p.add_argument("--discovery-s", type=float, default=3.0, help="after a recorder's restart, until it records")

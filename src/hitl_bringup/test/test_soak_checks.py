@@ -141,3 +141,17 @@ def test_a_waiting_operator_fault_does_not_hold_up_the_others():
     assert soak.due_faults(queue, 25.0) == queue[:2]  # the drop still waits; the recorder's kill goes on
     assert soak.due_faults(queue, 45.0) == [queue[0], queue[1], queue[3]]  # one operator fault at a time
     assert soak.due_faults(queue[1:], 45.0) == queue[1:]
+
+
+def test_robot_nice_lowers_only_the_robot_graphs_priority():
+    soak = _soak_module()
+    show = [sys.executable, "-c", "import os; print(os.nice(0))"]
+    commands = {"robot_0/policy": show, "robot_1/arbiter": show, "fleet_allocator": show, "operator_0": show}
+    keys = soak.robot_keys(commands)
+    assert keys == ["robot_0/policy", "robot_1/arbiter"]
+    base = int(subprocess.run(show, capture_output=True, text=True, check=True).stdout)
+    niced = soak.niced(commands, keys, 7)
+    seen = {k: int(subprocess.run(c, capture_output=True, text=True, check=True).stdout) for k, c in niced.items()}
+    assert seen == {"robot_0/policy": base + 7, "robot_1/arbiter": base + 7, "fleet_allocator": base,
+                    "operator_0": base}
+    assert soak.niced(commands, keys, 0) == commands
