@@ -32,12 +32,16 @@ BACKEND_TASKS = {
 # The full run on MuJoCo: a robosuite step costs ~20 ms of CPU against ~0.1 ms on the kinematic simulator,
 # so the rollout counts are halved and T1 sweeps two flag rates instead of three (models, demos and
 # fine-tuning as in the kinematic full run). Set before any MuJoCo result was seen (docs/results.md).
-MUJOCO_FULL = {"t1_episodes": 10, "t1_flag_rates": (0.15, 0.3), "t2_eval_episodes": 10, "t2_max_episodes": 40,
+MUJOCO_FULL = {"t1_episodes": 10, "t1_flag_rates": (0.15,), "t2_eval_episodes": 10, "t2_max_episodes": 40,
                "t3_eval_episodes": 5, "t3_max_episodes": 20, "t4_eval_episodes": 10, "t5_episodes": 10,
-               "t5_eval_episodes": 10, "ebm_batch": 64}
+               "t5_eval_episodes": 10, "ebm_batch": 64,
+               # chosen by the bases' own success on MuJoCo (bench/base_steps.py, docs/results.md)
+               "t3_base_steps": 2000, "t4_base_steps": {"drawer_open": 50, "peg_insert": 100, "button_press": 25}}
 # cut on CPU cost alone for the 60-minute budget (2026-12-03, docs/results.md "make-eval budget"), from
 # T3 evaluation 10 -> 5 episodes (robosuite steps of failing rollouts: ~45 CPU s per 10), T4 evaluation
 # 20 -> 10, the EBM's batch 256 -> 64 (its 64 counter-examples a sample made it ~1000 of 9541 CPU s)
+# and again (session 9, from 8714 CPU s / 74.2 min): T1 deploys at the main flag rate only (15 %; its
+# deployments were ~80 % of a T1 job's ~260 CPU s, robosuite's stepping ~75 % of that)
 
 
 @dataclass
@@ -99,7 +103,7 @@ class EvalConfig:
     t4_tasks: tuple[str, ...] = BACKEND_TASKS["kinematic"]["t4"]
     t4_demos: int = 30
     t4_flag_rate: float = 0.15
-    t4_base_steps: int = 5000
+    t4_base_steps: int | dict[str, int] = 5000  # one count, or per task (MuJoCo: chosen per Metaworld task)
     t4_episodes: int = 15
     t4_finetune_steps: int = 1000
     t4_eval_episodes: int = 20
@@ -108,6 +112,11 @@ class EvalConfig:
     t5_episodes: int = 20
     t5_finetune_steps: int = 1000
     t5_eval_episodes: int = 20
+
+    def t4_steps_for(self, task: str) -> int:
+        """The weak policy's training steps on ``task``."""
+        steps = self.t4_base_steps
+        return int(steps[task]) if isinstance(steps, dict) else int(steps)
 
     @property
     def t4_task(self) -> str:  # older outcomes files name one T4 task

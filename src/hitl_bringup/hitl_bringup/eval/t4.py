@@ -48,7 +48,7 @@ def job_t4(task: str, seed: int, cfg: EvalConfig) -> dict:
     arm = arm_for(task, cfg.arm, cfg.sim)  # Metaworld's tasks run on its own Sawyer
     demos = collect(task, arm, cfg.t4_demos, 7000 + seed, sim=cfg.sim)
     weak = weak_policy(demos.obs_dim, demos.act_dim, cfg, seed)
-    weak.fit(demos, cfg.t4_base_steps, cfg.gauss_batch, progress=False)
+    weak.fit(demos, cfg.t4_steps_for(task), cfg.gauss_batch, progress=False)
     eval_seed = 8000 + seed
     expert = make_expert(task, seed=seed, sim=cfg.sim)
     with make_env(task, arm, min(cfg.num_envs, cfg.t4_eval_episodes), "train", eval_seed, cfg.sim) as env:
