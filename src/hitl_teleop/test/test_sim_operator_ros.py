@@ -91,3 +91,53 @@ def test_in_a_fleet_it_makes_its_teleop_publishers_before_it_is_handed_a_robot(r
         assert got[0].operator_id == "operator_0" and not got[0].engaged  # idle from the moment it is given it
     finally:
         stop(proc, "sim_operator")
+
+
+def test_in_a_fleet_it_keeps_a_robots_subscriptions_across_hand_overs(ros_node):
+    """Handed from robot_7 to robot_6 and back, the operator keeps robot_7's subscriptions (making and
+    destroying DDS readers at every hand-over blocked its executor for seconds under load: soak run h),
+    ignores robot_7 while it serves robot_6, and helps robot_7 again once it is handed back."""
+    import hitl_sim
+
+    env = hitl_sim.make_env("nav", arm="franka", num_envs=1, seed=0)
+    env.reset()
+    names, state = list(env.state_names), env.get_state()[0]
+    fleet = ros_node.create_publisher(FleetAssignment, "/fleet/assignments", 10)
+    got: list[TeleopCommand] = []
+    ros_node.create_subscription(TeleopCommand, "/robot_7/teleop", got.append, 100)
+    pub_cs = ros_node.create_publisher(ControlState, "/robot_7/control_state", 10)
+    pub_state = ros_node.create_publisher(Observation, "/robot_7/sim/state", 10)
+    proc = ros_node.graph.spawn([sys.executable, "-m", "hitl_teleop.nodes.sim_operator_node", "--ros-args",
+                                 "-r", "__ns:=/operator_0", "-r", "__node:=operator_0", "-p", "task:=nav",
+                                 "-p", "fleet:=true", "-p", "operator_id:=operator_0",
+                                 "-p", "reaction_delay_ticks:=0"])
+    mine = {"robot": "robot_7"}
+
+    def tick() -> None:  # the allocator's message; robot_7 asks for help; one simulator tick of robot_7
+        msg = FleetAssignment()
+        msg.assignments.append(OperatorAssignment(operator_id="operator_0", robot_id=mine["robot"], assigned=True))
+        fleet.publish(msg)
+        pub_cs.publish(ControlState(source=ControlState.SOURCE_PAUSED, help_requested=True, episode=1))
+        pub_state.publish(Observation(names=names, data=[float(v) for v in state]))
+
+    def engaged() -> bool:
+        return any(m.engaged for m in got)
+
+    try:
+        assert ros_node.spin_until(engaged, 60, every=tick, period=0.2), output(proc)
+        mine["robot"] = "robot_6"
+        assert ros_node.spin_until(lambda: ros_node.count_subscribers("/robot_6/control_state") == 1, 30,
+                                   every=tick, period=0.2), output(proc)
+        assert ros_node.spin_until(lambda: got and not got[-1].engaged, 30, every=tick, period=0.2), output(proc)
+        # serving robot_6: robot_7's readers stay, and its help requests get no engaged command
+        assert ros_node.count_subscribers("/robot_7/control_state") == 1
+        assert ros_node.count_subscribers("/robot_7/sim/state") == 1
+        n = len(got)
+        ros_node.spin_for(1.0, every=tick, period=0.2)
+        assert not any(m.engaged for m in got[n:])
+        got.clear()
+        mine["robot"] = "robot_7"
+        assert ros_node.spin_until(engaged, 30, every=tick, period=0.2), output(proc)
+        assert ros_node.count_subscribers("/robot_7/control_state") == 1  # the kept reader, no second one
+    finally:
+        stop(proc, "sim_operator")

@@ -93,7 +93,8 @@ class SimOperatorNode(Node):
         self.control: ControlState | None = None
         self.obs: np.ndarray | None = None
         self.robot: str | None = None
-        self.handles: list = []
+        self.prefix: str | None = None  # the served robot's topic prefix ('' outside a fleet)
+        self.subs: dict[str, list] = {}  # prefix -> its robot's subscriptions, kept across hand-overs
         self.pub = None
         self.pubs: dict[str, object] = {}  # prefix -> teleop publisher, kept across hand-overs
         if self.fleet:
@@ -110,21 +111,26 @@ class SimOperatorNode(Node):
         )
 
     def attach(self, prefix: str) -> None:
-        """Subscribe/publish under prefix ('' = own namespace, '/robot_3/' in fleet mode).
+        """Serve the robot under prefix ('' = own namespace, '/robot_3/' in fleet mode).
 
-        The teleop publisher of a robot is made as soon as an allocator message names that robot and
-        kept (as teleop_router_node does), and the device streams "idle" from the moment it is given a
-        robot: a new publisher is only heard once DDS has matched it, which took seconds on the loaded
-        soak machine, and the allocator counts an operator it does not hear as absent
-        (hitl_teleop/fleet.py ``OperatorPresence``)."""
-        for h in self.handles:
-            self.destroy_subscription(h)
+        Its subscriptions and its teleop publisher are made the first time and kept (as
+        teleop_router_node keeps its publishers); messages of a robot not served are dropped in the
+        callbacks. Creating and destroying DDS readers at every hand-over blocked this node's executor
+        for seconds on the loaded soak machine (26 of 40 stack samples of an operator in soak run h were
+        inside create_subscription / destroy_subscription): no heartbeat, no teleop stream, so the
+        allocator took its robot away, which caused the next hand-over. The device streams "idle" from
+        the moment it is given a robot: a new publisher is only heard once DDS has matched it."""
         self.control, self.obs = None, None
-        self.handles = [
-            self.create_subscription(ControlState, prefix + "control_state", self.on_control, 10),
-            self.create_subscription(Observation, prefix + "observation", self.on_obs, 10),
-            self.create_subscription(Observation, prefix + "sim/state", self.on_state, 10),
-        ]
+        self.prefix = prefix
+        if prefix not in self.subs:
+            self.subs[prefix] = [
+                self.create_subscription(ControlState, prefix + "control_state",
+                                         lambda m, p=prefix: self.on_control(p, m), 10),
+                self.create_subscription(Observation, prefix + "observation", lambda m, p=prefix: self.on_obs(p, m),
+                                         10),
+                self.create_subscription(Observation, prefix + "sim/state", lambda m, p=prefix: self.on_state(p, m),
+                                         10),
+            ]
         self.pub = self.publisher_for(prefix)
         self.publish(OperatorOutput(False, False, None, "idle"))  # repeated by on_stream until it steps
 
@@ -144,32 +150,32 @@ class SimOperatorNode(Node):
         robot = mine[0] if mine else None
         if robot == self.robot:
             return
-        if self.pub is not None:  # hand the previous robot back (its publisher is kept)
+        if self.pub is not None:  # hand the previous robot back (its subscriptions and publisher are kept)
             self.publish(OperatorOutput(False, False, None, "idle"))
-            for h in self.handles:
-                self.destroy_subscription(h)
-            self.handles, self.pub = [], None
+            self.pub, self.prefix = None, None
         self.robot = robot
         self.operator.reset()
         if robot is not None:
             self.attach(f"/{robot.strip('/')}/")
             self.get_logger().info(f"assigned to {robot}")
 
-    def on_control(self, msg: ControlState) -> None:
-        self.control = msg
+    def on_control(self, prefix: str, msg: ControlState) -> None:
+        if prefix == self.prefix:
+            self.control = msg
 
-    def on_obs(self, msg: Observation) -> None:
-        self.obs = np.asarray(msg.data, float)
+    def on_obs(self, prefix: str, msg: Observation) -> None:
+        if prefix == self.prefix:
+            self.obs = np.asarray(msg.data, float)
 
-    def on_state(self, msg: Observation) -> None:
-        if self.control is None:
+    def on_state(self, prefix: str, msg: Observation) -> None:
+        if prefix != self.prefix or self.control is None:
             return
         try:
             out = self.operator.step(rc.control_view(self.control), np.asarray(msg.data, float), self.obs)
         except ValueError as exc:  # a malformed state: counted by the shared runtime (hitl_core/ros/runtime.py)
             errors = getattr(self, "input_errors", None)
             if errors is not None:
-                errors.reject(self.handles[2].topic_name, f"expert failed on this state: {exc}")
+                errors.reject(self.subs[prefix][2].topic_name, f"expert failed on this state: {exc}")
             else:
                 self.get_logger().error(f"expert failed on this state: {exc}", throttle_duration_sec=2.0)
             out = OperatorOutput(False, False, None, "idle")
