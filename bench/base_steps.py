@@ -47,41 +47,32 @@ def choose(means: dict[int, float], lo: float, hi: float) -> int:
 
 
 def demos_job(table: str, task: str, seed: int, folder: str) -> tuple[str, int, str]:
-    from hitl_bringup.eval.common import collect, setup_worker
+    from hitl_bringup.eval import t3, t4
+    from hitl_bringup.eval.common import setup_worker
     from hitl_bringup.eval.config import EvalConfig
-    from hitl_bringup.sim_backend import arm_for
 
     setup_worker()
     cfg = EvalConfig.make(False, "mujoco")
-    if table == "t3":
-        demos = collect(task, cfg.arm, cfg.t3_demos, seed, sim="mujoco")  # job_t3's demos
-    else:
-        demos = collect(task, arm_for(task, cfg.arm, "mujoco"), cfg.t4_demos, 7000 + seed, sim="mujoco")  # job_t4's
+    demos = t3.base_demos(seed, cfg) if table == "t3" else t4.weak_demos(task, seed, cfg)  # the tables' own
     path = Path(folder) / f"{task}_{seed}.npz"
     demos.save(path)
     return task, seed, str(path)
 
 
 def success_job(table: str, task: str, seed: int, steps: int, demos_path: str, episodes: int) -> dict:
+    from hitl_bringup.eval import t3, t4
     from hitl_bringup.eval.common import autonomous, setup_worker
     from hitl_bringup.eval.config import EvalConfig
-    from hitl_bringup.eval.t4 import weak_policy
-    from hitl_bringup.sim_backend import arm_for
     from hitl_core.data import EpisodeDataset
-    from hitl_policy.registry import make_policy
 
     setup_worker()
     cfg = EvalConfig.make(False, "mujoco")
     demos = EpisodeDataset.load(demos_path)
     t0 = time.perf_counter()
     if table == "t3":
-        policy = make_policy("diffusion", demos.obs_dim, demos.act_dim, seed=seed, **cfg.diffusion)
-        policy.fit(demos, steps, cfg.diffusion_batch, progress=False)
-        arm = cfg.arm
+        policy, arm = t3.train_base(demos, seed, cfg, steps), cfg.arm
     else:
-        policy = weak_policy(demos.obs_dim, demos.act_dim, cfg, seed)
-        policy.fit(demos, steps, cfg.gauss_batch, progress=False)
-        arm = arm_for(task, cfg.arm, "mujoco")
+        policy, arm = t4.train_weak(demos, task, seed, cfg, steps), t4.task_arm(task, cfg)
     train_s = time.perf_counter() - t0
     res = autonomous(policy, task, "train", episodes, EPISODE_SEED + seed, arm=arm, num_envs=cfg.num_envs,
                      sim="mujoco")

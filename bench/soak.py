@@ -195,14 +195,25 @@ class Watch:
         with self.lock:
             return [(tr, m) for tr, m in self.assign if tr >= t]
 
-    def close(self) -> None:
+    def close(self, timeout_s: float = 30.0) -> None:
         """The spin thread out of its wait first: the context shut down under a spinning executor hung
-        in rclpy's logging teardown at the end of a 20-minute soak (the results never written)."""
+        in rclpy's logging teardown at the end of a 20-minute soak (the results never written). The
+        teardown itself runs in a thread given ``timeout_s``: in soak run i the participant deadlocked
+        there (Fast DDS's shared-memory receive thread waiting on its PDP mutex)."""
         self.stopping.set()
         self.thread.join(timeout=10)
-        self.ex.shutdown(timeout_sec=1.0)
-        self.node.destroy_node()
-        self.ctx.shutdown()
+
+        def teardown() -> None:
+            self.ex.shutdown(timeout_sec=1.0)
+            self.node.destroy_node()
+            self.ctx.shutdown()
+
+        closer = threading.Thread(target=teardown, daemon=True)
+        closer.start()
+        closer.join(timeout=timeout_s)
+        if closer.is_alive():
+            print(f"[soak] the watcher's ROS context did not shut down in {timeout_s:.0f} s: going on without it",
+                  flush=True)
 
 
 def stamp_s(msg) -> float:
@@ -522,13 +533,7 @@ class Soak:
         finally:
             codes = self.runner.stop()
             time.sleep(0.5)
-            # run i: the watcher's DDS participant deadlocked at shutdown (Fast DDS's shared-memory
-            # receive thread waiting on its PDP mutex), the results never written: give it 30 s, then go on
-            closer = threading.Thread(target=self.watch.close, daemon=True)
-            closer.start()
-            closer.join(timeout=30.0)
-            if closer.is_alive():
-                print("[soak] the watcher's ROS context did not shut down in 30 s: going on without it", flush=True)
+            self.watch.close()
         for f in self.faults:
             self.evaluate(f)
         bags = self.bag_episodes(workdir)

@@ -21,18 +21,30 @@ from hitl_bringup.eval.config import T3_METHODS, EvalConfig
 PAPER_T3 = {"iwr": 0.873, "hg-dagger": 0.753, "iwr-nb": 0.747, "full-demos": 0.767}  # Threading, success
 
 
+def base_demos(seed: int, cfg: EvalConfig):
+    """The demos T3's base policy of ``seed`` learns from (also bench/base_steps.py's)."""
+    return collect(cfg.t3_task, cfg.arm, cfg.t3_demos, seed, sim=cfg.sim)
+
+
+def train_base(demos, seed: int, cfg: EvalConfig, steps: int | None = None):
+    """T3's base diffusion policy (``steps``: default ``cfg.t3_base_steps``)."""
+    from hitl_policy.registry import make_policy
+
+    base = make_policy("diffusion", demos.obs_dim, demos.act_dim, seed=seed, **cfg.diffusion)
+    base.fit(demos, cfg.t3_base_steps if steps is None else steps, cfg.diffusion_batch, progress=False)
+    return base
+
+
 def job_t3(seed: int, cfg: EvalConfig) -> dict:
     setup_worker()
     from hitl_policy.learning.finetune import finetune
-    from hitl_policy.registry import make_policy
 
     from hitl_bringup.rounds import RoundsConfig, autonomous_success, eval_seed, run_rounds, start_rounds
 
     t0 = time.perf_counter()
     task = cfg.t3_task
-    demos = collect(task, cfg.arm, cfg.t3_demos, seed, sim=cfg.sim)
-    base = make_policy("diffusion", demos.obs_dim, demos.act_dim, seed=seed, **cfg.diffusion)
-    base.fit(demos, cfg.t3_base_steps, cfg.diffusion_batch, progress=False)
+    demos = base_demos(seed, cfg)
+    base = train_base(demos, seed, cfg)
     per_round = max(1, round(cfg.t3_round_fraction * demos.n_steps))
     rows = []
     start = None  # round 0's evaluation and round 1's deployment do not depend on the method: run once

@@ -36,19 +36,35 @@ def weak_policy(obs_dim: int, act_dim: int, cfg: EvalConfig, seed: int):
                                     hidden=tuple(g["hidden"]), lr=cfg.gauss_lr, seed=seed)
 
 
+def task_arm(task: str, cfg: EvalConfig) -> str:
+    from hitl_bringup.sim_backend import arm_for
+
+    return arm_for(task, cfg.arm, cfg.sim)  # Metaworld's tasks run on its own Sawyer
+
+
+def weak_demos(task: str, seed: int, cfg: EvalConfig):
+    """The demos T4's weak policy of ``task`` and ``seed`` learns from (also bench/base_steps.py's)."""
+    return collect(task, task_arm(task, cfg), cfg.t4_demos, 7000 + seed, sim=cfg.sim)
+
+
+def train_weak(demos, task: str, seed: int, cfg: EvalConfig, steps: int | None = None):
+    """T4's weak policy (``steps``: default ``cfg.t4_steps_for(task)``)."""
+    weak = weak_policy(demos.obs_dim, demos.act_dim, cfg, seed)
+    weak.fit(demos, cfg.t4_steps_for(task) if steps is None else steps, cfg.gauss_batch, progress=False)
+    return weak
+
+
 def job_t4(task: str, seed: int, cfg: EvalConfig) -> dict:
     setup_worker()
     from hitl_core.data import SOURCE_HUMAN
     from hitl_policy.learning.finetune import finetune
 
-    from hitl_bringup.sim_backend import arm_for
     from hitl_bringup.sim_loop import ExpertDeviationGate, GateConfig, deploy
 
     t0 = time.perf_counter()
-    arm = arm_for(task, cfg.arm, cfg.sim)  # Metaworld's tasks run on its own Sawyer
-    demos = collect(task, arm, cfg.t4_demos, 7000 + seed, sim=cfg.sim)
-    weak = weak_policy(demos.obs_dim, demos.act_dim, cfg, seed)
-    weak.fit(demos, cfg.t4_steps_for(task), cfg.gauss_batch, progress=False)
+    arm = task_arm(task, cfg)
+    demos = weak_demos(task, seed, cfg)
+    weak = train_weak(demos, task, seed, cfg)
     eval_seed = 8000 + seed
     expert = make_expert(task, seed=seed, sim=cfg.sim)
     with make_env(task, arm, min(cfg.num_envs, cfg.t4_eval_episodes), "train", eval_seed, cfg.sim) as env:
