@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -38,13 +39,14 @@ class RoundsConfig:
     variant: str = "train"
     rounds: int = 3
     human_samples_per_round: int = 0   # collect episodes until this many human samples (0: episodes only)
-    episodes_per_round: int = 10       # episodes per deployment batch (and the minimum per round)
+    episodes_per_round: int = 10       # the first deployment batch (later ones: next_batch_size)
     max_episodes_per_round: int = 60
     num_envs: int = 8
     finetune_steps: int = 1000
     batch_size: int = 64
     lr: float = 1e-4
     eval_episodes: int = 20
+    evaluate_every_round: bool = True  # False: autonomous success of round 0 and the last round only
     estimator: str | None = None       # robot-gated help requests with this estimator ...
     threshold: float | None = None     # ... and threshold; without them:
     expert_gate: float | None = 1.0    # the simulated human steps in when the robot heads this far off
@@ -77,8 +79,21 @@ def cap_human_samples(ds: EpisodeDataset, n: int) -> EpisodeDataset:
                           expert_id=ds.expert_id, meta=dict(ds.meta))
 
 
+def next_batch_size(cfg: RoundsConfig, human: int, episodes: int) -> int:
+    """Episodes of the next deployment batch of a round that has so far ``human`` samples in ``episodes``.
+
+    The first batch is ``episodes_per_round``; a later one only as many as the remaining human samples need
+    at the rate seen so far, plus one (the samples past the target are not trained on, so a full batch
+    there was mostly simulated for nothing), never past ``max_episodes_per_round``."""
+    left = cfg.max_episodes_per_round - episodes
+    if episodes == 0 or human == 0 or cfg.human_samples_per_round <= 0:
+        return max(0, min(cfg.episodes_per_round, left))
+    need = math.ceil(max(0, cfg.human_samples_per_round - human) * episodes / human) + 1
+    return max(0, min(cfg.episodes_per_round, need, left))
+
+
 def collect_round(policy, cfg: RoundsConfig, seed: int, estimator=None, progress: bool = False) -> tuple:
-    """Deploy in batches of ``episodes_per_round`` until the human-sample target (or the episode cap)."""
+    """Deploy in batches (:func:`next_batch_size`) until the human-sample target (or the episode cap)."""
     from hitl_bringup.sim_backend import make_env, make_expert
 
     expert = make_expert(cfg.task, seed=seed, sim=cfg.sim)
@@ -91,7 +106,7 @@ def collect_round(policy, cfg: RoundsConfig, seed: int, estimator=None, progress
         gate = GateConfig.for_task(cfg.task, threshold=threshold, reaction_ticks=cfg.reaction_ticks)  # the YAML's
         while True:
             s = seed * 1000 + batch
-            res = deploy(env, policy, cfg.episodes_per_round, estimator, gate, expert, seed=s,
+            res = deploy(env, policy, max(1, next_batch_size(cfg, human, episodes)), estimator, gate, expert, seed=s,
                          operator=operator_config(cfg, s), progress=progress, desc=f"deploy {cfg.method}")
             parts.append(res)
             human += int((res.dataset.source == SOURCE_HUMAN).sum())
@@ -119,8 +134,7 @@ class RoundsStart:
     success (round 0) and the first round's deployment. The method only chooses how the rounds are
     trained on, so methods started from the same base policy with the same configuration deploy the
     same first round; the evaluation (T3) runs it once for all of them. ``policy`` is the base policy as
-    it is after that deployment (its sampler's state included), so each method goes on exactly as if
-    it had run the start itself."""
+    it is after that deployment, so each method goes on exactly as if it had run the start itself."""
 
     cfg: RoundsConfig
     policy: object
@@ -189,8 +203,9 @@ def run_rounds(policy, pretrain: EpisodeDataset | None, cfg: RoundsConfig, out_d
         total_human += n_human
         policy, summary = finetune(policy, pretrain, rounds, cfg.method, cfg.finetune_steps, cfg.batch_size,
                                    cfg.lr, seed=cfg.seed + r, progress=progress)
-        success = autonomous_success(policy, cfg.task, cfg.arm, cfg.variant, cfg.eval_episodes, cfg.num_envs,
-                                     eval_seed(cfg), cfg.sim)
+        success = (autonomous_success(policy, cfg.task, cfg.arm, cfg.variant, cfg.eval_episodes, cfg.num_envs,
+                                      eval_seed(cfg), cfg.sim)
+                   if cfg.evaluate_every_round or r == cfg.rounds else None)
         row = {"round": r, "success": success, "human_samples": n_human, "human_samples_total": total_human,
                "episodes": ds.n_episodes, "assisted_success": dep["success_rate"],
                "deploy_human_fraction": dep["human_fraction"], "loss_last": summary["loss_last"],
@@ -201,7 +216,8 @@ def run_rounds(policy, pretrain: EpisodeDataset | None, cfg: RoundsConfig, out_d
             row["checkpoint"] = str(out / f"round_{r}.pt")
         rows.append(row)
         log(f"[{cfg.method}] round {r}: {n_human} human samples in {ds.n_episodes} episodes "
-            f"(assisted success {dep['success_rate']:.2f}) -> autonomous success {success:.2f}")
+            f"(assisted success {dep['success_rate']:.2f}) -> autonomous success "
+            f"{'not evaluated' if success is None else f'{success:.2f}'}")
     if out is not None:
         (out / "rounds.json").write_text(json.dumps({"config": asdict(cfg), "rounds": rows}, indent=2))
     return policy, rows
@@ -253,7 +269,8 @@ def print_table(rows: list[dict], method: str) -> None:
         t.add_column(col, justify="right")
     for r in rows:
         t.add_row(str(r["round"]), str(r["human_samples"]), str(r["human_samples_total"]), str(r["episodes"]),
-                  f"{r['assisted_success']:.2f}" if "assisted_success" in r else "-", f"{r['success']:.2f}")
+                  f"{r['assisted_success']:.2f}" if "assisted_success" in r else "-",
+                  "-" if r["success"] is None else f"{r['success']:.2f}")
     Console(stderr=True).print(t)
 
 

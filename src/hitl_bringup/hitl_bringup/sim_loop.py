@@ -180,7 +180,8 @@ def _arbiter_row(action: np.ndarray, n_arms: int) -> np.ndarray:
 def deploy(env, policy, n_episodes: int, estimator=None, gate: GateConfig | None = None, expert=None,
            seed: int = 0, progress: bool = False, desc: str = "deploy", operator=None,
            arm_profile=None) -> DeployResult:
-    """Run ``n_episodes`` episodes on the env's robots (episode k is seeded with ``seed * 100003 + k``).
+    """Run ``n_episodes`` episodes on the env's robots (episode k is seeded with ``seed * 100003 + k``; the
+    policy's and the estimator's sampling restart from ``seed`` too: hitl_policy/reseed.py).
 
     estimator: an UncertaintyEstimator (``estimate(obs_hist, current)``) or None (no robot gating);
     an estimator with ``needs_context = True`` is called as ``estimate(obs_hist, current,
@@ -188,6 +189,7 @@ def deploy(env, policy, n_episodes: int, estimator=None, gate: GateConfig | None
     (``act(state, obs)``); operator: a ``hitl_teleop.sim_operator.SimOperatorConfig`` (reaction delay,
     human-gated take-over rule, budget); one SimulatedOperator per robot.
     """
+    from hitl_policy.reseed import reseed_sampling
     from hitl_teleop.arbiter import (
         MODE_ABSOLUTE,
         MODE_DELTA,
@@ -211,6 +213,7 @@ def deploy(env, policy, n_episodes: int, estimator=None, gate: GateConfig | None
         raise ValueError("a gated deployment needs an expert to stand in for the operator")
     if n_episodes < 1:
         raise ValueError("n_episodes must be >= 1")
+    reseed_sampling(seed, policy, estimator)  # draws depend on this deployment's seed, not on earlier ones
     n, dt, n_arms = env.num_envs, float(env.dt), env.n_arms
     arm_profile = arm_profile if arm_profile is not None else env.arm
     h, n_act = policy.horizon, policy.n_action

@@ -33,8 +33,8 @@ BACKEND_TASKS = {
 # so the rollout counts are halved and T1 sweeps two flag rates instead of three (models, demos and
 # fine-tuning as in the kinematic full run). Set before any MuJoCo result was seen (docs/results.md).
 MUJOCO_FULL = {"t1_episodes": 10, "t1_flag_rates": (0.15,), "t2_eval_episodes": 10, "t2_max_episodes": 40,
-               "t3_eval_episodes": 5, "t3_max_episodes": 20, "t4_eval_episodes": 10, "t5_episodes": 10,
-               "t5_eval_episodes": 10, "ebm_batch": 64,
+               "t3_eval_episodes": 5, "t3_max_episodes": 20, "t3_eval_every_round": False, "t4_eval_episodes": 10,
+               "t5_episodes": 10, "t5_eval_episodes": 10, "ebm_batch": 64,
                # chosen by the bases' own success on MuJoCo (bench/base_steps.py, docs/results.md)
                "t3_base_steps": 2000, "t4_base_steps": {"drawer_open": 50, "peg_insert": 100, "button_press": 25}}
 # cut on CPU cost alone for the 60-minute budget (2026-12-03, docs/results.md "make-eval budget"), from
@@ -42,6 +42,11 @@ MUJOCO_FULL = {"t1_episodes": 10, "t1_flag_rates": (0.15,), "t2_eval_episodes": 
 # 20 -> 10, the EBM's batch 256 -> 64 (its 64 counter-examples a sample made it ~1000 of 9541 CPU s)
 # and again (session 9, from 8714 CPU s / 74.2 min): T1 deploys at the main flag rate only (15 %; its
 # deployments were ~80 % of a T1 job's ~260 CPU s, robosuite's stepping ~75 % of that)
+# and again (session 10, from 8740 CPU s / 73.7 min): T3 evaluates autonomous success after round 0 and the
+# last round only (the table's verdict is the last round's; ~10 % of a T3 job), its rounds' later deployment
+# batches run only the episodes the human-sample target still needs (rounds.next_batch_size: same samples,
+# ~20 %), and full demos collect 2 spare demos, not 10. robosuite's controller and physics are ~95 % of a
+# square deployment's CPU (cProfile, docs/results.md); nothing of the stack's own code is left to cut there.
 
 
 @dataclass
@@ -93,6 +98,7 @@ class EvalConfig:
     t3_max_episodes: int = 40
     t3_finetune_steps: int = 1000
     t3_eval_episodes: int = 20
+    t3_eval_every_round: bool = True     # False: autonomous success after round 0 and the last round only
     # T4: a Gaussian MLP weak policy (MILE needs action likelihoods; choice: docs/results.md)
     gauss: dict = field(
         default_factory=lambda: {"n_obs": 2, "horizon": 8, "n_action": 4, "hidden": (256, 256)}
@@ -156,6 +162,7 @@ class EvalConfig:
             t3_max_episodes=6,
             t3_finetune_steps=150,
             t3_eval_episodes=6,
+            t3_eval_every_round=False,
             t4_demos=4,
             gauss_batch=64,
             t4_base_steps=200,

@@ -84,8 +84,8 @@ def plot(summary: dict, out: Path) -> list[str]:
     if summary.get("T3"):
         fig, ax = plt.subplots(figsize=(6, 4))
         for m in (*T3_METHODS, "full-demos"):
-            rs = [r for r in summary["T3"] if r["method"] == m]
-            if not rs:
+            rs = [r for r in summary["T3"] if r["method"] == m and r["success"]["mean"] is not None]
+            if not rs:  # (rounds the evaluation did not measure are left out, not drawn as 0)
                 continue
             xs = [r["round"] for r in rs]
             ms = np.array([r["success"]["mean"] or 0 for r in rs])

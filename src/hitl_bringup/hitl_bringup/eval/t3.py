@@ -53,14 +53,15 @@ def job_t3(seed: int, cfg: EvalConfig) -> dict:
                           human_samples_per_round=per_round, episodes_per_round=cfg.num_envs,
                           max_episodes_per_round=cfg.t3_max_episodes, num_envs=cfg.num_envs,
                           finetune_steps=cfg.t3_finetune_steps, batch_size=cfg.batch_size, lr=cfg.ft_lr_diffusion,
-                          eval_episodes=cfg.t3_eval_episodes, reaction_ticks=cfg.reaction_ticks,
+                          eval_episodes=cfg.t3_eval_episodes, evaluate_every_round=cfg.t3_eval_every_round,
+                          reaction_ticks=cfg.reaction_ticks,
                           expert_gate=cfg.expert_gate, seed=seed, sim=cfg.sim)
         start = start or start_rounds(copy.deepcopy(base), rc, progress=False)
         _, rr = run_rounds(None, demos, rc, progress=False, log=lambda m: None, start=start)
         rows += [{"table": "T3", "task": task, "method": method, "seed": seed, **r} for r in rr]
     total = max(r["human_samples_total"] for r in rows if r["method"] == "iwr")
-    # enough new demos for the IWR rounds' human samples (their mean length says how many), plus a batch
-    n_extra = math.ceil(total / (demos.n_steps / demos.n_episodes)) + cfg.num_envs
+    # enough new demos for the IWR rounds' human samples (their mean length says how many), plus two
+    n_extra = math.ceil(total / (demos.n_steps / demos.n_episodes)) + 2
     extra = first_steps(collect(task, cfg.arm, n_extra, 6000 + seed, sim=cfg.sim), max(1, total))
     tuned, _ = finetune(base, demos, [extra], "bc", cfg.t3_finetune_steps * cfg.t3_rounds, cfg.batch_size,
                         cfg.ft_lr_diffusion, seed=seed, progress=False)

@@ -22,6 +22,7 @@ from hitl_policy.checkpoint import CheckpointError, load_checkpoint, save_checkp
 from hitl_policy.learning.train_loop import optimize
 from hitl_policy.models.nets import make_noise_net
 from hitl_policy.normalizer import Normalizer
+from hitl_policy.reseed import stream_seed
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "n_obs": 2,
@@ -113,6 +114,10 @@ class DiffusionPolicy:
 
     def parameters(self):
         return self.net.parameters()
+
+    def reseed(self, seed: int) -> None:
+        """Restart the sampling noise from ``seed`` (hitl_policy/reseed.py says why)."""
+        self._gen.manual_seed(stream_seed(seed, "diffusion.sample"))
 
     # ------------------------------------------------------------- normalization
     def fit_normalizers(self, dataset: EpisodeDataset) -> None:

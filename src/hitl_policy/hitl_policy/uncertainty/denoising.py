@@ -23,6 +23,7 @@ from typing import ClassVar
 import numpy as np
 import torch
 
+from hitl_policy.reseed import stream_seed
 from hitl_policy.uncertainty.base import UncertaintyResult
 from hitl_policy.uncertainty.gmm import fit_gmm, mixture_scores, torch_threads
 
@@ -125,6 +126,10 @@ class DenoisingVectorEstimator:
         self.seed = int(seed)
         self.threads = int(threads)
         self._gen = torch.Generator().manual_seed(self.seed)
+
+    def reseed(self, seed: int) -> None:
+        """Restart the sampled points' noise from ``seed`` (hitl_policy/reseed.py says why)."""
+        self._gen.manual_seed(stream_seed(seed, f"{self.name}.points"))
 
     # ------------------------------------------------------------------ vectors
     @torch.no_grad()

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from hitl_policy.reseed import stream_seed
 from hitl_policy.uncertainty.base import UncertaintyResult
 
 
@@ -55,6 +56,10 @@ class JeffreysEstimator:
         self.delta_clip = None if delta_clip is None else float(delta_clip)
         self.generator = torch.Generator()
         self.generator.manual_seed(np.random.SeedSequence(seed).generate_state(1)[0].item())
+
+    def reseed(self, seed: int) -> None:
+        """Restart the Langevin chains' noise from ``seed`` (hitl_policy/reseed.py says why)."""
+        self.generator.manual_seed(stream_seed(seed, "jeffreys.langevin"))
 
     @torch.no_grad()
     def divergence(self, obs_hist: np.ndarray) -> tuple[np.ndarray, torch.Tensor]:

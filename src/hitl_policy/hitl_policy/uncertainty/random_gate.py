@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hitl_policy.reseed import stream_seed
 from hitl_policy.uncertainty.base import UncertaintyResult
 
 
@@ -19,6 +20,10 @@ class RandomEstimator:
         self.policy = policy  # unused: kept so that make_estimator(name, policy) works for every name
         self.rate = float(rate)
         self.rng = np.random.default_rng(seed)
+
+    def reseed(self, seed: int) -> None:
+        """Restart the scores' stream from ``seed`` (hitl_policy/reseed.py says why)."""
+        self.rng = np.random.default_rng(stream_seed(seed, "random_gate"))
 
     @property
     def threshold(self) -> float:
