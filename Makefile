@@ -28,7 +28,7 @@ bench: setup
 fleet-bench: setup
 	$(ENV) python bench/fleet.py $(FLEET_ARGS)
 
-# the papers' tables on the MuJoCo tasks (74 min on 2 idle cores, 8714 CPU s, measured: docs/results.md);
+# the papers' tables on the MuJoCo tasks (28 min on 2 idle cores, 3322 CPU s, on a fast day; ~56 min at the slowest day's speed: docs/results.md);
 # SIM=kinematic runs them on wave 1's simulator. eval-quick: every pipeline at CI size (kinematic).
 SIM ?= mujoco
 QUICK_SIM ?= kinematic

@@ -79,17 +79,31 @@ def sim_speed(tasks: tuple[str, ...] = ("push", "nav"), n: int = 100, ticks: int
     return out
 
 
+# sizes only one method reads: a rerun of that method alone at another value replaces its rows (join_runs)
+METHOD_ONLY_SIZES = {"denoising_points": "diffusion"}
+
+
 def join_runs(a: dict, b: dict) -> dict:
-    """One task's results from two runs: their per-seed rows joined (a method and seed once: b's wins)."""
-    if a["sizes"] != b["sizes"] or a["simulator"] != b["simulator"]:
+    """One task's results from two runs: their per-seed rows joined (a method and seed once: b's wins).
+
+    Sizes must agree, except one that only one method reads when ``b`` ran that method alone: then b's
+    rows replace all of that method's rows, and ``method_sizes`` records the sizes it ran with."""
+    differ = {k for k in a["sizes"].keys() | b["sizes"].keys() if a["sizes"].get(k) != b["sizes"].get(k)}
+    own = {k for k in differ if set(b["runs"]) == {METHOD_ONLY_SIZES.get(k)}}
+    if differ - own or a["simulator"] != b["simulator"]:
         raise SystemExit(f"fleet merge: {a['simulator']} {a['sizes']} and {b['simulator']} {b['sizes']} differ")
     runs: dict[str, dict[int, dict]] = {}
     for part in (a, b):
         for method, rows in part["runs"].items():
+            if own and part is b:
+                runs[method] = {}  # rows at other sizes: no seed of a's is kept
             runs.setdefault(method, {}).update({r["seed"]: r for r in rows})
     joined = {m: [by_seed[k] for k in sorted(by_seed)] for m, by_seed in runs.items()}
     seeds = sorted({r["seed"] for rows in joined.values() for r in rows})
-    return {**a, "runs": joined, "seeds": len(seeds), "seed_list": seeds,
+    method_sizes = dict(a.get("method_sizes", {}))
+    for k in own:
+        method_sizes.setdefault(METHOD_ONLY_SIZES[k], {})[k] = b["sizes"][k]
+    return {**a, "runs": joined, "seeds": len(seeds), "seed_list": seeds, "method_sizes": method_sizes,
             "train_s": (a.get("train_s") or 0.0) + (b.get("train_s") or 0.0)}  # None: not recorded
 
 
@@ -140,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--train-steps", type=int, default=None)
     p.add_argument("--ebm-train-steps", type=int, default=None)
+    p.add_argument("--denoising-points", type=int, default=None,
+                   help="the diffusion method's denoising gate: DDIM samples per robot (default BenchSizes')")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--cache", default=str(ROOT / "runs" / "fleet_bench"))
     p.add_argument("--out", default=str(ROOT / "bench" / "results" / "fleet.json"))
@@ -155,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes.train_steps = args.train_steps
     if args.ebm_train_steps is not None:
         sizes.ebm_train_steps = args.ebm_train_steps
+    if args.denoising_points is not None:
+        sizes.denoising_points = args.denoising_points
     methods = list(args.methods)
     if "IIFL-R" in methods and "IIFL" in methods:  # IIFL first: IIFL-R reuses its request rate
         methods.remove("IIFL")

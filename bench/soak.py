@@ -50,6 +50,7 @@ from hitl_teleop.arbiter.config import ArbiterConfig
 FAULTS = ("kill_policy", "kill_device", "kill_recorder", "drop_operator")
 OPERATOR_FAULTS = ("kill_device", "drop_operator")  # they need an operator driving a robot
 HOLD_LIMIT_S = 0.2
+ALLOCATOR = "fleet_allocator"  # the runner's key of the allocator node
 STALL_S = 60.0  # robots asking and nobody served this long: the allocator looks stalled
 RSS_EVERY_S = 120.0  # every node's RSS is sampled this often (does memory level off?)
 LAST_FAULT_MARGIN_S = 30.0  # a fault still waiting for a driving operator this close to the end is given up
@@ -125,14 +126,15 @@ def train_checkpoint(folder: Path) -> str:
 
 
 class Watch:
-    """rclpy subscriber in a thread: every robot's control_state / episode_event, /fleet/assignments."""
+    """rclpy subscriber in a thread: every robot's control_state / episode_event, /fleet/assignments and
+    /fleet/status (the latest one, and for how long each operator was away: off line or gone silent)."""
 
     def __init__(self, domain: int, robots: list[str]) -> None:
         import rclpy
         from rclpy.executors import SingleThreadedExecutor
         from rclpy.signals import SignalHandlerOptions
 
-        from hitl_msgs.msg import ControlState, EpisodeEvent, FleetAssignment
+        from hitl_msgs.msg import ControlState, EpisodeEvent, FleetAssignment, FleetStatus
 
         self.CS, self.EE = ControlState, EpisodeEvent
         self.ctx = rclpy.Context()
@@ -147,6 +149,9 @@ class Watch:
                                           lambda m, r=r: self._add(self.states[r], m), 200)
             self.node.create_subscription(EpisodeEvent, f"/{r}/episode_event", lambda m, r=r: self._ep(r, m), 50)
         self.node.create_subscription(FleetAssignment, "/fleet/assignments", lambda m: self._add(self.assign, m), 50)
+        self.status: tuple[float, object] | None = None
+        self.away_s: dict[str, float] = {}
+        self.node.create_subscription(FleetStatus, "/fleet/status", self._status, 50)
         self.ex = SingleThreadedExecutor(context=self.ctx)
         self.ex.add_node(self.node)
         self.stopping = threading.Event()
@@ -162,6 +167,23 @@ class Watch:
             store.append((time.time(), msg))
             if len(store) > 20000:  # keep memory flat over long soaks
                 del store[:10000]
+
+    def _status(self, msg) -> None:
+        now = time.time()
+        with self.lock:
+            if self.status is not None:  # the previous message's away operators were away until now
+                for op in self.status[1].operators_away:
+                    self.away_s[op] = self.away_s.get(op, 0.0) + now - self.status[0]
+            self.status = (now, msg)
+
+    def fleet_view(self) -> dict:
+        """The allocator's latest view: idle and away operators, the queue (what a stall record needs)."""
+        with self.lock:
+            if self.status is None:
+                return {"status": None}
+            t, msg = self.status
+        return {"status_age_s": round(time.time() - t, 2), "operators_idle": list(msg.operators_idle),
+                "operators_away": list(msg.operators_away), "queue": list(msg.queue_robots)}
 
     def _ep(self, robot: str, msg) -> None:
         if msg.event == self.EE.EVENT_END and msg.note != "finished":
@@ -457,13 +479,13 @@ class Soak:
         if self.stalled or now - self.asking_since < STALL_S:  # asking, unserved, for STALL_S
             return
         self.stalled = True
-        proc = self.runner.procs.get("fleet_allocator")
+        proc = self.runner.procs.get(ALLOCATOR)
         alive = proc is not None and proc.poll() is None
         if alive:
             os.kill(proc.pid, signal.SIGUSR1)
         stalls.append({"t": round(now - self.t_run, 1), "asking": asking, "allocator_running": alive,
                        "stacks_in": "logs/fleet_allocator.log" if alive else None,
-                       **self.watch.allocator_alive(now)})
+                       **self.watch.allocator_alive(now), **self.watch.fleet_view()})
         print(f"[soak] allocator stalled? nobody served for {now - self.last_served:.0f} s while {asking} ask "
               f"for help: {stalls[-1]}", flush=True)
 
@@ -481,6 +503,7 @@ class Soak:
         last_print = 0.0
         timeline: list[dict] = []
         stalls: list[dict] = []
+        aborted = None
         try:
             self.runner.start()
             started = time.time()
@@ -509,11 +532,17 @@ class Soak:
                 self.restart_due(time.time())
                 killed = {f.target for f in self.faults if f.t_kill}
                 for key, rc in self.runner.dead().items():
-                    if key not in killed:
-                        unexpected_deaths.setdefault(key, rc)
+                    if key not in killed and key not in unexpected_deaths:
+                        unexpected_deaths[key] = rc
+                        print(f"[soak] t={now - t_run:6.1f} s {key} exited on its own (rc {rc}): logs/{key}.log",
+                              flush=True)
                     for f in self.faults:
                         if f.target == key and f.t_kill and not f.detected:
                             f.detected = True
+                if ALLOCATOR in unexpected_deaths:  # nobody is served from here on: nothing left to measure
+                    aborted = f"{ALLOCATOR} exited on its own at t = {now - t_run:.1f} s"
+                    print(f"[soak] aborted: {aborted}", flush=True)
+                    break
                 self.check_allocator(now, stalls)
                 if now - last_rss >= RSS_EVERY_S:
                     last_rss = now
@@ -559,6 +588,8 @@ class Soak:
             "summary": summarize(self.faults, bags) | {"rss_growth_kb": rss_growth(rss_samples, killed)},
             "timeline": timeline,
             "allocator_stalls": stalls,
+            "aborted": aborted,
+            "operators_away_s": {op: round(v, 1) for op, v in sorted(self.watch.away_s.items())},
         }
 
 

@@ -20,12 +20,13 @@ def status_rows(msg: Any, now: float) -> dict:
     queue = [{"robot": r, "priority": p, "hard_reset": h, "waiting_s": w}
              for r, p, h, w in zip(msg.queue_robots, msg.queue_priorities, msg.queue_hard_reset,
                                    msg.queue_waiting_s, strict=False)]
-    return {"serving": serving, "idle": list(msg.operators_idle), "queue": queue, "successes": msg.successes,
+    return {"serving": serving, "idle": list(msg.operators_idle), "away": list(msg.operators_away),
+            "queue": queue, "successes": msg.successes,
             "hard_resets": msg.hard_resets, "handovers": msg.handovers, "human_s": msg.human_s, "rohe": msg.rohe}
 
 
 def render(rows: dict):
-    """A rich Table: one line per operator (serving or idle), then the queue, then the totals."""
+    """A rich Table: one line per operator (serving, idle or away), then the queue, then the totals."""
     from rich.table import Table
 
     t = Table(title=f"fleet: {rows['successes']} successes, {rows['hard_resets']} hard resets, "
@@ -33,7 +34,8 @@ def render(rows: dict):
     for col in ("operator", "robot", "priority", "held / min (s)", "queue: robot", "priority", "waiting (s)"):
         t.add_column(col)
     left = [(s["operator"], s["robot"], f"{s['priority']:.3f}", f"{s['held_s']:.1f} / {s['min_s']:.1f}")
-            for s in rows["serving"]] + [(op, "-", "", "") for op in rows["idle"]]
+            for s in rows["serving"]] + [(op, "-", "", "") for op in rows["idle"]] + [
+                (op, "away (no heartbeat / silent)", "", "") for op in rows.get("away", [])]
     right = [(q["robot"] + (" (reset)" if q["hard_reset"] else ""), f"{q['priority']:.3f}", f"{q['waiting_s']:.1f}")
              for q in rows["queue"]]
     for i in range(max(len(left), len(right))):

@@ -65,3 +65,32 @@ def test_seed_lists_merge_into_one_result(runs):
                 + b["results"]["push"]["runs"][method][0]["successes"]) / 2
         assert merged["summary"][method]["successes"]["mean"] == pytest.approx(want)
     assert (tmp / "merged.png").exists()
+
+
+def _load_bench_script():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("fleet_bench_script", ROOT / "bench" / "fleet.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _task(sizes: dict, runs: dict) -> dict:
+    return {"simulator": "mujoco", "sizes": sizes, "runs": runs, "seeds": 2, "seed_list": [0, 1], "train_s": 1.0}
+
+
+def test_a_rerun_of_one_method_at_its_own_size_replaces_only_its_rows():
+    fleet = _load_bench_script()
+    row = lambda seed, s: {"seed": seed, "successes": s}  # noqa: E731
+    old = _task({"steps": 2000, "denoising_points": 16},
+                {"IIFL": [row(0, 5), row(1, 6)], "diffusion": [row(0, 1), row(1, 2)]})
+    rerun = _task({"steps": 2000, "denoising_points": 8}, {"diffusion": [row(0, 3)]})
+    joined = fleet.join_runs(old, rerun)
+    assert joined["runs"]["diffusion"] == [row(0, 3)]  # the 16-point seed 1 is not mixed in
+    assert joined["runs"]["IIFL"] == old["runs"]["IIFL"]
+    assert joined["method_sizes"] == {"diffusion": {"denoising_points": 8}} and joined["sizes"] == old["sizes"]
+    with pytest.raises(SystemExit, match="differ"):  # a size every method reads still has to agree
+        fleet.join_runs(old, _task({"steps": 1000, "denoising_points": 16}, {"diffusion": [row(0, 3)]}))
+    with pytest.raises(SystemExit, match="differ"):  # and the gate's size only for a rerun of its method alone
+        fleet.join_runs(old, _task({"steps": 2000, "denoising_points": 8}, {"IIFL": [row(0, 3)]}))

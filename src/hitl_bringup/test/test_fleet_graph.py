@@ -86,11 +86,13 @@ def test_live_table_rows():
     stamp = types.SimpleNamespace(sec=100, nanosec=0)
     a = types.SimpleNamespace(operator_id="operator_0", robot_id="robot_3", priority=0.9, assigned=True,
                               min_duration=1.0, header=types.SimpleNamespace(stamp=stamp))
-    msg = types.SimpleNamespace(assignments=[a], operators_idle=["operator_1"], queue_robots=["robot_1"],
+    msg = types.SimpleNamespace(assignments=[a], operators_idle=["operator_1"], operators_away=["operator_2"],
+                                queue_robots=["robot_1"],
                                 queue_priorities=[0.7], queue_hard_reset=[True], queue_waiting_s=[2.5],
                                 successes=4, hard_resets=1, handovers=3, human_s=12.0, rohe=0.05)
     rows = status_rows(msg, now=101.5)
     assert rows["serving"][0]["held_s"] == pytest.approx(1.5)
     assert rows["queue"] == [{"robot": "robot_1", "priority": 0.7, "hard_reset": True, "waiting_s": 2.5}]
+    assert rows["idle"] == ["operator_1"] and rows["away"] == ["operator_2"]
     table = render(rows)
-    assert table.row_count == 2 and "ROHE 0.050" in str(table.title)
+    assert table.row_count == 3 and "ROHE 0.050" in str(table.title)

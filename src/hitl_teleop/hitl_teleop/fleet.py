@@ -63,6 +63,7 @@ class Allocation:
     started: list[Assignment] = field(default_factory=list)
     released: list[Assignment] = field(default_factory=list)
     waiting: list[str] = field(default_factory=list)  # requesting robots with no operator free
+    away: list[str] = field(default_factory=list)  # operators passed over as absent (off line or gone silent)
 
 
 class FleetAllocator:
@@ -112,7 +113,8 @@ class FleetAllocator:
         self.assignments = new_map
         waiting = [r.robot_id for r in candidates if r.robot_id not in chosen_ids]
         ordered = sorted(new_map.values(), key=lambda a: cfg.operator_ids.index(a.operator_id))
-        return Allocation(ordered, started, released, waiting)
+        away = [op for op in cfg.operator_ids if op in absent]
+        return Allocation(ordered, started, released, waiting, away)
 
     def operator_of(self, robot_id: str) -> str | None:
         a = self.assignments.get(robot_id)

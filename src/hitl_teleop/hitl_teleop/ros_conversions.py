@@ -231,7 +231,7 @@ def fleet_assignment_msg(
 
 def fleet_status_msg(alloc: Allocation, requests: dict[str, RobotRequest], ledger: FleetLedger, cfg: FleetConfig,
                      t: float) -> FleetStatus:
-    """FleetStatus: assignments, idle operators, the queue (priority order) with waiting times, totals."""
+    """FleetStatus: assignments, idle and away operators, the queue (priority order) with waiting times, totals."""
     msg = FleetStatus()
     msg.header.stamp = sec_to_stamp(t)
     for a in alloc.assignments:
@@ -241,7 +241,8 @@ def fleet_status_msg(alloc: Allocation, requests: dict[str, RobotRequest], ledge
         oa.min_duration, oa.priority = float(a.min_duration(cfg)), float(a.priority)
         msg.assignments.append(oa)
     busy = {a.operator_id for a in alloc.assignments}
-    msg.operators_idle = [op for op in cfg.operator_ids if op not in busy]
+    msg.operators_idle = [op for op in cfg.operator_ids if op not in busy and op not in alloc.away]
+    msg.operators_away = list(alloc.away)
     msg.queue_robots = list(alloc.waiting)
     msg.queue_priorities = [float(requests[r].priority) if r in requests else 0.0 for r in alloc.waiting]
     msg.queue_hard_reset = [bool(requests[r].hard_reset) if r in requests else False for r in alloc.waiting]

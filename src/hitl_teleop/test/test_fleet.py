@@ -96,11 +96,11 @@ def test_an_absent_operator_loses_its_robot_even_when_locked_and_gets_none():
     out = fa.update(reqs(r0=3.0, r1=2.0, r2=1.0), now=1, absent={"h0"})  # h0 died within t_T
     assert [(a.operator_id, a.robot_id) for a in out.released] == [("h0", "r0")]
     assert pairs(out) == {"r1": "h1"}  # h1 is locked on r1 for t_T: r0 waits for a free operator
-    assert out.waiting == ["r0", "r2"]
+    assert out.waiting == ["r0", "r2"] and out.away == ["h0"]
     out = fa.update(reqs(r0=3.0, r1=2.0, r2=1.0), now=11, absent={"h0"})  # t_T over: the most urgent gets h1
     assert pairs(out) == {"r0": "h1"}
     out = fa.update(reqs(r0=3.0, r1=2.0, r2=1.0), now=12)  # h0 back
-    assert pairs(out) == {"r0": "h1", "r1": "h0"}
+    assert pairs(out) == {"r0": "h1", "r1": "h0"} and out.away == []
 
 
 def test_config_errors():

@@ -146,7 +146,7 @@ def readme_section(result: dict) -> str:
     lines = [
         "## Results",
         "",
-        "`make eval` (full, on MuJoCo by default: ~75 minutes on two cores at these sizes, measured; "
+        "`make eval` (full, on MuJoCo by default, its time below; "
         "`SIM=kinematic` for wave 1's simulator) writes "
         "`bench/results/outcomes.json` (per-seed values, mean, spread, the paper's value beside ours, a verdict "
         "per ordering, the gating each task ran with) and regenerates [docs/results.md](docs/results.md) from it; "
@@ -154,7 +154,8 @@ def readme_section(result: dict) -> str:
         "This text: `python -m hitl_bringup.eval --summarize <outcomes.json> --readme -`.",
         "",
         f"Latest run: **{result['mode']}** mode on the **{sim}** simulator, seeds {list(result['config']['seeds'])}"
-        + (f", {result['seconds_total']:.0f} s" if result.get("seconds_total") else "")
+        + (f", {result['seconds_total']:.0f} s wall" if result.get("seconds_total") else "")
+        + (f", {sum(result['cpu_seconds'].values()):.0f} CPU s" if result.get("cpu_seconds") else "")
         + ". Orderings as measured (holds / reversed / tie / incomparable):",
         "",
     ]
