@@ -130,9 +130,10 @@ def merge(paths: list[str], out_path: str) -> int:
         res["rohe_order"] = sorted(res["summary"], key=lambda m: -res["summary"][m]["rohe"]["mean"])
         res["success_order"] = sorted(res["summary"], key=lambda m: -res["summary"][m]["successes"]["mean"])
     out["wall_s_by_task"] = {}
-    for p in parts:
+    for p in parts:  # a merged file brings its own per-task times
         for t in p["results"]:
-            out["wall_s_by_task"][t] = out["wall_s_by_task"].get(t, 0.0) + p["wall_s_total"]
+            own = p.get("wall_s_by_task", {}).get(t, p["wall_s_total"])
+            out["wall_s_by_task"][t] = out["wall_s_by_task"].get(t, 0.0) + own
     out["wall_s_total"] = max(out["wall_s_by_task"].values())
     out["sim_speed"] = sim_speed()
     path = Path(out_path)

@@ -283,9 +283,16 @@ class Soak:
         fault.t_kill = time.time()
         os.kill(proc.pid, signal.SIGKILL)
 
+    def down(self) -> set[str]:
+        """Nodes killed and not started again yet. A second fault must not pick one: its restart would start
+        a second process under the same name (soak run j: two operator_0 processes from t = 380 s on, so
+        "the dead operator" kept driving robots after later kills)."""
+        return {key for _, key, _ in self.pending}
+
     def _serving_pair(self) -> tuple[str, str] | None:
         """(robot, operator) of a robot an operator drives right now (HUMAN), or None."""
-        pairs = [(r, o) for r, o in self.watch.serving().items() if o not in self.dropped
+        down = self.down()
+        pairs = [(r, o) for r, o in self.watch.serving().items() if o not in self.dropped and o not in down
                  and (s := self.watch.last_state(r)) is not None and s.source == s.SOURCE_HUMAN
                  and not s.holding and s.operator_id == o]
         return self.rng.choice(sorted(pairs)) if pairs else None
@@ -295,18 +302,20 @@ class Soak:
         robot, unless ``last_chance`` (then it is given up with a note). ``waited_s``: since it was due."""
         cs = self.watch.CS
         if fault.kind in ("kill_policy", "kill_recorder"):
+            node = fault.kind.split("_")[1]
+            up = [r for r in self.robots if f"{r}/{node}" not in self.down()] or self.robots
             if fault.kind == "kill_policy":  # a robot the policy drives now (a hold is expected there)
                 t_end, on_policy = time.monotonic() + 20.0, []
                 while not on_policy and time.monotonic() < t_end:
-                    on_policy = [r for r in self.robots if (s := self.watch.last_state(r)) is not None
+                    on_policy = [r for r in up if (s := self.watch.last_state(r)) is not None
                                  and s.source == cs.SOURCE_POLICY and not s.holding]
                     time.sleep(0.02)
-                fault.robot = self.rng.choice(on_policy or self.robots)
+                fault.robot = self.rng.choice(on_policy or up)
             else:
-                fault.robot = self.rng.choice(self.robots)
+                fault.robot = self.rng.choice(up)
             s = self.watch.last_state(fault.robot)
             fault.state_before = f"source {s.source} reason {reason_name(cs, s.reason)}" if s else "no state"
-            key = f"{fault.robot}/{fault.kind.split('_')[1]}"
+            key = f"{fault.robot}/{node}"
             self._kill(key, fault)
             self.pending.append((fault.t_kill + self.args.restart_s, key, fault))
             return True
@@ -331,10 +340,13 @@ class Soak:
             self.pending.remove(item)
             _, key, fault = item
             fault.detected = fault.detected or self.runner.procs[key].poll() is not None
+            self.dropped.pop(key, None)
+            if self.runner.procs[key].poll() is None:  # running already: never two processes under one name
+                fault.note += f" ({key} was running again already: not started twice)"
+                continue
             self.runner.lines[key] = 0
             self.runner._start([self.specs[key]])
             fault.t_restart = time.time()
-            self.dropped.pop(key, None)
             threading.Thread(target=self._await_ready, args=(key, fault), daemon=True).start()
 
     def _await_ready(self, key: str, fault: Fault) -> None:

@@ -55,6 +55,9 @@ class FakeWatch:
     def allocator_alive(self, now: float) -> dict:
         return {"assignment_msgs": 0, "last_assignment_age_s": 42.0}
 
+    def fleet_view(self) -> dict:
+        return {"status_age_s": 0.1, "operators_idle": [], "operators_away": ["op_1"], "queue": ["robot_0"]}
+
 
 def _wait_for_dumps(path: Path, n: int) -> None:
     """The handler runs when the child gets the CPU (a loaded machine): wait for its n-th dump."""
@@ -82,6 +85,7 @@ def test_a_stalled_allocator_is_sent_sigusr1_once_per_stall_and_recorded(tmp_pat
         assert len(stalls) == 1
         assert stalls[0]["asking"] == ["robot_0"] and stalls[0]["allocator_running"]
         assert stalls[0]["last_assignment_age_s"] == 42.0 and stalls[0]["t"] == 101.0 + soak.STALL_S + 1
+        assert stalls[0]["operators_away"] == ["op_1"] and stalls[0]["queue"] == ["robot_0"]  # the allocator's view
         _wait_for_dumps(dumps, 1)  # a second signal before the first is handled would merge with it
         s.watch.served = {"robot_0": "operator_0"}  # serving again: the stall is over
         s.check_allocator(1300.0, stalls)
@@ -155,3 +159,33 @@ def test_robot_nice_lowers_only_the_robot_graphs_priority():
     assert seen == {"robot_0/policy": base + 7, "robot_1/arbiter": base + 7, "fleet_allocator": base,
                     "operator_0": base}
     assert soak.niced(commands, keys, 0) == commands
+
+
+def test_a_node_killed_and_not_back_yet_is_not_picked_by_a_second_fault(tmp_path):
+    """Soak run j: a device kill and a drop hit operator_0 0.2 s apart; both restarts then started a process
+    named operator_0, and the untracked one kept driving robots after later kills of "operator_0"."""
+    soak = _soak_module()
+    s = soak.Soak(argparse.Namespace(seed=0, robots=2, schedule="", duration=60.0, rejoin_s=20.0, restart_s=5.0))
+    operator = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        s.watch, s.runner = FakeWatch(), SimpleNamespace(procs={"operator_1": operator})
+        s.watch.served = s.watch.driving = {"robot_1": "operator_1"}  # the states still show it driving
+        first = soak.Fault(at_s=10.0, kind="kill_device")
+        assert s.inject(first, last_chance=False) is True and operator.wait(timeout=30) == -9
+        second = soak.Fault(at_s=10.2, kind="drop_operator")
+        assert s.inject(second, last_chance=False) is False and second.t_kill == 0.0  # waits for another
+        assert s.down() == {"operator_1"}
+    finally:
+        operator.kill()
+        operator.wait(timeout=30)
+    # a restart due while the node runs again already (started by an earlier restart) starts nothing
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        started: list = []
+        s.runner = SimpleNamespace(procs={"operator_1": alive}, lines={}, _start=started.append)
+        s.pending = [(0.0, "operator_1", first)]
+        s.restart_due(1.0)
+        assert started == [] and "not started twice" in first.note and s.pending == []
+    finally:
+        alive.kill()
+        alive.wait(timeout=30)
