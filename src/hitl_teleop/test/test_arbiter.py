@@ -572,3 +572,22 @@ def test_hand_back_without_rearm_asks_again_at_once_and_episode_start_clears_acc
 def test_rearm_ratio_validation():
     with pytest.raises(ValueError, match="rearm_ratio"):
         ArbiterConfig(rearm_ratio=0.5)
+
+
+def test_a_second_operator_driving_in_human_control_is_named_in_the_state():
+    """A fleet hands a robot from one operator to another without leaving human control: the state names
+    whoever's fresh command drives (before, it kept naming the first, now silent, operator)."""
+    rig = Rig(release_ratio=0.5, release_ticks=3, min_intervention_s=0.0)
+    rig.step(2)
+    rig.score = 2.0
+    rig.step()
+    a = teleop(mode=MODE_ABSOLUTE, position=HOME + np.array([0.02, 0.0, 0.0]), gripper=1.0, operator_id="op_a")
+    assert rig.step(teleop=a).state.operator_id == "op_a"
+    rig.step(2)  # op_a goes silent: held for the stale device
+    assert rig.out.state.holding and rig.out.state.reason == Reason.STALE_DEVICE
+    target = HOME + np.array([0.0, 0.03, 0.0])
+    b = teleop(mode=MODE_ABSOLUTE, position=target, gripper=1.0, operator_id="op_b")
+    out = rig.step(teleop=b)
+    assert out.state.source == Source.HUMAN and not out.state.holding and out.state.operator_id == "op_b"
+    assert out.command.positions[0][1] > HOME[1] + 0.01  # heading for op_b's target (step-limited)
+    assert any("op_a -> op_b" in rec.text for rec in out.log)

@@ -210,6 +210,7 @@ class Arbiter:
         transition = decide(self.mode, self._gating_view(now), self.config)
         if transition is not None:
             self._enter(transition, now)
+        self._follow_operator(now)
         proposed = self._policy_action(now)
         hold = watchdog_hold(self.source, self.inputs, now, self.config, self.conflict)
         command, human_action = None, None
@@ -241,6 +242,17 @@ class Arbiter:
         )
 
     # ------------------------------------------------------------------------------ internals
+    def _follow_operator(self, now: float) -> None:
+        """In human control, name the operator whose fresh command drives: in a fleet the allocator hands a
+        robot from one operator to another without leaving human control, and the state (and the
+        recording) must say who drove each step."""
+        t = self.inputs.teleop
+        if (self.source != ControlSource.HUMAN or t is None or not t.operator_id or t.operator_id == self.operator
+                or not t.engaged or not self.inputs.teleop_fresh(now, self.config)):
+            return
+        self.tally.info(f"HUMAN: {self.operator or 'operator'} -> {t.operator_id} (its commands drive now)")
+        self.operator = t.operator_id
+
     def _count(self, key: str) -> None:
         self.counters[key] = self.counters.get(key, 0) + 1
 
