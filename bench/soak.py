@@ -291,8 +291,8 @@ class Soak:
 
     def _serving_pair(self) -> tuple[str, str] | None:
         """(robot, operator) of a robot an operator drives right now (HUMAN), or None."""
-        down = self.down()
-        pairs = [(r, o) for r, o in self.watch.serving().items() if o not in self.dropped and o not in down
+        down = self.down()  # a dropped operator is down until it rejoins
+        pairs = [(r, o) for r, o in self.watch.serving().items() if o not in down
                  and (s := self.watch.last_state(r)) is not None and s.source == s.SOURCE_HUMAN
                  and not s.holding and s.operator_id == o]
         return self.rng.choice(sorted(pairs)) if pairs else None
