@@ -301,6 +301,37 @@ def test_observation_watchdog():
     assert out.state.holding and out.state.reason == Reason.STALE_OBSERVATION
 
 
+def test_two_stale_inputs_name_the_one_silent_longest():
+    """A policy killed seconds before the observations lag (a loaded machine) is STALE_POLICY;
+    observations that stop first (the policy then stops for want of them) are STALE_OBSERVATION."""
+    rig = Rig(observation_timeout_s=0.3, policy_timeout_s=0.15)
+    rig.step(2)
+    rig.policy_alive = False
+    rig.step(30)  # the policy has been dead 3 s
+    out = rig.arb.tick(rig.t + 0.35)  # and now the observations lag too
+    assert out.state.holding and out.state.reason == Reason.STALE_POLICY
+    assert "also observation" in out.state.reason_text
+
+    rig = Rig(observation_timeout_s=0.3, policy_timeout_s=0.15)
+    rig.step(2)
+    t_obs = rig.t
+    rig.arb.on_action_chunk(ActionChunkIn(t_obs + 0.2, np.tile(np.r_[HOME, 0.0], (4, 1))))
+    out = rig.arb.tick(t_obs + 0.6)  # observations stopped first, the last chunk came after
+    assert out.state.holding and out.state.reason == Reason.STALE_OBSERVATION
+    assert "also action chunk" in out.state.reason_text
+
+
+def test_dead_device_named_over_lagging_observations():
+    rig = Rig(device_timeout_s=0.15, observation_timeout_s=0.3)
+    rig.score = 2.0
+    rig.step()
+    rig.step(teleop=teleop(mode=MODE_ABSOLUTE, position=HOME + np.array([0.01, 0, 0])))
+    assert rig.out.state.source == Source.HUMAN
+    rig.step(20)  # the device has been silent 2 s
+    out = rig.arb.tick(rig.t + 0.35)
+    assert out.state.holding and out.state.reason == Reason.STALE_DEVICE
+
+
 def test_startup_holds_until_inputs_arrive():
     arb = Arbiter(ArbiterConfig(threshold=1.0), FRANKA)
     out = arb.tick(0.0)
