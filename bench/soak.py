@@ -37,77 +37,33 @@ import json
 import os
 import random
 import signal
-import statistics
 import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
+from hitl_bringup.soak_faults import (
+    FAULTS,
+    HOLD_LIMIT_S,
+    Fault,
+    due_faults,
+    handed_on,
+    niced,
+    parse_schedule,
+    robot_keys,
+    rss_growth,
+    runs_table,
+    summarize,
+    vm_rss_kb,
+)
 from hitl_teleop.arbiter.config import ArbiterConfig
 
-FAULTS = ("kill_policy", "kill_device", "kill_recorder", "drop_operator")
-OPERATOR_FAULTS = ("kill_device", "drop_operator")  # they need an operator driving a robot
-HOLD_LIMIT_S = 0.2
 ALLOCATOR = "fleet_allocator"  # the runner's key of the allocator node
 STALL_S = 60.0  # robots asking and nobody served this long: the allocator looks stalled
 RSS_EVERY_S = 120.0  # every node's RSS is sampled this often (does memory level off?)
 LAST_FAULT_MARGIN_S = 30.0  # a fault still waiting for a driving operator this close to the end is given up
-
-
-@dataclass
-class Fault:
-    at_s: float
-    kind: str
-    target: str = ""            # runner key of the killed node
-    robot: str = ""             # the robot whose hold is expected
-    state_before: str = ""      # that robot's source/reason just before the kill
-    t_kill: float = 0.0
-    t_restart: float | None = None
-    t_ready: float | None = None  # the restarted node's first output line
-    detected: bool = False       # the runner saw the process die
-    hold_reason: str = ""
-    hold_latency_stamp_s: float | None = None
-    hold_latency_recv_s: float | None = None
-    held_ok: bool | None = None  # None: no hold expected (recorder)
-    reassigned_to: str = ""
-    reassign_latency_s: float | None = None
-    dead_operator_longest_assignment_s: float | None = None  # the dropped operator kept a robot this long
-    dead_operator_assignments: int | None = None  # robots it was given (or kept) while dead
-    recovered_s: float | None = None  # from restart to the robot back to a non-stale state
-    exposed_s: float | None = None  # kill -> the first state under the dead node's control (0: already)
-    hold_latency_exposed_s: float | None = None  # from max(kill, exposure) to the hold
-    commands_under_dead_node: int | None = None  # states driven by it, not holding, past its timeout
-    first_hold: str = ""  # the first holding control_state after the kill (any reason), its latency
-    waited_s: float | None = None  # an operator fault: from due to an operator driving a robot (injected then)
-    trace: list = None  # the robot's (s after kill, source, reason, holding, operator) changes, 5 s
-    note: str = ""
-
-
-def parse_schedule(text: str, duration: float, robots: int) -> list[Fault]:
-    """'20:kill_policy,40:drop_operator' -> Faults; '' = every kind once, evenly spread (then repeated)."""
-    if text:
-        out = []
-        for item in text.split(","):
-            at, kind = item.split(":", 1)
-            if kind not in FAULTS:
-                raise SystemExit(f"unknown fault {kind!r}: expected one of {FAULTS}")
-            out.append(Fault(float(at), kind))
-        return sorted(out, key=lambda f: f.at_s)
-    n = max(len(FAULTS), int(duration // 60) * len(FAULTS) // 2)
-    step = duration / (n + 1)
-    return [Fault(round(step * (k + 1), 1), FAULTS[k % len(FAULTS)]) for k in range(n)]
-
-
-def vm_rss_kb(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
 
 
 def train_checkpoint(folder: Path) -> str:
@@ -427,6 +383,9 @@ class Soak:
                 if fault.robot in mine and mine[fault.robot] != op and not fault.reassigned_to:
                     fault.reassigned_to = mine[fault.robot]
                     fault.reassign_latency_s = round(tr - fault.t_kill, 3)
+            served = [(tr, {a.robot_id: a.operator_id for a in m.assignments if a.assigned})
+                      for tr, m in self.watch.assignments_after(fault.t_kill - 10.0)]
+            fault.handed_on = handed_on(served, op, fault.t_kill, end)
             # how long the dead operator kept a robot at a stretch (the allocator finds it silent after
             # operator_timeout_s, then retries it every operator_retry_s)
             spans, since = [], None
@@ -605,67 +564,6 @@ class Soak:
         }
 
 
-def robot_keys(commands: dict[str, list[str]]) -> list[str]:
-    """The runner keys of the robot graphs' nodes (``robot_<i>/...``); the rest is the operator station."""
-    return [k for k in commands if k.startswith("robot_")]
-
-
-def niced(commands: dict[str, list[str]], keys: list[str], niceness: int) -> dict[str, list[str]]:
-    """``commands`` with those of ``keys`` run under ``nice -n niceness`` (0: unchanged)."""
-    if niceness == 0:
-        return dict(commands)
-    return {k: ["nice", "-n", str(niceness), *c] if k in keys else c for k, c in commands.items()}
-
-
-def due_faults(queue: list[Fault], t: float) -> list[Fault]:
-    """The faults to try at soak time ``t``: every one due, but of the operator faults (which may have
-    to wait for an operator driving a robot) only the earliest, so two never take the same operator."""
-    due = [f for f in queue if f.at_s <= t]
-    ops = [f for f in due if f.kind in OPERATOR_FAULTS]
-    return [f for f in due if f.kind not in OPERATOR_FAULTS or f is ops[0]]
-
-
-def rss_growth(samples: list[dict], skip: set[str]) -> dict:
-    """Whether memory levels off: per node that ran the whole soak (none of ``skip``), its RSS growth
-    in the first and the second half of the run (kB); median and max over those nodes."""
-    if len(samples) < 3:
-        return {}
-    first, last = samples[0], samples[-1]
-    mid = min(samples, key=lambda s: abs(s["t"] - last["t"] / 2))
-    halves: dict[str, list[int]] = {"first_half": [], "second_half": []}
-    for node, start in first["rss_kb"].items():
-        m, end = mid["rss_kb"].get(node), last["rss_kb"].get(node)
-        if node in skip or None in (start, m, end):
-            continue
-        halves["first_half"].append(m - start)
-        halves["second_half"].append(end - m)
-    out: dict = {"nodes": len(halves["first_half"]), "mid_t": mid["t"]}
-    for k, v in halves.items():
-        if v:
-            out[k] = {"median": int(statistics.median(v)), "max": max(v)}
-    return out
-
-
-def summarize(faults: list[Fault], bags: dict) -> dict:
-    by_kind: dict[str, dict] = {}
-    for f in faults:
-        k = by_kind.setdefault(f.kind, {"injected": 0, "detected": 0, "held_ok": 0, "latencies_s": []})
-        if not f.t_kill:
-            continue
-        k["injected"] += 1
-        k["detected"] += int(f.detected)
-        k["held_ok"] += int(bool(f.held_ok))
-        if f.hold_latency_stamp_s is not None:
-            k["latencies_s"].append(f.hold_latency_stamp_s)
-        if f.kind == "drop_operator":
-            k.setdefault("reassigned", 0)
-            k["reassigned"] += int(bool(f.reassigned_to))
-    return {"faults": by_kind,
-            "episodes_run": sum(b["episodes_run"] for b in bags.values()),
-            "episodes_in_bags": sum(b["episodes_in_bags"] for b in bags.values()),
-            "lost_outside_recorder_gap": sum(len(b["missing_outside_recorder_gap"]) for b in bags.values())}
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--robots", type=int, default=2)
@@ -694,7 +592,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--checkpoint", default="", help="a nav policy checkpoint ('' = train a small one)")
     p.add_argument("--workdir", default="", help="bags, logs, parameters ('' = a temporary folder)")
     p.add_argument("--out", default="bench/results/soak.json")
+    p.add_argument("--table", nargs="+", metavar="JSON",
+                   help="print a markdown table of these soak runs' results and exit (runs nothing)")
     a = p.parse_args(argv)
+    if a.table:
+        print(runs_table([Path(f) for f in a.table]))
+        return 0
     if a.domain is None:  # a domain no test process holds, with its DDS ports below the ephemeral range
         from hitl_core.ros.testing import lease_domain
 

@@ -10,6 +10,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from hitl_core.recorder_report import REPORT_PERIOD_S, REPORT_TOPIC, encode_report
 from hitl_core.ros.node_main import RosImports, run_node
 
 from hitl_bringup.bag import BagError, BagWriter, WriterOptions, qos_dict
@@ -21,6 +22,7 @@ with ROS:  # running the node needs ROS: run_node raises their ImportError
     from rclpy.node import Node
     from rclpy.parameter import Parameter
     from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import String
 
 USAGE = """usage: recorder_node [--ros-args -p name:=value ... -r __ns:=/robot_0]
 
@@ -28,6 +30,8 @@ Records the graph's topics (docs/topics.md) under the node's namespace plus /fle
 into a rosbag2 MCAP bag <dir>/<name>_<i>.mcap + metadata.yaml. Chunks are closed and flushed
 (+ fsync) at least every flush_period_s, so a SIGKILL loses at most that much; repair a killed bag
 with `hitl_bag repair <dir>`. SIGINT/SIGTERM close the bag cleanly.
+Every second it publishes recorder/matched (std_msgs/String, JSON, latched): per recorded topic the
+publishers its reader has matched (hitl_core/recorder_report.py; sim_arm's wait_for_recorder reads it).
 
 parameters:
   output            bag directory ('' = runs/bags/<timestamp>)                    ['']
@@ -122,11 +126,17 @@ class RecorderNode(Node):
             self.wanted[self.resolve_topic_name(name)] = GRAPH_TOPICS.get(name, "")
         self.warned: set[str] = set()
         self.recorded: dict[str, int] = {}
+        self.readers: dict[str, object] = {}  # full topic name -> its subscription
+        latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+        self.report_topic = self.resolve_topic_name(REPORT_TOPIC)
+        self.pub_report = self.create_publisher(String, REPORT_TOPIC, latched)
         self.single = {self.resolve_topic_name(t) for t in SINGLE_PUBLISHER}
         self.foreign = ""
         self.scan()
         self.create_timer(max(0.02, opts.flush_period_s / 2), self.writer.poll)
         self.create_timer(1.0, self.scan)
+        self.create_timer(REPORT_PERIOD_S, self.report)
         self.get_logger().info(
             f"recording {len(self.wanted)} topics into {self.bag_dir.resolve()} "
             f"(chunk {opts.chunk_size} B, flush every {opts.flush_period_s} s)")
@@ -140,7 +150,7 @@ class RecorderNode(Node):
         if self.discover:
             ns = self.get_namespace().rstrip("/")
             for name, tname in graph.items():
-                if name in IGNORED or name in self.wanted:
+                if name in IGNORED or name in self.wanted or name == self.report_topic:
                     continue
                 if not ns or name.startswith(ns + "/"):
                     self.wanted[name] = tname
@@ -186,8 +196,13 @@ class RecorderNode(Node):
         def on_message(data: bytes, info: dict, topic: str = name) -> None:
             self.on_message(topic, data, info)
 
-        self.create_subscription(cls, name, on_message, qos, raw=True)
+        self.readers[name] = self.create_subscription(cls, name, on_message, qos, raw=True)
         self.recorded[name] = 0
+
+    def report(self) -> None:
+        """recorder/matched: the publishers each reader has matched, counted now."""
+        matched = {name: sub.get_publisher_count() for name, sub in self.readers.items()}
+        self.pub_report.publish(String(data=encode_report(matched, time.time())))
 
     @staticmethod
     def offered_qos(infos: list) -> list[dict]:

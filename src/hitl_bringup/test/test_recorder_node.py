@@ -14,6 +14,8 @@ from hitl_core.ros.testing import RosGraph, ros_imports
 
 with ros_imports():
     from geometry_msgs.msg import Pose
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import String
 
     from hitl_msgs.msg import ArmCommand, ControlState, Observation
 
@@ -22,6 +24,7 @@ from hitl_bringup.recorder_node import GRAPH_TOPICS
 from hitl_core.bag_dataset import bags_to_dataset
 from hitl_core.bag_reader import read_messages
 from hitl_core.data import SOURCE_HUMAN, SOURCE_PAUSED, SOURCE_ROBOT
+from hitl_core.recorder_report import REPORT_TOPIC, parse_report
 
 pytestmark = pytest.mark.ros
 ROOT = Path(__file__).resolve().parents[3]
@@ -122,9 +125,16 @@ def test_clean_shutdown_holds_every_topic_and_labels_agree(tmp_path, ros_domain,
     ns, bag = f"/rc{os.getpid()}", tmp_path / "clean"
     proc = _start(bag, ns)
     pub = Publisher(ros_domain, ns)
+    reports: list = []
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    pub.node.create_subscription(String, REPORT_TOPIC, lambda m: reports.append(parse_report(m.data)), latched)
     n = 60
     try:
         pub.wait_for_recorder(proc)
+        # its report (what sim_arm's wait_for_recorder also reads): each reader has matched our publisher
+        names = [pub.node.resolve_topic_name(t) for t in pub.pubs]
+        pub.graph.spin_until(lambda: reports and all(reports[-1].matched.get(t) == 1 for t in names), 20)
+        assert reports[-1].matched.get(f"{ns}/episode_event") == 0  # recorded, nobody publishes it
         for i in range(n):              # 20 Hz: labels align with observations by receive time
             pub.step(i)
             time.sleep(0.05)

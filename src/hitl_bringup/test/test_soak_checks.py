@@ -4,7 +4,7 @@ The stalled-allocator check (``Soak.check_allocator``): robots asking for help f
 served sends the allocator SIGUSR1 once per stall (its stacks land in its log) and records the stall;
 a robot that only starts asking after a quiet spell is not a stall (run e's false alarm at start-up);
 serving again ends the stall. An operator fault that is due while nobody drives a robot waits for one
-instead of being dropped (run e lost 7 of 40 faults so). Memory levelling: growth per half of the run."""
+instead of being dropped (run e lost 7 of 40 faults so). The pure logic: test_soak_faults.py."""
 
 from __future__ import annotations
 
@@ -123,42 +123,6 @@ def test_an_operator_fault_waits_for_an_operator_driving_a_robot(tmp_path):
     s.watch.driving = {}
     assert s.inject(late, waited_s=120.0, last_chance=True) is True  # given up, said why
     assert late.t_kill == 0.0 and "not injected" in late.note and "120 s" in late.note
-
-
-def test_rss_growth_compares_the_two_halves_of_the_run():
-    soak = _soak_module()
-    samples = [{"t": 0.0, "rss_kb": {"a": 100, "b": 100, "killed": 50}},
-               {"t": 300.0, "rss_kb": {"a": 140, "b": 110, "killed": 10}},
-               {"t": 600.0, "rss_kb": {"a": 150, "b": 112, "killed": 90}},
-               {"t": 1200.0, "rss_kb": {"a": 151, "b": 130}}]
-    g = soak.rss_growth(samples, skip={"killed"})
-    assert g["nodes"] == 2 and g["mid_t"] == 600.0
-    assert g["first_half"] == {"median": 31, "max": 50} and g["second_half"] == {"median": 9, "max": 18}
-    assert soak.rss_growth(samples[:2], set()) == {}
-
-
-def test_a_waiting_operator_fault_does_not_hold_up_the_others():
-    soak = _soak_module()
-    F = soak.Fault
-    queue = [F(10.0, "drop_operator"), F(20.0, "kill_recorder"), F(30.0, "kill_device"), F(40.0, "kill_policy")]
-    assert soak.due_faults(queue, 5.0) == []
-    assert soak.due_faults(queue, 25.0) == queue[:2]  # the drop still waits; the recorder's kill goes on
-    assert soak.due_faults(queue, 45.0) == [queue[0], queue[1], queue[3]]  # one operator fault at a time
-    assert soak.due_faults(queue[1:], 45.0) == queue[1:]
-
-
-def test_robot_nice_lowers_only_the_robot_graphs_priority():
-    soak = _soak_module()
-    show = [sys.executable, "-c", "import os; print(os.nice(0))"]
-    commands = {"robot_0/policy": show, "robot_1/arbiter": show, "fleet_allocator": show, "operator_0": show}
-    keys = soak.robot_keys(commands)
-    assert keys == ["robot_0/policy", "robot_1/arbiter"]
-    base = int(subprocess.run(show, capture_output=True, text=True, check=True).stdout)
-    niced = soak.niced(commands, keys, 7)
-    seen = {k: int(subprocess.run(c, capture_output=True, text=True, check=True).stdout) for k, c in niced.items()}
-    assert seen == {"robot_0/policy": base + 7, "robot_1/arbiter": base + 7, "fleet_allocator": base,
-                    "operator_0": base}
-    assert soak.niced(commands, keys, 0) == commands
 
 
 def test_a_node_killed_and_not_back_yet_is_not_picked_by_a_second_fault(tmp_path):

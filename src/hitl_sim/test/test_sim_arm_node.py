@@ -9,12 +9,17 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
+from hitl_core.recorder_report import REPORT_TOPIC, encode_report
 from hitl_core.ros.testing import RosGraph, ros_imports
 
 with ros_imports():
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import String
+
     from hitl_msgs.msg import ArmCommand, EpisodeEvent, Observation
     from hitl_msgs.srv import ResetEpisode, StartEpisode
 
@@ -181,3 +186,45 @@ def test_first_episode_waits_for_the_recorder_and_is_seen_from_its_start():
         proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=15)[0]
     assert proc.returncode == 0 and "recorder" in out
+
+
+def test_the_recorders_report_counts_when_the_graph_has_lost_its_name():
+    """Soak run m: the graph never named the recorder's episode_event reader, and the simulator waited
+    the whole run. A listener not named `recorder` that reports its readers matched (as the recorder
+    does on recorder/matched) lets episode 1 start, seen from its START; a report counted before the
+    simulator started does not."""
+    ns = NS + "_report"
+    cmd = [sys.executable, "-m", "hitl_sim.nodes.sim_arm_node", "--ros-args", "-p", "task:=lift",
+           "-p", "backend:=kinematic", "-p", "wait_for_recorder:=true", "-r", f"__ns:={ns}"]
+    graph = RosGraph("watcher", ns)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=graph.env)
+    stand_in = graph.create_node("stand_in", namespace=ns)  # the graph does not call it the recorder
+    events: list = []
+    obs: list = []
+    readers = {stand_in.resolve_topic_name("episode_event"):
+               stand_in.create_subscription(EpisodeEvent, "episode_event", events.append, 10),
+               stand_in.resolve_topic_name("observation"):
+               stand_in.create_subscription(Observation, "observation", obs.append, 50)}
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    pub = stand_in.create_publisher(String, REPORT_TOPIC, latched)
+
+    def report(stamp: float) -> None:
+        matched = {name: sub.get_publisher_count() for name, sub in readers.items()}
+        pub.publish(String(data=encode_report(matched, stamp)))
+
+    try:
+        graph.spin_until(lambda: obs and all(s.get_publisher_count() for s in readers.values()), 20)
+        report(time.time() - 3600.0)  # counted before the simulator started: its writers may be old ones
+        graph.spin_for(2.0)
+        assert all(o.episode == 0 for o in obs), "an episode started on a stale report"
+        report(time.time())
+        graph.spin_until(lambda: sum(o.episode == 1 for o in obs) >= 5, 20)
+        assert events and events[0].event == EpisodeEvent.EVENT_START and events[0].episode == 1
+        first = [o.step for o in obs if o.episode == 1][:5]
+        assert first == list(range(5))
+    finally:
+        graph.close()
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=15)[0]
+    assert proc.returncode == 0 and "lost discovery information" in out

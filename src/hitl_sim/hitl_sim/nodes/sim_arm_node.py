@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+from hitl_core.recorder_report import REPORT_TOPIC, RecorderReport, parse_report
 from hitl_core.ros.node_main import RosImports, run_node
 
 import hitl_sim
@@ -24,7 +25,8 @@ ROS = RosImports()
 with ROS:  # running the node needs ROS: run_node raises their ImportError
     from geometry_msgs.msg import PoseStamped
     from rclpy.node import Node
-    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import String
     from visualization_msgs.msg import MarkerArray
 
     from hitl_msgs.msg import ArmCommand, EpisodeEvent, Observation
@@ -51,7 +53,11 @@ parameters:
                                         (ends the deploy graph) instead of idling
   wait_for_recorder (bool, false)       auto_start also waits until the node named `recorder` (this
                                         namespace) subscribes to observation and episode_event, then
-                                        0.5 s more (DDS matches both ways): episode 1 is recorded whole
+                                        0.5 s more (DDS matches both ways): episode 1 is recorded whole.
+                                        The recorder's own report (recorder/matched: its readers of both
+                                        have matched a publisher, counted after this node started)
+                                        counts too: the graph can lose a node's names for good on a
+                                        loaded machine (hitl_core/recorder_report.py)
   robot_id          (string, '')        robot id in messages; '' = the namespace (e.g. robot_0) or 'robot'
   backend           (string, 'auto')    mujoco | kinematic | auto (MuJoCo where the task has a model)
   render            (bool, false)       publish camera/image_raw (sensor_msgs/Image, rgb8) from MuJoCo's
@@ -94,6 +100,9 @@ class SimArmNode(Node):
         self.exit_code: int | None = None  # set: the shared runtime ends the process with it
         self.finished_tick = 0
         self.recorder_seen_tick: int | None = None
+        self.started_wall = time.time()  # recorder reports counted before this count old writers
+        self.recorder_report: RecorderReport | None = None
+        self.bad_reports = 0
         self.waiting_for = [t for t in p["wait_for_publishers"] if t]
         self.arm_name, self.task, self.variant = str(p["arm"]), str(p["task"]), str(p["variant"])
         self.max_episode_steps, self.episodes = int(p["max_episode_steps"]), int(p["episodes"])
@@ -108,6 +117,10 @@ class SimArmNode(Node):
         self.pub_event = self.create_publisher(EpisodeEvent, "episode_event", qos)
         self.pub_markers = self.create_publisher(MarkerArray, "scene_markers", qos)
         self.create_subscription(ArmCommand, "arm_command", self._on_command, qos)
+        if self.wait_for_recorder:
+            latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                                 durability=DurabilityPolicy.TRANSIENT_LOCAL)
+            self.create_subscription(String, REPORT_TOPIC, self._on_recorder_report, latched)
         self.create_service(StartEpisode, "start_episode", self._srv_start)
         self.create_service(ResetEpisode, "reset_episode", self._srv_reset)
         self.command: np.ndarray | None = None
@@ -234,15 +247,33 @@ class SimArmNode(Node):
                 self.rejected[text] = now
                 self.get_logger().warning(f"{text}; {self.rejected_commands} rejected so far")
 
+    def _on_recorder_report(self, msg) -> None:
+        try:
+            self.recorder_report = parse_report(msg.data)
+        except ValueError as exc:
+            self.bad_reports += 1
+            if self.bad_reports == 1:
+                self.get_logger().warning(f"{REPORT_TOPIC}: {exc}; ignored")
+
+    def _recorder_listens(self, topic: str) -> bool:
+        """The recorder of this namespace subscribes to ``topic``: the graph names its reader, or its
+        report says that reader has matched a publisher since this node started."""
+        name, ns = self._resolve(topic), self.get_namespace()
+        if any(i.node_name == "recorder" and i.node_namespace == ns
+               for i in self.get_subscriptions_info_by_topic(name)):
+            return True
+        report = self.recorder_report
+        if report is not None and report.hears(name, self.started_wall):
+            self.get_logger().warning(
+                f"the graph does not name the recorder's reader of {name} (lost discovery information); "
+                "its own report says it has matched a publisher", once=True)
+            return True
+        return False
+
     def _missing_publishers(self) -> list[str]:
         missing = [t for t in self.waiting_for if self.count_publishers(self._resolve(t)) == 0]
         if self.wait_for_recorder:
-            ns = self.get_namespace()
-            unrecorded = [
-                t for t in ("observation", "episode_event")
-                if not any(i.node_name == "recorder" and i.node_namespace == ns
-                           for i in self.get_subscriptions_info_by_topic(self._resolve(t)))
-            ]
+            unrecorded = [t for t in ("observation", "episode_event") if not self._recorder_listens(t)]
             if unrecorded:
                 self.recorder_seen_tick = None
                 missing.append(f"the recorder's subscriptions to {unrecorded}")
