@@ -47,6 +47,7 @@ from pathlib import Path
 from hitl_bringup.soak_faults import (
     FAULTS,
     HOLD_LIMIT_S,
+    LAST_FAULT_MARGIN_S,
     Fault,
     due_faults,
     handed_on,
@@ -63,7 +64,6 @@ from hitl_teleop.arbiter.config import ArbiterConfig
 ALLOCATOR = "fleet_allocator"  # the runner's key of the allocator node
 STALL_S = 60.0  # robots asking and nobody served this long: the allocator looks stalled
 RSS_EVERY_S = 120.0  # every node's RSS is sampled this often (does memory level off?)
-LAST_FAULT_MARGIN_S = 30.0  # a fault still waiting for a driving operator this close to the end is given up
 
 
 def train_checkpoint(folder: Path) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 FAULTS = ("kill_policy", "kill_device", "kill_recorder", "drop_operator")
 OPERATOR_FAULTS = ("kill_device", "drop_operator")  # they need an operator driving a robot
 HOLD_LIMIT_S = 0.2
+LAST_FAULT_MARGIN_S = 30.0  # a fault still waiting for a driving operator this close to the end is given up
 
 
 @dataclass
@@ -45,7 +46,8 @@ class Fault:
 
 
 def parse_schedule(text: str, duration: float, robots: int) -> list[Fault]:
-    """'20:kill_policy,40:drop_operator' -> Faults; '' = every kind once, evenly spread (then repeated)."""
+    """'20:kill_policy,40:drop_operator' -> Faults; '' = the kinds in turn, evenly spread over all but the
+    last LAST_FAULT_MARGIN_S (two per kind per minute of soak)."""
     if text:
         out = []
         for item in text.split(","):
@@ -55,7 +57,10 @@ def parse_schedule(text: str, duration: float, robots: int) -> list[Fault]:
             out.append(Fault(float(at), kind))
         return sorted(out, key=lambda f: f.at_s)
     n = max(len(FAULTS), int(duration // 60) * len(FAULTS) // 2)
-    step = duration / (n + 1)
+    # spread over the time an operator fault can still be injected (run m's 40th fault, due 29 s
+    # before the end, was given up at once)
+    span = duration - LAST_FAULT_MARGIN_S if duration > 4 * LAST_FAULT_MARGIN_S else duration
+    step = span / (n + 1)
     return [Fault(round(step * (k + 1), 1), FAULTS[k % len(FAULTS)]) for k in range(n)]
 
 

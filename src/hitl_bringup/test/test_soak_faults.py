@@ -56,7 +56,8 @@ def test_the_default_schedule_spreads_every_kind_evenly():
     faults = parse_schedule("", duration=1200.0, robots=8)
     assert len(faults) == 40 and [f.kind for f in faults[:4]] == ["kill_policy", "kill_device", "kill_recorder",
                                                                   "drop_operator"]
-    assert faults[0].at_s == round(1200 / 41, 1) and faults[-1].at_s < 1200
+    assert faults[0].at_s == round(1170 / 41, 1)
+    assert faults[-1].at_s <= 1200 - 30 - 28  # every fault can wait ~one step for a driving operator
     assert [f.at_s for f in parse_schedule("40:drop_operator,20:kill_policy", 60.0, 2)] == [20.0, 40.0]
 
 
