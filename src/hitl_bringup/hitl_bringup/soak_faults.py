@@ -145,9 +145,10 @@ def _held(kind: dict | None) -> str:
 def runs_table(paths: list[Path]) -> str:
     """A markdown table of soak runs (their JSON files), one row each: size, faults injected and
     detected, held with the right reason within the limit per kind, drops reassigned, episodes run /
-    in the bags / lost outside a recorder's gap, the median node's RSS growth in the second half."""
-    head = ("| run | robots x ops | s | injected | detected | policy held | device held | drops held | "
-            "reassigned | episodes run / in bags / lost | RSS 2nd half (MB) | robots with no episode |")
+    in the bags / lost outside a recorder's gap, the median node's RSS growth in the second half, each
+    operator's time away (off line or silent on its robot)."""
+    head = ("| run | robots x ops | s | injected | detected | policy held | device held | drops held | reassigned "
+            "| episodes run / in bags / lost | RSS 2nd half (MB) | operators away (s) | robots with no episode |")
     rows = [head, "|" + "---|" * (head.count("|") - 1)]
     for path in paths:
         run = json.loads(Path(path).read_text())
@@ -158,12 +159,13 @@ def runs_table(paths: list[Path]) -> str:
         drops = faults.get("drop_operator") or {}
         growth = s.get("rss_growth_kb", {}).get("second_half", {}).get("median")
         idle = [r for r, b in sorted(run.get("bags", {}).items()) if not b.get("episodes_run")]
+        away = " / ".join(f"{v:.0f}" for _op, v in sorted(run.get("operators_away_s", {}).items())) or "-"
         rows.append(
             f"| {Path(path).stem} | {run['robots']} x {run['operators']} | {run['duration_s']:.0f} "
             f"| {injected} | {detected} | {_held(faults.get('kill_policy'))} | {_held(faults.get('kill_device'))} "
             f"| {_held(drops)} | {drops.get('reassigned', 0)}/{drops.get('injected', 0)} "
             f"| {s['episodes_run']} / {s['episodes_in_bags']} / {s['lost_outside_recorder_gap']} "
-            f"| {'-' if growth is None else f'{growth / 1024:.1f}'} | {', '.join(idle) or 'none'} |")
+            f"| {'-' if growth is None else f'{growth / 1024:.1f}'} | {away} | {', '.join(idle) or 'none'} |")
     return "\n".join(rows)
 
 

@@ -67,13 +67,15 @@ def test_runs_table_names_robots_that_never_ran_an_episode(tmp_path):
     run = {"robots": 2, "operators": 1, "duration_s": 600.0,
            "summary": {"faults": kinds, "episodes_run": 30, "episodes_in_bags": 29, "lost_outside_recorder_gap": 0,
                        "rss_growth_kb": {"second_half": {"median": 2048}}},
-           "bags": {"robot_0": {"episodes_run": 0}, "robot_1": {"episodes_run": 30}}}
+           "bags": {"robot_0": {"episodes_run": 0}, "robot_1": {"episodes_run": 30}},
+           "operators_away_s": {"operator_1": 20.4, "operator_0": 3.0}}
     path = tmp_path / "soak_x.json"
     path.write_text(json.dumps(run))
     head, rule, row = runs_table([path]).splitlines()
     assert row.count("|") == head.count("|") == rule.count("|")
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells == ["soak_x", "2 x 1", "600", "3", "3", "1/2", "-", "1/1", "1/1", "30 / 29 / 0", "2.0", "robot_0"]
+    assert cells == ["soak_x", "2 x 1", "600", "3", "3", "1/2", "-", "1/1", "1/1", "30 / 29 / 0", "2.0", "3 / 20",
+                     "robot_0"]
 
 
 def test_handed_on_follows_every_robot_the_dead_operator_was_given():

@@ -227,4 +227,4 @@ def test_the_recorders_report_counts_when_the_graph_has_lost_its_name():
         graph.close()
         proc.send_signal(signal.SIGTERM)
         out = proc.communicate(timeout=15)[0]
-    assert proc.returncode == 0 and "lost discovery information" in out
+    assert proc.returncode == 0 and "discovery information is late or lost" in out

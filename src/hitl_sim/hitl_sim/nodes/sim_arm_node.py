@@ -265,8 +265,8 @@ class SimArmNode(Node):
         report = self.recorder_report
         if report is not None and report.hears(name, self.started_wall):
             self.get_logger().warning(
-                f"the graph does not name the recorder's reader of {name} (lost discovery information); "
-                "its own report says it has matched a publisher", once=True)
+                f"the graph does not name the recorder's reader of {name} (its discovery information is late "
+                "or lost); the recorder's own report says that reader has matched a publisher: starting", once=True)
             return True
         return False
 
