@@ -31,11 +31,12 @@ import threading
 import time
 from pathlib import Path
 
+from hitl_core.ros.dds import PROFILE as LOCALHOST_PROFILE
+from hitl_core.ros.testing import poll
 from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parents[1]
 UDP_PROFILE = ROOT / "bench" / "fastdds_udp_loopback.xml"
-LOCALHOST_PROFILE = ROOT / "src" / "hitl_core" / "hitl_core" / "ros" / "fastdds_localhost.xml"
 SETUPS = {
     "rmw-localhost": {"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
                       "FASTDDS_DEFAULT_PROFILES_FILE": str(LOCALHOST_PROFILE)},
@@ -78,16 +79,6 @@ def role_main(role: str, name: str) -> int:
     with contextlib.suppress(KeyboardInterrupt, ExternalShutdownException):  # SIGKILL is the usual end
         rclpy.spin(node)
     return 0
-
-
-def poll(cond, timeout_s: float, period_s: float = 0.05) -> bool:
-    """Whether ``cond()`` became true within ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(period_s)
-    return bool(cond())
 
 
 def collect(proc: subprocess.Popen, lines: list[tuple[float, str]]) -> None:
@@ -149,9 +140,9 @@ class Trial:
             threading.Thread(target=collect, args=(listener, lines), daemon=True).start()
             name = f"listener_{k}"
             # started (READY) within the timeout, then heard both ways within the timeout after that
-            if poll(lambda: any(ln == "READY" for _t, ln in list(lines)), a.hear_timeout_s):  # noqa: B023
+            if poll(lambda: any(ln == "READY" for _t, ln in list(lines)), a.hear_timeout_s, 0.05):  # noqa: B023
                 poll(lambda: any(ln.startswith("HEARD") for _t, ln in list(lines))  # noqa: B023
-                     and any(who == name for _t, who in list(back_lines)), a.hear_timeout_s)  # noqa: B023
+                     and any(who == name for _t, who in list(back_lines)), a.hear_timeout_s, 0.05)  # noqa: B023
             ready = next((t for t, ln in list(lines) if ln == "READY"), None)
             heard = next((float(ln.split()[1]) for _t, ln in list(lines) if ln.startswith("HEARD")), None)
             back = next((t for t, who in list(back_lines) if who == name), None)
@@ -192,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         return role_main(a.role, a.name)
     from hitl_core.ros.testing import lease_domain
 
-    lease = lease_domain()
+    lease = lease_domain()  # held until this process ends
     out: dict = {"command": " ".join(sys.argv), "crowd": a.crowd, "load": a.load, "cpu_count": os.cpu_count(),
                  "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "setups": {}}
     for setup in a.setups:

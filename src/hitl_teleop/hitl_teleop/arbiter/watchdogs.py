@@ -45,17 +45,14 @@ def _stale(cause: Reason, what: str, stamp: float | None, now: float, timeout_s:
     return None
 
 
-def _first_silent(stale: list[tuple[Hold, float | None]]) -> Hold | None:
-    """Of the stale inputs (hold, stamp of the freshest sample), the one that went silent first:
-    the root cause. A policy waits on observations, so when observations stop the chunks stop
-    after them and STALE_OBSERVATION is named; a policy killed seconds before the observations
-    lag (a loaded machine) is named STALE_POLICY. Ties (both missing) keep the list's order. The
-    other stale inputs are appended to the text."""
-    if not stale:
-        return None
-    order = sorted(range(len(stale)), key=lambda i: (float("-inf") if stale[i][1] is None else stale[i][1], i))
-    first = stale[order[0]][0]
-    others = "; ".join(stale[i][0].text for i in order[1:])
+def _first_silent(stale: list[tuple[Hold, float | None]]) -> Hold:
+    """Of the stale inputs (hold, stamp of the freshest sample; None: none yet), the one that went
+    silent first: the root cause. A policy waits on observations, so when observations stop the
+    chunks stop after them and STALE_OBSERVATION is named; a policy killed seconds before the
+    observations lag (a loaded machine) is named STALE_POLICY. Ties keep the list's order (sorted is
+    stable). The other stale inputs are appended to the text."""
+    ordered = sorted(stale, key=lambda hs: float("-inf") if hs[1] is None else hs[1])
+    first, others = ordered[0][0], "; ".join(h.text for h, _ in ordered[1:])
     return Hold(first.cause, f"{first.text}; also {others}" if others else first.text)
 
 
@@ -69,27 +66,19 @@ def watchdog_hold(source: ControlSource, inputs: LatestInputs, now: float, confi
     if source not in (ControlSource.POLICY, ControlSource.HUMAN):
         return None
     obs, chunk, t = inputs.observation, inputs.chunk, inputs.teleop
-    obs_stamp = obs and obs.stamp
-    stale: list[tuple[Hold, float | None]] = []
-    hold = _stale(Reason.STALE_OBSERVATION, "observation", obs_stamp, now, config.observation_timeout_s)
-    if hold is not None:
-        stale.append((hold, obs_stamp))
+    watched = [(Reason.STALE_OBSERVATION, "observation", obs and obs.stamp, config.observation_timeout_s)]
     if source == ControlSource.POLICY:
-        chunk_stamp = chunk and chunk.stamp
-        hold = _stale(Reason.STALE_POLICY, "action chunk", chunk_stamp, now, config.policy_timeout_s)
-        if hold is not None:
-            stale.append((hold, chunk_stamp))
-        if stale:
-            return _first_silent(stale)
+        watched.append((Reason.STALE_POLICY, "action chunk", chunk and chunk.stamp, config.policy_timeout_s))
+    else:
+        watched.append((Reason.STALE_DEVICE, "teleop command", t and t.stamp, config.device_timeout_s))
+    stale = [(hold, stamp) for cause, what, stamp, timeout in watched
+             if (hold := _stale(cause, what, stamp, now, timeout)) is not None]
+    if stale:
+        return _first_silent(stale)
+    if source == ControlSource.POLICY:
         if inputs.chunk_invalid:
             return Hold(Reason.INVALID_COMMAND, "policy action rejected (NaN/inf or malformed): holding")
         return None
-    t_stamp = t and t.stamp
-    hold = _stale(Reason.STALE_DEVICE, "teleop command", t_stamp, now, config.device_timeout_s)
-    if hold is not None:
-        stale.append((hold, t_stamp))
-    if stale:
-        return _first_silent(stale)
     if config.require_deadman and not t.engaged:
         return Hold(Reason.DEADMAN_RELEASED, "deadman released: holding")
     if inputs.teleop_invalid:
