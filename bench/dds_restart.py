@@ -9,9 +9,10 @@ talker within that time after it started (its reader matched the talker's writer
 way; one of the two without the other is the soak's one-way failure)? Two DDS set-ups:
 
   rmw-localhost  ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST + hitl_core/ros/fastdds_localhost.xml (the
-                 project's default): rmw_fastrtps adds Fast DDS's shared-memory transport
-  udp-only       ROS_AUTOMATIC_DISCOVERY_RANGE=SUBNET + bench/fastdds_udp_loopback.xml: UDP to
-                 127.0.0.1 only, no shared memory (nothing of a killed process stays in /dev/shm)
+                 project's default until session 12): rmw_fastrtps adds Fast DDS's shared-memory transport
+  udp-only       ROS_AUTOMATIC_DISCOVERY_RANGE=SYSTEM_DEFAULT + hitl_core/ros/fastdds_loopback_udp.xml
+                 (the project's default now, hitl_core/ros/dds.py): UDP on loopback only, no shared
+                 memory (nothing of a killed process stays in /dev/shm)
 
     python bench/dds_restart.py --setups rmw-localhost udp-only --crowd 40 --restarts 30 \
         --load 6 --out bench/results/dds_restart.json
@@ -31,16 +32,13 @@ import threading
 import time
 from pathlib import Path
 
-from hitl_core.ros.dds import PROFILE as LOCALHOST_PROFILE
+from hitl_core.ros.dds import DEFAULT_RANGE, LOCALHOST_PROFILE, LOOPBACK_PROFILE, PROFILE_VAR, RANGE_VAR
 from hitl_core.ros.testing import poll
 from tqdm import tqdm
 
-ROOT = Path(__file__).resolve().parents[1]
-UDP_PROFILE = ROOT / "bench" / "fastdds_udp_loopback.xml"
 SETUPS = {
-    "rmw-localhost": {"ROS_AUTOMATIC_DISCOVERY_RANGE": "LOCALHOST",
-                      "FASTDDS_DEFAULT_PROFILES_FILE": str(LOCALHOST_PROFILE)},
-    "udp-only": {"ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET", "FASTDDS_DEFAULT_PROFILES_FILE": str(UDP_PROFILE)},
+    "rmw-localhost": {RANGE_VAR: "LOCALHOST", PROFILE_VAR: str(LOCALHOST_PROFILE)},
+    "udp-only": {RANGE_VAR: DEFAULT_RANGE, PROFILE_VAR: str(LOOPBACK_PROFILE)},
 }
 
 

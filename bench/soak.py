@@ -21,9 +21,10 @@ Latencies are measured from the kill (time.time() just before os.kill) to the he
 first control_state that says so (the arbiter's publish time; the same clock) and to its receipt here.
 RSS: VmRSS of /proc/<pid>/status of every node process at start, every RSS_EVERY_S and at the end;
 ``rss_growth_kb`` compares each node's growth in the run's two halves (levelling off: the second smaller).
-CPU priority: with --robot-nice N every robot-graph process runs at niceness N (restarts too) while the
-operator station (allocator, operators) and this script stay at 0, as if the station were its own
-computer: at a load of ~100 on two cores the operator processes otherwise go quiet for seconds (soak
+CPU priority: with --robot-nice N every robot-graph process but the arbiters runs at niceness N
+(restarts too) while the arbiters, the operator station (allocator, operators) and this script stay at
+0, as if the station were its own computer and the arbiter ran at real-time priority, as on a robot: at
+a load of ~100 on two cores the operator processes otherwise go quiet for seconds (soak
 run g's heartbeat gaps), and an operator fault can only be injected while an operator drives a robot.
 A device or operator fault needs an operator driving a robot: when none does at its time it waits
 (up to --serve-wait-s, the rest of the soak and the later faults going on) and is injected as soon
@@ -583,7 +584,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device-timeout-s", type=float, default=defaults.device_timeout_s,
                    help="the arbiter's device_timeout_s")
     p.add_argument("--robot-nice", type=int, default=0,
-                   help="niceness of the robot graphs' processes (the operator station stays at 0)")
+                   help="niceness of the robot graphs' processes but the arbiters (they and the operator station stay at 0)")
     p.add_argument("--warmup-s", type=float, default=5.0)
     p.add_argument("--startup-timeout", type=float, default=300.0)
     p.add_argument("--discovery-s", type=float, default=3.0, help="after a recorder's restart, until it records")

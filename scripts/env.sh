@@ -18,12 +18,13 @@ for _hitl_bin in "$_hitl_root"/install/*/lib/*/; do
 done
 export PATH
 unset _hitl_bin
-# Keep DDS traffic on this machine, off any other host; there, rmw_fastrtps probes only 32 participant
-# ports, too few for a fleet's processes: the profile raises it to 120 (hitl_core/ros/dds.py says why).
-export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
-if [ "$ROS_AUTOMATIC_DISCOVERY_RANGE" = LOCALHOST ] && [ -z "${FASTDDS_DEFAULT_PROFILES_FILE:-}" ]; then
-  export FASTDDS_DEFAULT_PROFILES_FILE="$_hitl_root/src/hitl_core/hitl_core/ros/fastdds_localhost.xml"
-fi
+# Keep DDS traffic on this machine, UDP on loopback only, with room for a fleet's 43+ processes and no
+# shared memory (hitl_core/ros/dds.py says why; hitl_run and the demo apply the same rules).
+case "${ROS_AUTOMATIC_DISCOVERY_RANGE:-}" in
+  "") export ROS_AUTOMATIC_DISCOVERY_RANGE=SYSTEM_DEFAULT
+      export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$_hitl_root/src/hitl_core/hitl_core/ros/fastdds_loopback_udp.xml}" ;;
+  LOCALHOST) export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$_hitl_root/src/hitl_core/hitl_core/ros/fastdds_localhost.xml}" ;;
+esac
 export PYTHONPATH="$_hitl_root/src/hitl_core:$_hitl_root/src/hitl_policy:$_hitl_root/src/hitl_sim:$_hitl_root/src/hitl_teleop:$_hitl_root/src/hitl_bringup${PYTHONPATH:+:$PYTHONPATH}"
 unset _hitl_root
 if [ "$_hitl_nounset" = 1 ]; then set -u; fi

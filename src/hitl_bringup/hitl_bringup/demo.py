@@ -556,9 +556,9 @@ def main(argv: list[str] | None = None) -> int:
         cfg.apply_quick()
         if a.out == "runs/demo":
             cfg.out = Path("runs/demo_quick")
-    from hitl_core.ros.dds import localhost_dds_env
+    from hitl_core.ros.dds import use_project_dds
 
-    os.environ.update(localhost_dds_env())  # this machine only, however many processes
+    use_project_dds()  # this machine only, however many processes
     try:
         summary = run(cfg)
     except KeyboardInterrupt:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO
 
 import yaml
-from hitl_core.ros.dds import localhost_dds_env
+from hitl_core.ros.dds import project_dds_env
 
 from hitl_bringup.graph import REQUIRED_NODES, GraphError, NodeSpec, build_graph, build_record_graph
 
@@ -94,7 +94,7 @@ class GraphRunner:
         self.echo = echo
         self.log_dir = Path(log_dir) if log_dir else None
         self.env = {**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1", "RCUTILS_COLORIZED_OUTPUT": "0"}
-        self.env.update(localhost_dds_env(self.env))  # a fleet's 40+ processes must all find each other
+        self.env = project_dds_env(self.env)  # a fleet's 40+ processes must all find each other
         self.out = out or sys.stdout
         self.procs: dict[str, subprocess.Popen] = {}
         self.lines: dict[str, int] = {}  # output lines seen per node

@@ -39,16 +39,17 @@ def test_a_waiting_operator_fault_does_not_hold_up_the_others():
     assert due_faults(queue[1:], 45.0) == queue[1:]
 
 
-def test_robot_nice_lowers_only_the_robot_graphs_priority():
+def test_robot_nice_lowers_only_the_robot_graphs_priority_but_the_arbiters():
     show = [sys.executable, "-c", "import os; print(os.nice(0))"]
-    commands = {"robot_0/policy": show, "robot_1/arbiter": show, "fleet_allocator": show, "operator_0": show}
+    commands = {"robot_0/policy": show, "robot_1/arbiter": show, "robot_1/sim": show, "fleet_allocator": show,
+                "operator_0": show}
     keys = robot_keys(commands)
-    assert keys == ["robot_0/policy", "robot_1/arbiter"]
+    assert keys == ["robot_0/policy", "robot_1/sim"]
     base = int(subprocess.run(show, capture_output=True, text=True, check=True).stdout)
     reniced = niced(commands, keys, 7)
     seen = {k: int(subprocess.run(c, capture_output=True, text=True, check=True).stdout) for k, c in reniced.items()}
-    assert seen == {"robot_0/policy": base + 7, "robot_1/arbiter": base + 7, "fleet_allocator": base,
-                    "operator_0": base}
+    assert seen == {"robot_0/policy": base + 7, "robot_1/arbiter": base, "robot_1/sim": base + 7,
+                    "fleet_allocator": base, "operator_0": base}
     assert niced(commands, keys, 0) == commands
 
 

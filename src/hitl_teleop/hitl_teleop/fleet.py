@@ -198,6 +198,46 @@ class OperatorHeartbeats:
         return set(self.operator_ids) - online, came, lost
 
 
+ALLOCATOR_SILENT_S = 3.0  # the allocator publishes /fleet/assignments at every tick (10 Hz by default)
+NEVER_HEARD_FACTOR = 5
+
+
+class HeartbeatGate:
+    """An operator's device node beats only while it hears the allocator on ``/fleet/assignments``.
+
+    A beat tells the allocator "hand me robots". Soak run n (docs/fleet.md): an operator restarted
+    after a SIGKILL beat for 17 minutes, the allocator heard it and kept handing it robots, but its
+    reader never received one assignment, so each robot waited until the allocator found it silent,
+    and then got it again. A node deaf to the allocator now falls silent itself (the allocator then
+    counts it off line, ``OperatorHeartbeats``), says so in its log, and beats again once it hears.
+    """
+
+    def __init__(self, started: float, silent_s: float = ALLOCATOR_SILENT_S) -> None:
+        self.started, self.silent_s = started, silent_s
+        self.last: float | None = None
+        self.beating = False
+        self.warned_never = False
+
+    def heard(self, now: float) -> None:
+        self.last = now
+
+    def update(self, now: float) -> tuple[bool, str | None]:
+        """(beat now?, a line to log: the beat started or stopped, or the allocator is not heard yet
+        ``NEVER_HEARD_FACTOR`` x ``silent_s`` after the start, once)."""
+        beat = self.last is not None and now - self.last <= self.silent_s
+        changed, self.beating = beat != self.beating, beat
+        if changed and beat:
+            return True, "hearing the fleet allocator: beating on " + HEARTBEAT_TOPIC
+        if changed:
+            return False, (f"no /fleet/assignments for {now - self.last:.1f} s: heartbeat stopped (allocator down, "
+                           "or this node's reader hears nothing) until the allocator is heard again")
+        if self.last is None and not self.warned_never and now - self.started > NEVER_HEARD_FACTOR * self.silent_s:
+            self.warned_never = True
+            return False, (f"no /fleet/assignments in {now - self.started:.1f} s since the start: no heartbeat "
+                           "(and no robot) until the allocator is heard")
+        return beat, None
+
+
 def rohe(rewards: np.ndarray, human_actions: np.ndarray, num_humans: int, reduce: str = "sum") -> float:
     """Return on human effort, IIFL Eq. 3: (M / N) * sum_t rbar_t / (1 + sum_t ||alpha_t||_F^2).
 

@@ -8,6 +8,7 @@ from hitl_teleop.fleet import (
     Assignment,
     FleetAllocator,
     FleetConfig,
+    HeartbeatGate,
     OperatorHeartbeats,
     OperatorPresence,
     RobotRequest,
@@ -228,6 +229,29 @@ def test_an_operator_gets_robots_only_while_its_heartbeat_is_heard():
     out = fa.update(reqs(r0=1.0, r1=0.9), 3.5, offline)
     assert [a.operator_id for a in out.assignments] == ["h0"] and [a.operator_id for a in out.released] == ["h1"]
     assert beats.update(3.6)[2] == []  # reported once
+
+
+def test_an_operator_beats_only_while_it_hears_the_allocator():
+    """Soak run n's deaf operator: its beats told the allocator to hand it robots it never heard of."""
+    gate = HeartbeatGate(started=100.0, silent_s=3.0)
+    assert gate.update(101.0) == (False, None)  # not heard yet: no beat
+    gate.heard(102.0)
+    beat, line = gate.update(102.5)
+    assert beat and "beating" in line
+    assert gate.update(105.0) == (True, None)  # 3.0 s after the last assignment: still on
+    beat, line = gate.update(105.2)
+    assert not beat and "no /fleet/assignments for 3.2 s" in line
+    assert gate.update(110.0) == (False, None)  # said once
+    gate.heard(110.1)
+    assert gate.update(110.2)[0]
+
+
+def test_an_operator_never_hearing_the_allocator_says_so_once():
+    gate = HeartbeatGate(started=0.0, silent_s=3.0)
+    assert gate.update(15.0) == (False, None)
+    beat, line = gate.update(15.5)
+    assert not beat and "no /fleet/assignments in 15.5 s since the start" in line
+    assert gate.update(30.0) == (False, None)
 
 
 def test_heartbeats_off_keeps_every_operator_on_line():

@@ -64,7 +64,9 @@ def in_ns(ns: str, args: list[str]) -> subprocess.Popen:
     """``args`` run by Python in network namespace ``ns``, on the test's ROS domain (ros_domain)."""
     env = {"ROS_DOMAIN_ID": os.environ["ROS_DOMAIN_ID"], "ROS_AUTOMATIC_DISCOVERY_RANGE": "SUBNET",
            "FASTDDS_BUILTIN_TRANSPORTS": "UDPv4", "PYTHONPATH": f"{HERE}:{os.environ.get('PYTHONPATH', '')}"}
-    return spawn(["ip", "netns", "exec", ns, sys.executable, *args], **env)
+    # not the project's loopback-only Fast DDS profile (scripts/env.sh): the two sides meet over the veth
+    return spawn(["ip", "netns", "exec", ns, "env", "-u", "FASTDDS_DEFAULT_PROFILES_FILE", sys.executable, *args],
+                 **env)
 
 
 def test_allocation_and_handover_across_two_network_namespaces(netns, tmp_path, ros_domain):

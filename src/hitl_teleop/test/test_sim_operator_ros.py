@@ -141,3 +141,37 @@ def test_in_a_fleet_it_keeps_a_robots_subscriptions_across_hand_overs(ros_node):
         assert ros_node.count_subscribers("/robot_7/control_state") == 1  # the kept reader, no second one
     finally:
         stop(proc, "sim_operator")
+
+
+def test_in_a_fleet_it_beats_only_while_it_hears_the_allocator(ros_node):
+    """A heartbeat asks the allocator for robots: none before the first /fleet/assignments, beats while
+    they come, silence (and a warning) 3 s after they stop, beats again when they come back
+    (hitl_teleop/fleet.py ``HeartbeatGate``; soak run n's restarted operator beat while deaf)."""
+    from hitl_teleop.fleet import ALLOCATOR_SILENT_S, HEARTBEAT_TOPIC
+    from std_msgs.msg import String
+
+    beats: list[float] = []
+    ros_node.create_subscription(String, HEARTBEAT_TOPIC,
+                                 lambda m: beats.append(ros_node.get_clock().now().nanoseconds * 1e-9)
+                                 if m.data == "operator_5" else None, 10)
+    fleet = ros_node.create_publisher(FleetAssignment, "/fleet/assignments", 10)
+    proc = ros_node.graph.spawn([sys.executable, "-m", "hitl_teleop.nodes.sim_operator_node", "--ros-args",
+                                 "-r", "__ns:=/operator_5", "-r", "__node:=operator_5", "-p", "task:=nav",
+                                 "-p", "fleet:=true", "-p", "operator_id:=operator_5"])
+
+    def allocator() -> None:
+        fleet.publish(FleetAssignment(waiting_robots=["robot_0"]))
+
+    try:
+        assert ros_node.spin_until(lambda: fleet.get_subscription_count() and "operator_5" in output(proc), 60)
+        ros_node.spin_for(2.0)
+        assert not beats, "a heartbeat before the allocator was heard"
+        assert ros_node.spin_until(lambda: len(beats) >= 3, 30, every=allocator, period=0.1), output(proc)
+        ros_node.spin_for(ALLOCATOR_SILENT_S + 1.5)  # the allocator goes quiet
+        n = len(beats)
+        ros_node.spin_for(1.5)
+        assert len(beats) == n, "beats on without the allocator"
+        assert "no /fleet/assignments for" in output(proc)
+        assert ros_node.spin_until(lambda: len(beats) > n, 30, every=allocator, period=0.1), output(proc)
+    finally:
+        stop(proc, "sim_operator")

@@ -6,19 +6,21 @@ Steps once per ``sim/state`` message (one per simulator tick): reads the arbiter
 the latest command at ``rate_hz``, as a real device streams while its operator holds still (an
 absolute target repeated is the same command), so the arbiter's ``device_timeout_s`` can be short.
 With ``fleet:=true`` it serves whichever robot ``/fleet/assignments`` gives it (topics under
-/<robot_id>/) and beats on ``/fleet/operator_heartbeat`` (the allocator hands robots only to operators
-it hears there, hitl_teleop/fleet.py ``OperatorHeartbeats``).
+/<robot_id>/) and beats on ``/fleet/operator_heartbeat`` while it hears the allocator (the allocator
+hands robots only to operators it hears there, hitl_teleop/fleet.py ``OperatorHeartbeats`` and
+``HeartbeatGate``).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 import numpy as np
 from hitl_core.ros.node_main import RosImports, run_node
 from hitl_sim.arms import load_arm_profile
 
-from hitl_teleop.fleet import HEARTBEAT_PERIOD_S, HEARTBEAT_TOPIC
+from hitl_teleop.nodes.fleet_heartbeat import gated_heartbeat
 from hitl_teleop.sim_operator import OperatorOutput, SimOperatorConfig, SimulatedOperator
 from hitl_teleop.teleop_router import robots_in
 
@@ -26,7 +28,6 @@ Node = object  # the base class while ROS is missing (--help and importing this 
 ROS = RosImports()
 with ROS:  # running the node needs ROS: run_node raises their ImportError
     from rclpy.node import Node
-    from std_msgs.msg import String
 
     from hitl_msgs.msg import ControlState, FleetAssignment, Observation, TeleopCommand
     from hitl_teleop import ros_conversions as rc
@@ -99,8 +100,7 @@ class SimOperatorNode(Node):
         self.pubs: dict[str, object] = {}  # prefix -> teleop publisher, kept across hand-overs
         if self.fleet:
             self.create_subscription(FleetAssignment, "/fleet/assignments", self.on_assignments, 10)
-            beat = self.create_publisher(String, HEARTBEAT_TOPIC, 10)
-            self.create_timer(HEARTBEAT_PERIOD_S, lambda: beat.publish(String(data=cfg.operator_id)))
+            self.heartbeat = gated_heartbeat(self, cfg.operator_id)
         else:
             self.attach("")
         self.create_timer(self.period / 2, self.on_stream)
@@ -140,6 +140,7 @@ class SimOperatorNode(Node):
         return self.pubs[prefix]
 
     def on_assignments(self, msg: FleetAssignment) -> None:
+        self.heartbeat.heard(time.monotonic())
         for robot in robots_in((a.robot_id for a in msg.assignments), msg.waiting_robots):
             self.publisher_for(f"/{robot}/")  # made before this operator is handed the robot (robots_in)
         mine = [

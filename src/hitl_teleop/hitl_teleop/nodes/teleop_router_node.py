@@ -4,24 +4,25 @@
 Runs in the operator's namespace next to the device node: subscribes its ``teleop`` and
 ``/fleet/assignments``, republishes every sample on ``/<robot>/teleop`` of the operator's robot with
 ``operator_id`` set, drops samples while the operator has none, and sends the previous robot one
-released sample when the allocator moves the operator. It beats on ``/fleet/operator_heartbeat``
-(the allocator hands robots only to operators it hears there, hitl_teleop/fleet.py ``OperatorHeartbeats``).
+released sample when the allocator moves the operator. It beats on ``/fleet/operator_heartbeat`` while
+it hears the allocator (the allocator hands robots only to operators it hears there, hitl_teleop/fleet.py
+``OperatorHeartbeats`` and ``HeartbeatGate``).
 """
 
 from __future__ import annotations
 
 import sys
+import time
 
 from hitl_core.ros.node_main import RosImports, run_node
 
-from hitl_teleop.fleet import HEARTBEAT_PERIOD_S, HEARTBEAT_TOPIC
+from hitl_teleop.nodes.fleet_heartbeat import gated_heartbeat
 from hitl_teleop.teleop_router import TeleopRouter, robots_in
 
 Node = object  # the base class while ROS is missing (--help and importing this module need no ROS)
 ROS = RosImports()
 with ROS:  # running the node needs ROS: run_node raises their ImportError
     from rclpy.node import Node
-    from std_msgs.msg import String
 
     from hitl_msgs.msg import FleetAssignment, TeleopCommand
 
@@ -47,8 +48,7 @@ class TeleopRouterNode(Node):
         self.last: dict[int, TeleopCommand] = {}  # the latest sample per arm index (for the release)
         self.create_subscription(TeleopCommand, "teleop", self.on_teleop, 50)
         self.create_subscription(FleetAssignment, "/fleet/assignments", self.on_assignments, 10)
-        beat = self.create_publisher(String, HEARTBEAT_TOPIC, 10)
-        self.create_timer(HEARTBEAT_PERIOD_S, lambda: beat.publish(String(data=self.router.operator_id)))
+        self.heartbeat = gated_heartbeat(self, self.router.operator_id)
         self.get_logger().info(f"{self.router.operator_id}: device samples go to the assigned robot "
                                f"(from {self.resolve_topic_name('teleop')})")
 
@@ -58,6 +58,7 @@ class TeleopRouterNode(Node):
         return self.pubs[robot]
 
     def on_assignments(self, msg: FleetAssignment) -> None:
+        self.heartbeat.heard(time.monotonic())
         for robot in robots_in((a.robot_id for a in msg.assignments), msg.waiting_robots):
             self.publisher(robot)  # made before this operator is handed the robot (robots_in)
         change = self.router.on_assignments((a.operator_id, a.robot_id, a.assigned) for a in msg.assignments)
