@@ -60,11 +60,15 @@ from hitl_bringup.soak_faults import (
     summarize,
     vm_rss_kb,
 )
+from hitl_bringup.soak_watch import Watch, reason_name, stamp_s
 from hitl_teleop.arbiter.config import ArbiterConfig
 
 ALLOCATOR = "fleet_allocator"  # the runner's key of the allocator node
 STALL_S = 60.0  # robots asking and nobody served this long: the allocator looks stalled
 RSS_EVERY_S = 120.0  # every node's RSS is sampled this often (does memory level off?)
+# a fault's target is chosen from robots whose control_state came this recently: run o dropped an operator
+# by a state 11.8 s old (the VM had been paused), i.e. on a robot the operator no longer drove
+FRESH_STATE_S = 0.5
 
 
 def train_checkpoint(folder: Path) -> str:
@@ -80,128 +84,6 @@ def train_checkpoint(folder: Path) -> str:
     policy.fit(ds, steps=100, batch_size=64, progress=False)
     folder.mkdir(parents=True, exist_ok=True)
     return str(policy.save(folder / "nav_ensemble.pt"))
-
-
-class Watch:
-    """rclpy subscriber in a thread: every robot's control_state / episode_event, /fleet/assignments and
-    /fleet/status (the latest one, and for how long each operator was away: off line or gone silent)."""
-
-    def __init__(self, domain: int, robots: list[str]) -> None:
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.signals import SignalHandlerOptions
-
-        from hitl_msgs.msg import ControlState, EpisodeEvent, FleetAssignment, FleetStatus
-
-        self.CS, self.EE = ControlState, EpisodeEvent
-        self.ctx = rclpy.Context()
-        rclpy.init(context=self.ctx, domain_id=domain, signal_handler_options=SignalHandlerOptions.NO)
-        self.node = rclpy.create_node("soak_watch", context=self.ctx)
-        self.lock = threading.Lock()
-        self.states: dict[str, list[tuple[float, object]]] = {r: [] for r in robots}
-        self.ends: dict[str, dict[int, float]] = {r: {} for r in robots}
-        self.assign: list[tuple[float, object]] = []
-        for r in robots:
-            self.node.create_subscription(ControlState, f"/{r}/control_state",
-                                          lambda m, r=r: self._add(self.states[r], m), 200)
-            self.node.create_subscription(EpisodeEvent, f"/{r}/episode_event", lambda m, r=r: self._ep(r, m), 50)
-        self.node.create_subscription(FleetAssignment, "/fleet/assignments", lambda m: self._add(self.assign, m), 50)
-        self.status: tuple[float, object] | None = None
-        self.away_s: dict[str, float] = {}
-        self.node.create_subscription(FleetStatus, "/fleet/status", self._status, 50)
-        self.ex = SingleThreadedExecutor(context=self.ctx)
-        self.ex.add_node(self.node)
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._spin, daemon=True)
-        self.thread.start()
-
-    def _spin(self) -> None:
-        while not self.stopping.is_set():
-            self.ex.spin_once(timeout_sec=0.05)
-
-    def _add(self, store: list, msg) -> None:
-        with self.lock:
-            store.append((time.time(), msg))
-            if len(store) > 20000:  # keep memory flat over long soaks
-                del store[:10000]
-
-    def _status(self, msg) -> None:
-        now = time.time()
-        with self.lock:
-            if self.status is not None:  # the previous message's away operators were away until now
-                for op in self.status[1].operators_away:
-                    self.away_s[op] = self.away_s.get(op, 0.0) + now - self.status[0]
-            self.status = (now, msg)
-
-    def fleet_view(self) -> dict:
-        """The allocator's latest view: idle and away operators, the queue (what a stall record needs)."""
-        with self.lock:
-            if self.status is None:
-                return {"status": None}
-            t, msg = self.status
-        return {"status_age_s": round(time.time() - t, 2), "operators_idle": list(msg.operators_idle),
-                "operators_away": list(msg.operators_away), "queue": list(msg.queue_robots)}
-
-    def _ep(self, robot: str, msg) -> None:
-        if msg.event == self.EE.EVENT_END and msg.note != "finished":
-            with self.lock:
-                self.ends[robot].setdefault(int(msg.episode), time.time())
-
-    def last_state(self, robot: str):
-        with self.lock:
-            return self.states[robot][-1][1] if self.states[robot] else None
-
-    def serving(self) -> dict[str, str]:
-        """robot -> operator of the latest /fleet/assignments message."""
-        with self.lock:
-            if not self.assign:
-                return {}
-            msg = self.assign[-1][1]
-        return {a.robot_id: a.operator_id for a in msg.assignments if a.assigned}
-
-    def allocator_alive(self, now: float, window_s: float = 30.0) -> dict:
-        """Assignment messages in the last window and the age of the latest (a stalled allocator shows)."""
-        with self.lock:
-            recent = sum(1 for tr, _ in self.assign if tr >= now - window_s)
-            age = round(now - self.assign[-1][0], 2) if self.assign else None
-        return {"assignment_msgs": recent, "last_assignment_age_s": age}
-
-    def states_after(self, robot: str, t: float) -> list[tuple[float, object]]:
-        with self.lock:
-            return [(tr, m) for tr, m in self.states[robot] if tr >= t]
-
-    def assignments_after(self, t: float) -> list[tuple[float, object]]:
-        with self.lock:
-            return [(tr, m) for tr, m in self.assign if tr >= t]
-
-    def close(self, timeout_s: float = 30.0) -> None:
-        """The spin thread out of its wait first: the context shut down under a spinning executor hung
-        in rclpy's logging teardown at the end of a 20-minute soak (the results never written). The
-        teardown itself runs in a thread given ``timeout_s``: in soak run i the participant deadlocked
-        there (Fast DDS's shared-memory receive thread waiting on its PDP mutex)."""
-        self.stopping.set()
-        self.thread.join(timeout=10)
-
-        def teardown() -> None:
-            self.ex.shutdown(timeout_sec=1.0)
-            self.node.destroy_node()
-            self.ctx.shutdown()
-
-        closer = threading.Thread(target=teardown, daemon=True)
-        closer.start()
-        closer.join(timeout=timeout_s)
-        if closer.is_alive():
-            print(f"[soak] the watcher's ROS context did not shut down in {timeout_s:.0f} s: going on without it",
-                  flush=True)
-
-
-def stamp_s(msg) -> float:
-    return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
-
-
-def reason_name(cs_cls, reason: int) -> str:
-    names = {getattr(cs_cls, k): k[len("REASON_"):] for k in dir(cs_cls) if k.startswith("REASON_")}
-    return names.get(reason, str(reason))
 
 
 class Soak:
@@ -250,7 +132,7 @@ class Soak:
         """(robot, operator) of a robot an operator drives right now (HUMAN), or None."""
         down = self.down()  # a dropped operator is down until it rejoins
         pairs = [(r, o) for r, o in self.watch.serving().items() if o not in down
-                 and (s := self.watch.last_state(r)) is not None and s.source == s.SOURCE_HUMAN
+                 and (s := self.watch.last_state(r, FRESH_STATE_S)) is not None and s.source == s.SOURCE_HUMAN
                  and not s.holding and s.operator_id == o]
         return self.rng.choice(sorted(pairs)) if pairs else None
 
@@ -264,7 +146,7 @@ class Soak:
             if fault.kind == "kill_policy":  # a robot the policy drives now (a hold is expected there)
                 t_end, on_policy = time.monotonic() + 20.0, []
                 while not on_policy and time.monotonic() < t_end:
-                    on_policy = [r for r in up if (s := self.watch.last_state(r)) is not None
+                    on_policy = [r for r in up if (s := self.watch.last_state(r, FRESH_STATE_S)) is not None
                                  and s.source == cs.SOURCE_POLICY and not s.holding]
                     time.sleep(0.02)
                 fault.robot = self.rng.choice(on_policy or up)
@@ -584,7 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--device-timeout-s", type=float, default=defaults.device_timeout_s,
                    help="the arbiter's device_timeout_s")
     p.add_argument("--robot-nice", type=int, default=0,
-                   help="niceness of the robot graphs' processes but the arbiters (they and the operator station stay at 0)")
+                   help="niceness of the robot graphs' processes but the arbiters (they and the operator "
+                        "station stay at 0)")
     p.add_argument("--warmup-s", type=float, default=5.0)
     p.add_argument("--startup-timeout", type=float, default=300.0)
     p.add_argument("--discovery-s", type=float, default=3.0, help="after a recorder's restart, until it records")

@@ -19,12 +19,23 @@ done
 export PATH
 unset _hitl_bin
 # Keep DDS traffic on this machine, UDP on loopback only, with room for a fleet's 43+ processes and no
-# shared memory (hitl_core/ros/dds.py says why; hitl_run and the demo apply the same rules).
-case "${ROS_AUTOMATIC_DISCOVERY_RANGE:-}" in
-  "") export ROS_AUTOMATIC_DISCOVERY_RANGE=SYSTEM_DEFAULT
-      export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$_hitl_root/src/hitl_core/hitl_core/ros/fastdds_loopback_udp.xml}" ;;
-  LOCALHOST) export FASTDDS_DEFAULT_PROFILES_FILE="${FASTDDS_DEFAULT_PROFILES_FILE:-$_hitl_root/src/hitl_core/hitl_core/ros/fastdds_localhost.xml}" ;;
+# shared memory; LOCALHOST gets rmw_fastrtps's transports with 120 ports; any other range (SUBNET: robots
+# and operators on different computers) none of our profiles. hitl_core/ros/dds.py (project_dds_env,
+# the same rules, used by hitl_run and the demo) says why.
+_hitl_dds="$_hitl_root/src/hitl_core/hitl_core/ros"
+case "${FASTDDS_DEFAULT_PROFILES_FILE:-}" in
+  "" | "$_hitl_dds/fastdds_loopback_udp.xml" | "$_hitl_dds/fastdds_localhost.xml")
+    case "${ROS_AUTOMATIC_DISCOVERY_RANGE:-}" in
+      "") export ROS_AUTOMATIC_DISCOVERY_RANGE=SYSTEM_DEFAULT
+          export FASTDDS_DEFAULT_PROFILES_FILE="$_hitl_dds/fastdds_loopback_udp.xml" ;;
+      SYSTEM_DEFAULT) if [ -n "${FASTDDS_DEFAULT_PROFILES_FILE:-}" ]; then
+                        export FASTDDS_DEFAULT_PROFILES_FILE="$_hitl_dds/fastdds_loopback_udp.xml"; fi ;;
+      LOCALHOST) export FASTDDS_DEFAULT_PROFILES_FILE="$_hitl_dds/fastdds_localhost.xml" ;;
+      *) unset FASTDDS_DEFAULT_PROFILES_FILE ;;
+    esac ;;
+  *) export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-SYSTEM_DEFAULT}" ;;
 esac
+unset _hitl_dds
 export PYTHONPATH="$_hitl_root/src/hitl_core:$_hitl_root/src/hitl_policy:$_hitl_root/src/hitl_sim:$_hitl_root/src/hitl_teleop:$_hitl_root/src/hitl_bringup${PYTHONPATH:+:$PYTHONPATH}"
 unset _hitl_root
 if [ "$_hitl_nounset" = 1 ]; then set -u; fi

@@ -47,7 +47,7 @@ class FakeWatch:
     def serving(self) -> dict[str, str]:
         return dict(self.served)
 
-    def last_state(self, robot: str):
+    def last_state(self, robot: str, max_age_s: float | None = None):
         op = self.driving.get(robot, "")
         return SimpleNamespace(help_requested=self.asking.get(robot, False), source=2 if op else 1,
                                SOURCE_HUMAN=2, holding=False, operator_id=op)

@@ -89,7 +89,10 @@ def test_the_project_profile_fills_in_only_what_the_user_left_open():
 
 def test_scripts_env_sh_chooses_as_project_dds_env_does():
     root = Path(__file__).resolve().parents[3]
-    for given in ({}, {RANGE_VAR: "LOCALHOST"}, {RANGE_VAR: "SUBNET"}, {PROFILE_VAR: "/mine.xml"}):
+    sourced = {RANGE_VAR: DEFAULT_RANGE, PROFILE_VAR: str(LOOPBACK_PROFILE)}
+    for given in ({}, {RANGE_VAR: "LOCALHOST"}, {RANGE_VAR: "SUBNET"}, {PROFILE_VAR: "/mine.xml"},
+                  {RANGE_VAR: DEFAULT_RANGE}, sourced, {**sourced, RANGE_VAR: "SUBNET"},
+                  {**sourced, RANGE_VAR: "LOCALHOST"}, {RANGE_VAR: "SUBNET", PROFILE_VAR: "/mine.xml"}):
         env = {k: v for k, v in os.environ.items() if k not in (RANGE_VAR, PROFILE_VAR)} | given
         shell = subprocess.run(["bash", "-c", f"source {root}/scripts/env.sh && echo \"$ROS_AUTOMATIC_DISCOVERY_RANGE"
                                 f"|${{FASTDDS_DEFAULT_PROFILES_FILE:-}}\""], env=env, capture_output=True,
