@@ -45,6 +45,7 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from hitl_bringup.ros.soak_watch import Watch, reason_name, stamp_s
 from hitl_bringup.soak_faults import (
     FAULTS,
     HOLD_LIMIT_S,
@@ -60,7 +61,6 @@ from hitl_bringup.soak_faults import (
     summarize,
     vm_rss_kb,
 )
-from hitl_bringup.soak_watch import Watch, reason_name, stamp_s
 from hitl_teleop.arbiter.config import ArbiterConfig
 
 ALLOCATOR = "fleet_allocator"  # the runner's key of the allocator node

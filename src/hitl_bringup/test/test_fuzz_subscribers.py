@@ -163,7 +163,19 @@ def test_every_subscriber_survives_fuzzed_input_and_reports_it(nodes, ros_node):
         for topic, tname in topics.items():
             if topic not in pubs:
                 pubs[topic] = node.create_publisher(_message_class(tname), topic, 100)
-    time.sleep(1.0)
+    # every node's reader matched before the first message: on a loaded machine a fixed second was not
+    # enough, and a message sent before the match is never delivered (a kind then goes unreported)
+    # (the volatile ones: a latched reader never matches these volatile writers)
+    from rclpy.qos import DurabilityPolicy
+
+    readers = {t: sum(i.qos_profile.durability == DurabilityPolicy.VOLATILE
+                      for i in node.get_subscriptions_info_by_topic(t)) for t in pubs}
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and any(pubs[t].get_subscription_count() < n for t, n in readers.items()):
+        ex.spin_once(timeout_sec=0.05)
+    unmatched = {t: (pubs[t].get_subscription_count(), n) for t, n in readers.items()
+                 if pubs[t].get_subscription_count() < n}
+    assert not unmatched, unmatched
     sent = 0
     for _topic, pub in sorted(pubs.items()):
         for msg in fuzz_messages(pub.msg_type, int(time.time())):  # "now" per topic: sending takes a while

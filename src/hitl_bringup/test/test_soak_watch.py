@@ -1,4 +1,4 @@
-"""The soak watcher's latest state per robot (hitl_bringup/soak_watch.py), without ROS: a fault's target
+"""The soak watcher's latest state per robot (hitl_bringup/ros/soak_watch.py), without ROS: a fault's target
 is chosen only from states that came within FRESH_STATE_S (soak run o dropped an operator by a state
 11.8 s old, taken while the VM was paused)."""
 
@@ -8,7 +8,7 @@ import threading
 import time
 from types import SimpleNamespace
 
-from hitl_bringup.soak_watch import Watch
+from hitl_bringup.ros.soak_watch import Watch
 
 
 def _watch(states: dict[str, list[tuple[float, object]]]) -> Watch:
