@@ -73,17 +73,10 @@ FRESH_STATE_S = 0.5
 
 def train_checkpoint(folder: Path) -> str:
     """A small ensemble policy for nav (franka), trained for a few hundred steps: the graph only has to run."""
-    import torch
-    from hitl_policy.registry import make_policy
+    from hitl_bringup.tiny_policy import train_tiny_policy
 
-    from hitl_sim import collect_demos
-
-    torch.set_num_threads(1)
-    ds = collect_demos("nav", arm="franka", n_episodes=6, variant="train", seed=3, progress=False)
-    policy = make_policy("ensemble", ds.obs_dim, ds.act_dim, hidden=[32, 32])
-    policy.fit(ds, steps=100, batch_size=64, progress=False)
-    folder.mkdir(parents=True, exist_ok=True)
-    return str(policy.save(folder / "nav_ensemble.pt"))
+    return train_tiny_policy(folder, "nav", "ensemble", n_episodes=6, steps=100, hidden=[32, 32],
+                             name="nav_ensemble.pt")
 
 
 class Soak:

@@ -23,6 +23,7 @@ with ros_imports():
 
 from hitl_bringup.graph import build_graph
 from hitl_bringup.runner import GraphRunner
+from hitl_bringup.tiny_policy import train_tiny_policy
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -33,16 +34,8 @@ GRAPH_TOPICS = ("observation", "sim/state", "ee_pose", "episode_event", "scene_m
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    import torch
-    from hitl_policy.registry import make_policy
-
-    from hitl_sim import collect_demos
-
-    torch.set_num_threads(1)
-    ds = collect_demos("lift", arm="franka", n_episodes=8, variant="train", seed=3, progress=False)
-    policy = make_policy("diffusion", ds.obs_dim, ds.act_dim, hidden=[64, 64])
-    policy.fit(ds, steps=60, batch_size=64, progress=False)
-    return str(policy.save(tmp_path_factory.mktemp("e2e") / "policy.pt"))
+    return train_tiny_policy(tmp_path_factory.mktemp("e2e"), "lift", "diffusion", n_episodes=8, steps=60,
+                             hidden=[64, 64], name="policy.pt")
 
 
 def _logs(path) -> str:
