@@ -23,8 +23,7 @@ import time
 from pathlib import Path
 
 from hitl_core.ros.dds import project_dds_env
-
-SHUTDOWN_LIMIT_S = 4.0  # hitl_core/ros/runtime.py's watchdog (not imported: that module needs rclpy)
+from hitl_core.ros.runtime import SHUTDOWN_LIMIT_S
 
 
 def node_main(index: int, entities: int) -> int:

@@ -65,6 +65,11 @@ class Allocation:
     waiting: list[str] = field(default_factory=list)  # requesting robots with no operator free
     away: list[str] = field(default_factory=list)  # operators passed over as absent (off line or gone silent)
 
+    def idle(self, operator_ids: Iterable[str]) -> list[str]:
+        """Operators present with no robot (in ``operator_ids`` order)."""
+        busy = {a.operator_id for a in self.assignments}
+        return [op for op in operator_ids if op not in busy and op not in self.away]
+
 
 class FleetAllocator:
     """Keeps the current assignments; `update` computes the next ones from the robots' requests."""

@@ -88,8 +88,8 @@ def queue_jumps(views: Iterable[StatusView]) -> list[str]:
     return out
 
 
-def broken_locks(views: Iterable[StatusView], slack_s: float = 0.0) -> list[str]:
-    """Turns that ended before their min_duration (less ``slack_s``) with their operator not away."""
+def broken_locks(views: Iterable[StatusView]) -> list[str]:
+    """Turns that ended before their min_duration with their operator not away."""
     out = []
     previous: StatusView | None = None
     for v in views:
@@ -99,7 +99,7 @@ def broken_locks(views: Iterable[StatusView], slack_s: float = 0.0) -> list[str]
                 if (turn.operator_id, turn.robot_id, turn.start) in now:
                     continue
                 lasted = v.t - turn.start
-                if lasted < turn.min_duration - slack_s and turn.operator_id not in v.away | previous.away:
+                if lasted < turn.min_duration and turn.operator_id not in v.away | previous.away:
                     out.append(f"{turn.operator_id} on {turn.robot_id} from t={turn.start:.3f} ended after "
                                f"{lasted:.3f} s < {turn.min_duration:g} s")
         previous = v

@@ -240,8 +240,7 @@ def fleet_status_msg(alloc: Allocation, requests: dict[str, RobotRequest], ledge
         oa.operator_id, oa.robot_id, oa.assigned = a.operator_id, a.robot_id, True
         oa.min_duration, oa.priority = float(a.min_duration(cfg)), float(a.priority)
         msg.assignments.append(oa)
-    busy = {a.operator_id for a in alloc.assignments}
-    msg.operators_idle = [op for op in cfg.operator_ids if op not in busy and op not in alloc.away]
+    msg.operators_idle = alloc.idle(cfg.operator_ids)
     msg.operators_away = list(alloc.away)
     msg.queue_robots = list(alloc.waiting)
     msg.queue_priorities = [float(requests[r].priority) if r in requests else 0.0 for r in alloc.waiting]

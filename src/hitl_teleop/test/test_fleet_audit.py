@@ -24,9 +24,7 @@ def view(alloc: Allocation, reqs: dict[str, RobotRequest], cfg: FleetConfig, t: 
     turns = tuple(Turn(a.operator_id, a.robot_id, a.start, a.min_duration(cfg), a.priority, a.hard_reset)
                   for a in alloc.assignments)
     queue = tuple((r, reqs[r].priority, reqs[r].hard_reset) for r in alloc.waiting)
-    busy = {a.operator_id for a in alloc.assignments}
-    idle = frozenset(op for op in cfg.operator_ids if op not in busy and op not in alloc.away)
-    return StatusView(t, turns, queue, frozenset(alloc.away), idle)
+    return StatusView(t, turns, queue, frozenset(alloc.away), frozenset(alloc.idle(cfg.operator_ids)))
 
 
 def run_allocator(allocator_cls=FleetAllocator, ticks: int = 600, seed: int = 0) -> list[StatusView]:
